@@ -1,0 +1,47 @@
+// The typed contract between UI pages and the background (one router, see src/background/router.ts).
+import type { SessionStatus } from "./status.js";
+
+/** Why a connection test failed, precise enough to tell the user what to fix. */
+export type ConnectFailureKind =
+  | "invalid-input" // the JID or URL is malformed
+  | "insecure" // ws:// to a non-loopback host
+  | "dns" // the host name does not resolve
+  | "refused" // nothing listens there (or a firewall rejects)
+  | "tls" // TLS handshake / certificate problem
+  | "not-websocket" // an HTTP server answered, but not an XMPP WebSocket endpoint
+  | "auth" // the server rejected the credentials
+  | "timeout" // no answer within the deadline
+  | "other";
+
+export type ConnectTestResult =
+  | { readonly ok: true; readonly jid: string; readonly mechanism: string; readonly millis: number }
+  | { readonly ok: false; readonly kind: ConnectFailureKind; readonly detail: string };
+
+export interface AccountInput {
+  readonly jid: string;
+  /** Empty means "keep the stored credentials". */
+  readonly password: string;
+  readonly websocketUrl: string;
+}
+
+/** Request name → [request payload, response payload]. */
+export interface BackgroundRequests {
+  getStatus: [Record<string, never>, SessionStatus];
+  testConnection: [AccountInput, ConnectTestResult];
+  saveAccount: [AccountInput, { readonly ok: true } | { readonly ok: false; readonly error: string }];
+  discoverWebsocket: [{ readonly jid: string }, { readonly url: string } | { readonly error: string }];
+}
+
+export type RequestName = keyof BackgroundRequests;
+
+export interface RequestEnvelope<K extends RequestName = RequestName> {
+  readonly type: K;
+  readonly payload: BackgroundRequests[K][0];
+}
+
+/** Pushed by the background over a runtime port named STATUS_PORT whenever the status changes. */
+export const STATUS_PORT = "status";
+export interface StatusPush {
+  readonly type: "status";
+  readonly status: SessionStatus;
+}

@@ -1,0 +1,5 @@
+// Wire-level constants shared by the session and the engine.
+// Our own namespace (urn:xmpp: is reserved for the XSF), versioned in its last path segment.
+export const NS_MAIL = "https://mailoverxmpp.net/protocol/mail/0";
+export const CAPS_NODE = "https://mailoverxmpp.net/thunderbird";
+export const CLIENT_NAME = "Mail over XMPP for Thunderbird";
