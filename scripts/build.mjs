@@ -1,0 +1,77 @@
+// Bundles the add-on into dist/ as readable, unminified code with source maps (store reviewers read it).
+// Usage: node scripts/build.mjs [--watch]
+import { build, context } from "esbuild";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const dist = join(root, "dist");
+
+/**
+ * @xmpp/resolve 0.14.0 imports node:dns and its browser map does not cover it, so a browser bundle fails.
+ * We never resolve through it (the session always connects to an explicit wss:// URL), so any import of
+ * node:dns resolves to an empty module that throws if it is ever used.
+ */
+const stubNodeDns = {
+  name: "stub-node-dns",
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?dns$/ }, () => ({ path: "node-dns-stub", namespace: "stub" }));
+    b.onLoad({ filter: /.*/, namespace: "stub" }, () => ({
+      contents:
+        "const unavailable = () => { throw new Error('DNS lookups are not available in the add-on'); };\n" +
+        "export const lookup = unavailable; export const resolveSrv = unavailable; export default { lookup, resolveSrv };\n",
+      loader: "js",
+    }));
+  },
+};
+
+/** @type {import("esbuild").BuildOptions} */
+const options = {
+  entryPoints: {
+    background: join(root, "src/background/main.ts"),
+    options: join(root, "src/ui/options/options.ts"),
+  },
+  outdir: dist,
+  bundle: true,
+  format: "iife",
+  platform: "browser",
+  target: ["firefox128"],
+  minify: false,
+  keepNames: true,
+  sourcemap: "linked",
+  sourcesContent: true,
+  legalComments: "inline",
+  charset: "utf8",
+  logLevel: "warning",
+  plugins: [stubNodeDns],
+  define: { "process.env.NODE_ENV": '"production"' },
+};
+
+function copyStatic() {
+  cpSync(join(root, "_locales"), join(dist, "_locales"), { recursive: true });
+  for (const f of ["options.html", "options.css"]) {
+    cpSync(join(root, "src/ui/options", f), join(dist, f));
+  }
+  cpSync(join(root, "src/ui/icons"), join(dist, "icons"), { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(root, "manifest.json"), "utf8"));
+  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  if (manifest.version !== pkg.version) {
+    throw new Error(`manifest.json version ${manifest.version} differs from package.json ${pkg.version}`);
+  }
+  writeFileSync(join(dist, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
+}
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+if (process.argv.includes("--watch")) {
+  const ctx = await context(options);
+  copyStatic();
+  await ctx.watch();
+  console.log("watching src/ …");
+} else {
+  const started = performance.now();
+  await build(options);
+  copyStatic();
+  console.log(`built dist/ in ${Math.round(performance.now() - started)} ms`);
+}

@@ -1,0 +1,571 @@
+// One long-lived XMPP session over WebSocket: connects, authenticates (SCRAM with stored salted keys), enables stream
+// management, announces itself (presence with XEP-0115 caps, disco#info, ping), reconnects with backoff and jitter,
+// resumes when the server allows, and delivers stanzas from an outbox with a deadline and a clear outcome each.
+// Host-free: the clock, timers, randomness, SHA-1 and the credential store are injected.
+import xml, { type Element } from "@xmpp/xml";
+import jidParse from "@xmpp/jid";
+import type { Client } from "@xmpp/client-core";
+import { NS as NS_SM } from "@xmpp/stream-management";
+import { backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backoff.js";
+import { capsVer, NS_CAPS, NS_DISCO_INFO, NS_PING, OWN_DISCO_INFO } from "../core/caps.js";
+import { chooseMechanism } from "../core/auth.js";
+import type { Logger } from "../core/log.js";
+import { Outbox, type DeliveryOutcome, type Scheduler } from "../core/outbox.js";
+import { CAPS_NODE } from "../core/protocol.js";
+import type { SessionStatus } from "../core/status.js";
+import { createXmppClient, type XmppClientParts } from "./client.js";
+import { ScramNeedsPasswordError, type ScramKeys } from "./scram.js";
+
+export interface SessionConfig {
+  /** Bare JID of the account. */
+  readonly jid: string;
+  /** ws:// (loopback only) or wss:// endpoint. */
+  readonly websocketUrl: string;
+  /** Resource to bind, e.g. "thunderbird-3f2a". */
+  readonly resource: string;
+}
+
+export interface StoredCredentials {
+  readonly password?: string;
+  readonly keys?: ScramKeys;
+}
+
+export interface CredentialSource {
+  load(): Promise<StoredCredentials>;
+  /** Called after a successful SCRAM login derived new salted keys: keep them, and drop the password. */
+  saveKeys(keys: ScramKeys): Promise<void>;
+}
+
+export interface SessionDeps {
+  readonly scheduler: Scheduler;
+  readonly random: () => number;
+  readonly log: Logger;
+  readonly sha1: (data: Uint8Array) => Promise<Uint8Array>;
+  readonly credentials: CredentialSource;
+  readonly createClient?: typeof createXmppClient;
+  readonly backoff?: BackoffPolicy;
+  /** How long one connection attempt may take, from socket open to "ready" (default 20 s). */
+  readonly connectTimeoutMs?: number;
+  /** Ping the server after this much silence (default 60 s); the reply must come within pingTimeoutMs (default 15 s). */
+  readonly keepAliveMs?: number;
+  readonly pingTimeoutMs?: number;
+}
+
+export class AuthError extends Error {
+  override readonly name = "AuthError";
+  constructor(
+    message: string,
+    readonly condition: string,
+  ) {
+    super(message);
+  }
+}
+
+type StanzaListener = (stanza: Element) => void;
+type StatusListener = (status: SessionStatus) => void;
+
+export class XmppSession {
+  readonly #config: SessionConfig;
+  readonly #deps: SessionDeps;
+  readonly #outbox: Outbox<Element>;
+  readonly #statusListeners = new Set<StatusListener>();
+  readonly #stanzaListeners = new Set<StanzaListener>();
+  #status: SessionStatus = { state: "disconnected" };
+  #parts: XmppClientParts | null = null;
+  #running = false;
+  #ready = false;
+  #attempt = 0;
+  #retryTimer: unknown = null;
+  #keepAliveTimer: unknown = null;
+  #connecting: Promise<void> | null = null;
+  #smOffered = false;
+  #mechanism = "";
+  #capsVer: Promise<string> | null = null;
+
+  constructor(config: SessionConfig, deps: SessionDeps) {
+    const bare = jidParse(config.jid);
+    if (!bare.local || !bare.domain) throw new Error(`not a bare JID: ${config.jid}`);
+    this.#config = { ...config, jid: bare.bare().toString() };
+    this.#deps = deps;
+    this.#outbox = new Outbox<Element>(deps.scheduler);
+  }
+
+  get status(): SessionStatus {
+    return this.#status;
+  }
+
+  /** The SASL mechanism of the current (or last) login. */
+  get mechanism(): string {
+    return this.#mechanism;
+  }
+
+  /** The full JID while online. */
+  get jid(): string | null {
+    return this.#status.state === "online" ? this.#status.jid : null;
+  }
+
+  get outboxSize(): number {
+    return this.#outbox.size;
+  }
+
+  onStatus(listener: StatusListener): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  /** Every incoming message/presence/iq stanza that no built-in handler answered. */
+  onStanza(listener: StanzaListener): () => void {
+    this.#stanzaListeners.add(listener);
+    return () => this.#stanzaListeners.delete(listener);
+  }
+
+  /** Starts connecting; never throws. Failures show in the status and are retried (except authentication). */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#attempt = 0;
+    void this.#connect();
+  }
+
+  /** Closes the session; everything still in the outbox fails with "session stopped". */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#clearTimers();
+    this.#outbox.failAll("session stopped");
+    const parts = this.#parts;
+    this.#ready = false;
+    if (parts && parts.entity.status !== "offline" && parts.entity.status !== "disconnect") {
+      try {
+        await withTimeout(parts.entity.stop(), 3_000, this.#deps.scheduler);
+      } catch {
+        // The socket is gone either way.
+      }
+    }
+    this.#setStatus({ state: "disconnected" });
+  }
+
+  /** The network came back (or the user asked): retry now instead of waiting out the backoff. */
+  retryNow(): void {
+    if (!this.#running || this.#ready || this.#connecting) return;
+    if (this.#status.state === "auth-failed") return;
+    this.#clearRetry();
+    void this.#connect();
+  }
+
+  /**
+   * Hands a message or presence stanza over for delivery. Resolves with exactly one outcome, at the latest at the
+   * deadline. Works while offline: the stanza waits in the outbox and goes out once the session is ready.
+   */
+  send(stanza: Element, deadlineMs: number): Promise<DeliveryOutcome> {
+    if (!this.#running) return Promise.resolve({ status: "failed", reason: "session not started" });
+    const outcome = this.#outbox.enqueue(stanza, deadlineMs);
+    this.#flush();
+    return outcome;
+  }
+
+  /**
+   * Sends an IQ and awaits its reply, checking that the reply comes from whom we asked (xmpp.js matches ids only).
+   * Only while ready; rejects otherwise or after timeoutMs.
+   */
+  async request(iq: Element, timeoutMs: number): Promise<Element> {
+    const parts = this.#parts;
+    if (!parts || !this.#ready) throw new Error("not online");
+    const reply = await parts.iqCaller.request(iq, timeoutMs);
+    if (!isReplyFrom(reply.attrs.from, iq.attrs.to, parts.entity.jid?.toString() ?? this.#config.jid)) {
+      throw new Error(`reply from ${reply.attrs.from ?? "(none)"} to a request for ${iq.attrs.to ?? "(own account)"}`);
+    }
+    return reply;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------------
+
+  #setStatus(status: SessionStatus): void {
+    this.#status = status;
+    this.#deps.log.info("status", { ...status });
+    for (const listener of this.#statusListeners) {
+      try {
+        listener(status);
+      } catch (error) {
+        this.#deps.log.error("status-listener-failed", { error });
+      }
+    }
+  }
+
+  #ensureClient(): XmppClientParts {
+    if (this.#parts) return this.#parts;
+    const create = this.#deps.createClient ?? createXmppClient;
+    const domain = jidParse(this.#config.jid).domain;
+    const parts = create({
+      service: this.#config.websocketUrl,
+      domain,
+      resource: this.#config.resource,
+      onAuthenticate: async (authenticate, mechanisms, _fast, entity) => {
+        await this.#authenticate(authenticate, mechanisms, entity);
+      },
+    });
+    this.#wire(parts);
+    this.#parts = parts;
+    return parts;
+  }
+
+  async #authenticate(
+    authenticate: (credentials: object, mechanism: string) => Promise<void>,
+    offered: string[],
+    entity: Client,
+  ): Promise<void> {
+    const stored = await this.#deps.credentials.load();
+    const secure = entity.isSecure() || isLoopbackUrl(this.#config.websocketUrl);
+    const choice = chooseMechanism(
+      offered,
+      { hasPassword: Boolean(stored.password), ...(stored.keys ? { keysFor: stored.keys.mechanism } : {}) },
+      secure,
+    );
+    if (!choice.ok) {
+      const text = {
+        "password-needed": "the server needs the password again",
+        "no-common-mechanism": `no supported login method (server offers ${offered.join(", ") || "none"})`,
+        "plain-needs-secure-channel": "the server only offers PLAIN, which needs an encrypted connection",
+      }[choice.reason];
+      throw new AuthError(text, choice.reason);
+    }
+    let newKeys: ScramKeys | null = null;
+    const username = jidParse(this.#config.jid).local;
+    const keys = stored.keys && stored.keys.mechanism === choice.mechanism ? stored.keys : undefined;
+    await authenticate(
+      {
+        username,
+        password: stored.password ?? null,
+        ...(keys ? { keys } : {}),
+        onKeys: (derived: ScramKeys) => {
+          newKeys = derived;
+        },
+      },
+      choice.mechanism,
+    );
+    this.#mechanism = choice.mechanism;
+    if (newKeys) {
+      try {
+        await this.#deps.credentials.saveKeys(newKeys);
+      } catch (error) {
+        this.#deps.log.warn("credentials-save-failed", { error });
+      }
+    }
+  }
+
+  #wire(parts: XmppClientParts): void {
+    const { entity, middleware, iqCallee, streamManagement: sm } = parts;
+    const log = this.#deps.log;
+
+    entity.on("error", (error: Error) => {
+      log.debug("xmpp-error", { error: safeMessage(error) });
+    });
+
+    // Remember whether the server offered stream management in the features that precede resource binding.
+    middleware.use((ctx, next) => {
+      const el = ctx.stanza;
+      if (el.is("features", "http://etherx.jabber.org/streams") && el.getChild("bind", "urn:ietf:params:xml:ns:xmpp-bind")) {
+        this.#smOffered = Boolean(el.getChild("sm", NS_SM));
+      }
+      this.#armKeepAlive();
+      return next();
+    });
+
+    entity.on("disconnect", () => {
+      if (this.#ready) this.#onConnectionLost("connection lost");
+    });
+
+    sm.on("ack", (stanza: Element) => {
+      this.#outbox.acked(stanza);
+    });
+    sm.on("fail", (stanza: Element) => {
+      if (this.#outbox.lost(stanza)) log.info("stanza-retransmit", { id: stanza.attrs.id ?? "" });
+    });
+
+    iqCallee.get(NS_DISCO_INFO, "query", async (ctx) => this.#discoInfo(ctx.element));
+    iqCallee.get(NS_PING, "ping", () => ({}));
+
+    entity.on("stanza", (stanza: Element) => {
+      if (stanza.name === "iq") return; // answered by iqCallee / iqCaller
+      for (const listener of this.#stanzaListeners) {
+        try {
+          listener(stanza);
+        } catch (error) {
+          log.error("stanza-listener-failed", { error });
+        }
+      }
+    });
+  }
+
+  async #discoInfo(query: Element): Promise<Element> {
+    const node = query.attrs.node;
+    const ver = await this.#ownCapsVer();
+    if (node !== undefined && node !== `${CAPS_NODE}#${ver}`) {
+      return xml("error", { type: "cancel" }, xml("item-not-found", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" }));
+    }
+    return xml(
+      "query",
+      { xmlns: NS_DISCO_INFO, ...(node ? { node } : {}) },
+      ...OWN_DISCO_INFO.identities.map((i) =>
+        xml("identity", { category: i.category, type: i.type, ...(i.name ? { name: i.name } : {}) }),
+      ),
+      ...OWN_DISCO_INFO.features.map((f) => xml("feature", { var: f })),
+    );
+  }
+
+  #ownCapsVer(): Promise<string> {
+    this.#capsVer ??= capsVer(OWN_DISCO_INFO, this.#deps.sha1);
+    return this.#capsVer;
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#connecting) return this.#connecting;
+    this.#connecting = this.#connectOnce().finally(() => {
+      this.#connecting = null;
+    });
+    return this.#connecting;
+  }
+
+  async #connectOnce(): Promise<void> {
+    if (!this.#running) return;
+    this.#attempt += 1;
+    this.#setStatus({ state: "connecting", attempt: this.#attempt });
+    const started = this.#deps.scheduler.now();
+    let parts: XmppClientParts;
+    try {
+      parts = this.#ensureClient();
+    } catch (error) {
+      this.#running = false;
+      this.#setStatus({ state: "error", reason: safeMessage(error) });
+      return;
+    }
+    const { entity, streamManagement: sm } = parts;
+    try {
+      const resumed = await withTimeout(this.#openAndWait(parts), this.#deps.connectTimeoutMs ?? 20_000, this.#deps.scheduler);
+      if (!this.#running) return;
+      this.#ready = true;
+      this.#attempt = 0;
+      const fullJid = entity.jid?.toString() ?? this.#config.jid;
+      this.#deps.log.info("ready", {
+        jid: fullJid,
+        resumed,
+        streamManagement: sm.enabled,
+        mechanism: this.#mechanism,
+        millis: Math.round(this.#deps.scheduler.now() - started),
+      });
+      if (!resumed) await this.#sendPresence(parts);
+      this.#setStatus({ state: "online", jid: fullJid, since: Date.now() });
+      this.#armKeepAlive();
+      this.#flush();
+    } catch (error) {
+      this.#ready = false;
+      await this.#closeQuietly(parts);
+      if (!this.#running) return;
+      if (isAuthFailure(error)) {
+        this.#running = false;
+        this.#outbox.failAll("authentication failed");
+        this.#setStatus({ state: "auth-failed", reason: authReason(error) });
+        return;
+      }
+      this.#scheduleRetry(safeMessage(error));
+    }
+  }
+
+  /** Opens socket and stream, runs the stream features; resolves true if the old session was resumed. */
+  #openAndWait(parts: XmppClientParts): Promise<boolean> {
+    const { entity, streamManagement: sm } = parts;
+    return new Promise<boolean>((resolve, reject) => {
+      const cleanup = () => {
+        entity.removeListener("online", onOnline);
+        entity.removeListener("error", onError);
+        entity.removeListener("disconnect", onDisconnect);
+        entity.removeListener("nonza", onNonza);
+        sm.removeListener("resumed", onResumed);
+      };
+      let waitingForSm = false;
+      const done = (resumed: boolean) => {
+        cleanup();
+        resolve(resumed);
+      };
+      const fail = (error: unknown) => {
+        cleanup();
+        reject(error instanceof Error ? error : new Error(String(error)));
+      };
+      const onOnline = () => {
+        // Nothing may be sent before <enabled/>: xmpp.js fires "online" first and would miscount otherwise.
+        if (this.#smOffered && !sm.enabled) waitingForSm = true;
+        else done(false);
+      };
+      const onNonza = (el: Element) => {
+        if (!waitingForSm) return;
+        if (el.is("enabled", NS_SM) || el.is("failed", NS_SM)) {
+          // The library updates its state right after this event; look once it has.
+          this.#deps.scheduler.setTimeout(() => done(false), 0);
+        }
+      };
+      const onResumed = () => done(true);
+      const onError = (error: unknown) => {
+        if (isAuthFailure(error) || isStreamFatal(error)) fail(error);
+      };
+      const onDisconnect = () => fail(new Error("connection closed by the server or the network"));
+      entity.on("online", onOnline);
+      entity.on("error", onError);
+      entity.on("disconnect", onDisconnect);
+      entity.on("nonza", onNonza);
+      sm.on("resumed", onResumed);
+      const { domain } = jidParse(this.#config.jid);
+      entity
+        .connect(this.#config.websocketUrl)
+        .then(() => entity.open({ domain }))
+        .catch(fail);
+    });
+  }
+
+  async #sendPresence(parts: XmppClientParts): Promise<void> {
+    const ver = await this.#ownCapsVer();
+    await parts.entity.send(xml("presence", {}, xml("c", { xmlns: NS_CAPS, hash: "sha-1", node: CAPS_NODE, ver })));
+  }
+
+  #flush(): void {
+    const parts = this.#parts;
+    if (!parts || !this.#ready || this.#outbox.pendingCount === 0) return;
+    const tracked = parts.streamManagement.enabled;
+    for (const stanza of this.#outbox.drain()) {
+      parts.entity.send(stanza).then(
+        () => this.#outbox.written(stanza, tracked),
+        (error: unknown) => {
+          this.#deps.log.warn("send-failed", { error: safeMessage(error) });
+          this.#outbox.writeFailed(stanza);
+        },
+      );
+    }
+  }
+
+  #onConnectionLost(reason: string): void {
+    this.#ready = false;
+    this.#clearKeepAlive();
+    if (!this.#running) return;
+    this.#scheduleRetry(reason);
+  }
+
+  #scheduleRetry(reason: string): void {
+    this.#clearRetry();
+    const delay = backoffDelay(Math.max(1, this.#attempt), this.#deps.random, this.#deps.backoff ?? DEFAULT_BACKOFF);
+    const retryAt = Date.now() + delay;
+    this.#setStatus({ state: "error", reason, retryAt });
+    this.#retryTimer = this.#deps.scheduler.setTimeout(() => {
+      this.#retryTimer = null;
+      void this.#connect();
+    }, delay);
+  }
+
+  #armKeepAlive(): void {
+    if (!this.#ready) return;
+    this.#clearKeepAlive();
+    this.#keepAliveTimer = this.#deps.scheduler.setTimeout(() => void this.#ping(), this.#deps.keepAliveMs ?? 60_000);
+  }
+
+  async #ping(): Promise<void> {
+    const parts = this.#parts;
+    if (!parts || !this.#ready) return;
+    try {
+      const { domain } = jidParse(this.#config.jid);
+      await this.request(xml("iq", { type: "get", to: domain }, xml("ping", { xmlns: NS_PING })), this.#deps.pingTimeoutMs ?? 15_000);
+    } catch (error) {
+      if (!this.#ready) return;
+      this.#deps.log.warn("keepalive-failed", { error: safeMessage(error) });
+      // A dead socket: drop it, the disconnect handler schedules the reconnect.
+      await this.#closeQuietly(parts);
+      if (this.#ready) this.#onConnectionLost("keep-alive ping unanswered");
+    }
+  }
+
+  async #closeQuietly(parts: XmppClientParts): Promise<void> {
+    const status = parts.entity.status;
+    if (status === "disconnect" || status === "offline") return;
+    try {
+      await withTimeout(parts.entity.disconnect(1_000), 2_000, this.#deps.scheduler);
+    } catch {
+      // Already closed or closing.
+    }
+  }
+
+  #clearRetry(): void {
+    if (this.#retryTimer !== null) this.#deps.scheduler.clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
+  }
+
+  #clearKeepAlive(): void {
+    if (this.#keepAliveTimer !== null) this.#deps.scheduler.clearTimeout(this.#keepAliveTimer);
+    this.#keepAliveTimer = null;
+  }
+
+  #clearTimers(): void {
+    this.#clearRetry();
+    this.#clearKeepAlive();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+function sameJid(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/**
+ * RFC 6120 §8.1.2.1: a reply comes from the entity the request was addressed to; a request without 'to' is handled by
+ * our own account, whose replies may carry no 'from', our bare or full JID, or (for server-handled queries) the domain.
+ */
+export function isReplyFrom(from: string | undefined, to: string | undefined, ownFullJid: string): boolean {
+  const own = jidParse(ownFullJid);
+  const ownBare = own.bare().toString();
+  if (to !== undefined && !sameJid(to, ownBare)) return from !== undefined && sameJid(from, to);
+  return from === undefined || sameJid(from, ownBare) || sameJid(from, ownFullJid) || sameJid(from, own.domain);
+}
+
+function isLoopbackUrl(url: string): boolean {
+  try {
+    const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
+    return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+  } catch {
+    return false;
+  }
+}
+
+function isAuthFailure(error: unknown): boolean {
+  if (error instanceof AuthError || error instanceof ScramNeedsPasswordError) return true;
+  return error instanceof Error && error.name === "SASLError";
+}
+
+function authReason(error: unknown): string {
+  if (error instanceof ScramNeedsPasswordError) return "the server changed the account's salt: enter the password again";
+  if (error instanceof AuthError) return error.message;
+  const condition = (error as { condition?: unknown }).condition;
+  if (condition === "not-authorized") return "wrong JID or password (not-authorized)";
+  return typeof condition === "string" && condition ? condition : safeMessage(error);
+}
+
+function isStreamFatal(error: unknown): boolean {
+  return error instanceof Error && (error.name === "StreamError" || error.name === "XMLError");
+}
+
+/** Error text for logs and the UI. Our own errors never carry secrets; this only bounds the length. */
+function safeMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message || error.name : String(error);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, scheduler: Scheduler): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = scheduler.setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        scheduler.clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        scheduler.clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
