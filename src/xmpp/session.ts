@@ -260,12 +260,15 @@ export class XmppSession {
       log.debug("xmpp-error", { error: safeMessage(error) });
     });
 
-    // Remember whether the server offered stream management in the features that precede resource binding.
-    middleware.use((ctx, next) => {
-      const el = ctx.stanza;
+    // Remember whether the server offers stream management, from the features that precede resource binding.
+    // (A "nonza" listener sees them before the stream-feature middleware binds and fires "online".)
+    entity.on("nonza", (el: Element) => {
       if (el.is("features", "http://etherx.jabber.org/streams") && el.getChild("bind", "urn:ietf:params:xml:ns:xmpp-bind")) {
         this.#smOffered = Boolean(el.getChild("sm", NS_SM));
       }
+    });
+    // Any traffic from the server proves the connection alive: postpone the keep-alive ping.
+    middleware.use((_ctx, next) => {
       this.#armKeepAlive();
       return next();
     });

@@ -1,0 +1,152 @@
+// The composition root: the only place that wires settings, credentials, the XMPP session, the router and the
+// platform together. Listeners are registered synchronously at the top level; everything that must survive a
+// restart lives in storage (settings, credentials, resource name), so this file holds no state worth losing.
+import { createLogger, type LogLevel } from "../core/log.js";
+import { STATUS_PORT, type AccountInput, type StatusPush } from "../core/messages.js";
+import type { Settings } from "../core/settings.js";
+import type { SessionStatus } from "../core/status.js";
+import { createCredentialStore } from "../platform/credentials-store.js";
+import { browserProbes, fetchText } from "../platform/probes.js";
+import { createSettingsStore } from "../platform/settings-store.js";
+import { testConnection } from "../xmpp/connection-test.js";
+import { discoverWebsocket } from "../xmpp/discovery.js";
+import { newResource, realScheduler, webCryptoSha1 } from "../xmpp/runtime.js";
+import { XmppSession } from "../xmpp/session.js";
+import { createRouter, type Handlers } from "./router.js";
+
+let logLevel: LogLevel = "info";
+const log = createLogger(
+  (level, line) => {
+    const out = level === "error" ? console.error : level === "warn" ? console.warn : console.log;
+    out(`[mox] ${line}`);
+  },
+  () => logLevel,
+);
+
+const settingsStore = createSettingsStore(messenger.storage);
+const credentials = createCredentialStore(messenger.storage.local);
+const ports = new Set<messenger.runtime.Port>();
+
+let session: XmppSession | null = null;
+let sessionKey = "";
+let status: SessionStatus = { state: "disconnected", reason: "not configured" };
+
+function publish(next: SessionStatus): void {
+  status = next;
+  const push: StatusPush = { type: "status", status: next };
+  for (const port of ports) {
+    try {
+      port.postMessage(push);
+    } catch {
+      ports.delete(port);
+    }
+  }
+}
+
+async function resourceName(): Promise<string> {
+  const got = await messenger.storage.local.get("resource");
+  const stored = got["resource"];
+  if (typeof stored === "string" && /^thunderbird-[0-9a-f]{8}$/.test(stored)) return stored;
+  const fresh = newResource();
+  await messenger.storage.local.set({ resource: fresh });
+  return fresh;
+}
+
+async function websocketUrlFor(settings: Settings): Promise<string | null> {
+  if (settings.websocketUrl) return settings.websocketUrl;
+  const domain = settings.jid.split("@")[1] ?? "";
+  const found = await discoverWebsocket(domain, fetchText);
+  if ("url" in found) return found.url;
+  log.warn("discovery-failed", { domain, error: found.error });
+  return null;
+}
+
+/** Brings the session in line with the settings; calls are serialized. */
+let reconfiguring: Promise<void> = Promise.resolve();
+function reconfigure(force = false): Promise<void> {
+  reconfiguring = reconfiguring.then(() => applySettings(force)).catch((error: unknown) => {
+    log.error("reconfigure-failed", { error });
+    publish({ state: "error", reason: error instanceof Error ? error.message : "configuration failed" });
+  });
+  return reconfiguring;
+}
+
+async function applySettings(force: boolean): Promise<void> {
+  const resolved = await settingsStore.load();
+  const settings = resolved.settings;
+  logLevel = settings.logLevel;
+  for (const problem of resolved.policyErrors) log.warn("policy-value-rejected", { key: problem.key, error: problem.error });
+
+  const key = JSON.stringify([settings.enabled, settings.jid, settings.websocketUrl, settings.password ? "policy" : ""]);
+  if (!force && key === sessionKey) return;
+  sessionKey = key;
+  if (session) {
+    const old = session;
+    session = null;
+    await old.stop();
+  }
+  if (!settings.enabled) return publish({ state: "disconnected", reason: "switched off" });
+  if (!settings.jid) return publish({ state: "disconnected", reason: "not configured" });
+  const url = await websocketUrlFor(settings);
+  if (!url) return publish({ state: "error", reason: "no WebSocket URL: enter it in the options" });
+
+  const next = new XmppSession(
+    { jid: settings.jid, websocketUrl: url, resource: await resourceName() },
+    {
+      scheduler: realScheduler,
+      random: Math.random,
+      sha1: webCryptoSha1,
+      log,
+      credentials: credentials.sourceFor(settings.jid, settings.password || undefined),
+    },
+  );
+  next.onStatus(publish);
+  session = next;
+  next.start();
+}
+
+async function saveAccount(input: AccountInput): Promise<{ ok: true } | { ok: false; error: string }> {
+  const jid = input.jid.trim();
+  const websocketUrl = input.websocketUrl.trim();
+  const saved = await settingsStore.save({ jid, websocketUrl });
+  if (!saved.ok) return { ok: false, error: saved.error };
+  if (input.password) await credentials.setPassword(jid, input.password);
+  await reconfigure(true);
+  return { ok: true };
+}
+
+const handlers: Handlers = {
+  getStatus: async () => status,
+  testConnection: async (input) => {
+    const resolved = await settingsStore.load();
+    const jid = input.jid.trim();
+    const stored = input.password ? {} : await credentials.sourceFor(jid, resolved.settings.password || undefined).load();
+    return testConnection(
+      { jid, websocketUrl: input.websocketUrl, ...stored, ...(input.password ? { password: input.password } : {}) },
+      { probes: browserProbes, scheduler: realScheduler, random: Math.random, sha1: webCryptoSha1, log },
+    );
+  },
+  saveAccount,
+  discoverWebsocket: async ({ jid }) => discoverWebsocket(jid.trim().split("@")[1]?.split("/")[0] ?? "", fetchText),
+};
+
+const ownPagePrefix = messenger.runtime.getURL("");
+messenger.runtime.onMessage.addListener(
+  createRouter<messenger.runtime.MessageSender>(
+    handlers,
+    (sender) => sender.id === messenger.runtime.id && typeof sender.url === "string" && sender.url.startsWith(ownPagePrefix),
+    (error) => log.error("request-failed", { error }),
+  ),
+);
+
+messenger.runtime.onConnect.addListener((port) => {
+  if (port.name !== STATUS_PORT || port.sender?.id !== messenger.runtime.id) return;
+  ports.add(port);
+  port.onDisconnect.addListener(() => ports.delete(port));
+  port.postMessage({ type: "status", status } satisfies StatusPush);
+});
+
+globalThis.addEventListener("online", () => session?.retryNow());
+settingsStore.onChange(() => void reconfigure());
+log.info("started", { version: messenger.runtime.getManifest().version });
+void reconfigure();
