@@ -24,6 +24,12 @@ declare module "@xmpp/xml" {
     toString(): string;
     clone(): Element;
   }
+  export class Parser {
+    on(event: "element" | "start" | "end", listener: (el: Element) => void): this;
+    on(event: "error", listener: (error: Error) => void): this;
+    write(data: string): void;
+    end(data?: string): void;
+  }
   type XmlChild = Child | undefined | null | false | XmlChild[];
   function xml(name: string, attrs?: Record<string, string | number | undefined> | null, ...children: XmlChild[]): Element;
   namespace xml {

@@ -13,7 +13,7 @@ import sasl, { type OnAuthenticate } from "@xmpp/sasl";
 import plain from "@xmpp/sasl-plain";
 import resourceBinding from "@xmpp/resource-binding";
 import streamManagementFactory, { type StreamManagement } from "@xmpp/stream-management";
-import { scramMechanism } from "./scram.js";
+import { scramMechanism, type ScramMechanism } from "./scram.js";
 
 export interface XmppClientParts {
   readonly entity: Client;
@@ -28,6 +28,8 @@ export interface XmppClientOptions {
   readonly domain: string;
   readonly resource: string;
   readonly onAuthenticate: OnAuthenticate;
+  /** Told about each SCRAM mechanism instance the SASL layer creates (to verify the server's final message). */
+  readonly onScram?: (mechanism: ScramMechanism) => void;
 }
 
 /** SASL mechanisms we implement, strongest first. */
@@ -43,8 +45,9 @@ export function createXmppClient(options: XmppClientOptions): XmppClientParts {
   const iqCallee = iqCalleeFactory({ middleware, entity });
 
   const saslFactory = new saslFactoryCtor();
-  saslFactory.use(scramMechanism("SCRAM-SHA-256"));
-  saslFactory.use(scramMechanism("SCRAM-SHA-1"));
+  const scramOptions = options.onScram ? { onCreate: options.onScram } : {};
+  saslFactory.use(scramMechanism("SCRAM-SHA-256", scramOptions));
+  saslFactory.use(scramMechanism("SCRAM-SHA-1", scramOptions));
   plain(saslFactory);
   sasl({ streamFeatures, saslFactory }, options.onAuthenticate);
 

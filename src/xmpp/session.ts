@@ -14,7 +14,7 @@ import { Outbox, type DeliveryOutcome, type Scheduler } from "../core/outbox.js"
 import { CAPS_NODE } from "../core/protocol.js";
 import type { SessionStatus } from "../core/status.js";
 import { createXmppClient, type XmppClientParts } from "./client.js";
-import { ScramNeedsPasswordError, type ScramKeys } from "./scram.js";
+import { ScramNeedsPasswordError, ScramServerSignatureError, type ScramKeys, type ScramMechanism } from "./scram.js";
 
 export interface SessionConfig {
   /** Bare JID of the account. */
@@ -81,6 +81,9 @@ export class XmppSession {
   #smOffered = false;
   #mechanism = "";
   #capsVer: Promise<string> | null = null;
+  /** The SCRAM exchange of the login in progress, and the additional data of the server's <success/>. */
+  #scram: ScramMechanism | null = null;
+  #saslSuccessData: string | null = null;
 
   constructor(config: SessionConfig, deps: SessionDeps) {
     const bare = jidParse(config.jid);
@@ -202,6 +205,9 @@ export class XmppSession {
       onAuthenticate: async (authenticate, mechanisms, _fast, entity) => {
         await this.#authenticate(authenticate, mechanisms, entity);
       },
+      onScram: (mechanism) => {
+        this.#scram = mechanism;
+      },
     });
     this.#wire(parts);
     this.#parts = parts;
@@ -229,6 +235,8 @@ export class XmppSession {
       throw new AuthError(text, choice.reason);
     }
     let newKeys: ScramKeys | null = null;
+    this.#scram = null;
+    this.#saslSuccessData = null;
     const username = jidParse(this.#config.jid).local;
     const keys = stored.keys && stored.keys.mechanism === choice.mechanism ? stored.keys : undefined;
     await authenticate(
@@ -242,6 +250,13 @@ export class XmppSession {
       },
       choice.mechanism,
     );
+    // Mutual authentication: Prosody sends the server signature (v=) inside <success/>, which xmpp.js ignores.
+    // A server that cannot prove it knows the key is not our server: abort before the stream restarts.
+    const scram = this.#scram as ScramMechanism | null;
+    if (choice.mechanism !== "PLAIN") {
+      if (!scram) throw new ScramServerSignatureError("SCRAM: the exchange could not be checked");
+      if (!scram.serverVerified) await scram.verifyServerFinal(atob(this.#saslSuccessData ?? ""));
+    }
     this.#mechanism = choice.mechanism;
     if (newKeys) {
       try {
@@ -263,6 +278,7 @@ export class XmppSession {
     // Remember whether the server offers stream management, from the features that precede resource binding.
     // (A "nonza" listener sees them before the stream-feature middleware binds and fires "online".)
     entity.on("nonza", (el: Element) => {
+      if (el.is("success", "urn:ietf:params:xml:ns:xmpp-sasl")) this.#saslSuccessData = el.text();
       if (el.is("features", "http://etherx.jabber.org/streams") && el.getChild("bind", "urn:ietf:params:xml:ns:xmpp-bind")) {
         this.#smOffered = Boolean(el.getChild("sm", NS_SM));
       }
@@ -535,12 +551,13 @@ function isLoopbackUrl(url: string): boolean {
 }
 
 function isAuthFailure(error: unknown): boolean {
-  if (error instanceof AuthError || error instanceof ScramNeedsPasswordError) return true;
+  if (error instanceof AuthError || error instanceof ScramNeedsPasswordError || error instanceof ScramServerSignatureError) return true;
   return error instanceof Error && error.name === "SASLError";
 }
 
 function authReason(error: unknown): string {
   if (error instanceof ScramNeedsPasswordError) return "the server changed the account's salt: enter the password again";
+  if (error instanceof ScramServerSignatureError) return "the server could not prove it knows your credentials (wrong server?)";
   if (error instanceof AuthError) return error.message;
   const condition = (error as { condition?: unknown }).condition;
   if (condition === "not-authorized") return "wrong JID or password (not-authorized)";

@@ -143,6 +143,22 @@ describe.skipIf(!available)("XmppSession against a real Prosody", () => {
     expect(lines.join("\n")).not.toContain("secret-a");
   });
 
+  it("refuses a server whose SCRAM signature does not match (mutual authentication)", async () => {
+    const first = makeSession(server, "alice", { password: "secret-a" }, "sig");
+    first.session.start();
+    await waitForStatus(first.session, online);
+    await first.session.stop();
+    const keys = first.saved[0]!;
+    // Correct ClientKey (the server accepts our proof) but a different ServerKey: from our side, the server's v= is
+    // now wrong, exactly as if an impostor that does not know the account had answered.
+    const forged = { ...keys, serverKey: btoa("x".repeat(atob(keys.serverKey).length)) };
+    const h = makeSession(server, "alice", { keys: forged }, "sig2");
+    h.session.start();
+    const status = await waitForStatus(h.session, (s) => s.state === "auth-failed" || s.state === "online");
+    expect(status).toMatchObject({ state: "auth-failed", reason: expect.stringContaining("could not prove") });
+    await h.session.stop();
+  });
+
   it("reports a wrong password as auth-failed and does not retry", async () => {
     const h = makeSession(server, "alice", { password: "bad-pw-73x" });
     h.session.start();

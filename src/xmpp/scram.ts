@@ -1,0 +1,547 @@
+// SCRAM-SHA-1 / SCRAM-SHA-256 (RFC 5802, RFC 7677) for xmpp.js's SASL layer, with credential caching.
+//
+// Why our own: xmpp.js 0.14's SCRAM runs each PBKDF2 round as a separate async WebCrypto call (about a second per
+// login at 10,000 iterations) and needs the password every time. Here PBKDF2 is a single `deriveBits` call, and a
+// successful derive hands the caller ClientKey/ServerKey (RFC 5802 §3), which are enough to log in again and to check
+// the server's signature without keeping the password.
+//
+// Runs unchanged in Node 20 and in Thunderbird's background page: only `globalThis.crypto`, TextEncoder/TextDecoder
+// and btoa/atob.
+//
+// Wire format, as xmpp.js (@xmpp/sasl + @xmpp/base64) uses it: the strings that `response()` returns and
+// `challenge()` receives are *byte strings* (one char per byte, what btoa/atob work on), so UTF-8 text is converted
+// here in both directions. Plain ASCII is the same either way.
+//
+// How @xmpp/sasl drives a mechanism: `response(creds)` for the initial <auth/>, then for every <challenge/>
+// `challenge(data)` followed by `response(creds)` for the <response/>; on <success/> it stops, **ignoring the
+// success element's content**. Servers that send the server-final message (v=…) as a challenge get it verified in
+// `challenge()` (and the following `response()` returns ""). Servers that put it in <success/> (RFC 6120 §6.3.10;
+// Prosody does this) are never verified by xmpp.js: a caller that wants that check must get hold of the mechanism
+// instance (option `onCreate`) and call `verifyServerFinal(atob(text))` with the <success/> element's text.
+
+export type ScramMechanismName = "SCRAM-SHA-1" | "SCRAM-SHA-256";
+
+/** What we store instead of the password (RFC 5802 §3: ClientKey/ServerKey are enough to log in and to verify the server). */
+export interface ScramKeys {
+  readonly mechanism: ScramMechanismName;
+  readonly salt: string; // base64, as sent by the server
+  readonly iterations: number;
+  readonly clientKey: string; // base64
+  readonly serverKey: string; // base64
+}
+
+export interface ScramCredentials {
+  readonly username: string;
+  readonly password?: string; // may be absent when keys are present
+  readonly keys?: ScramKeys; // reused when mechanism+salt+iterations match the server's challenge
+  /**
+   * Called after a successful derive from the password, before the client-final message goes out (to persist).
+   * The login has not succeeded yet at that point: hold the keys and store them once the session is online.
+   */
+  readonly onKeys?: (keys: ScramKeys) => void;
+}
+
+/** Server's salt/iterations changed (or nothing stored) and no password: the UI must ask again. */
+export class ScramNeedsPasswordError extends Error {
+  override name = "ScramNeedsPasswordError";
+}
+
+/** The server failed to prove it knows the key (wrong or malformed v=, or it answered with e=). */
+export class ScramServerSignatureError extends Error {
+  override name = "ScramServerSignatureError";
+}
+
+/** A string was rejected by SASLprep. The message names the category, never the string or the character. */
+export class SaslprepError extends Error {
+  override name = "SaslprepError";
+  constructor(readonly category: string) {
+    super(`SASLprep: prohibited character (${category})`);
+  }
+}
+
+export interface SaslMechanism {
+  readonly name: string;
+  readonly clientFirst: boolean;
+  response(creds: ScramCredentials): Promise<string>;
+  challenge(chal: string): Promise<void> | void;
+}
+
+/** What `new (scramMechanism(name))()` gives, beyond the saslmechanisms interface. */
+export interface ScramMechanism extends SaslMechanism {
+  /** Check a server-final message (byte string, e.g. `atob(<success/> text)`) when xmpp.js did not pass it to `challenge()`. */
+  verifyServerFinal(serverFinal: string): Promise<void>;
+  /** True once a server signature has been checked and matched. */
+  readonly serverVerified: boolean;
+}
+
+export interface ScramMechanismOptions {
+  /** Client nonce generator (tests inject the RFC examples' nonces). Default: 24 random bytes, base64. */
+  readonly nonce?: () => string;
+  /** Called with every new instance (the Factory creates them out of sight), e.g. to call verifyServerFinal() on <success/>. */
+  readonly onCreate?: (mechanism: ScramMechanism) => void;
+}
+
+/** Lower bound on the server's iteration count: fewer is too weak (or a downgrade attempt). */
+export const SCRAM_MIN_ITERATIONS = 4096;
+/** Upper bound on the server's iteration count: more would let a server keep us busy for minutes. */
+export const SCRAM_MAX_ITERATIONS = 10_000_000;
+
+type Bytes = Uint8Array<ArrayBuffer>;
+
+const HASHES: Readonly<Record<ScramMechanismName, { readonly hash: "SHA-1" | "SHA-256"; readonly length: number }>> = {
+  "SCRAM-SHA-1": { hash: "SHA-1", length: 20 },
+  "SCRAM-SHA-256": { hash: "SHA-256", length: 32 },
+};
+
+const GS2_HEADER = "n,,"; // no channel binding, no authzid
+const CHANNEL_BINDING = "c=biws"; // base64("n,,")
+const NONCE_BYTES = 24;
+const MAX_SERVER_TEXT = 200;
+
+/** A class usable with saslmechanisms' Factory#use(): new() => mechanism; reads ScramCredentials fields from the creds object passed to response(). */
+export function scramMechanism(name: ScramMechanismName, options: ScramMechanismOptions = {}): new () => ScramMechanism {
+  if (!Object.hasOwn(HASHES, name)) throw new Error(`SCRAM: unsupported mechanism ${String(name)}`);
+  const makeNonce = options.nonce ?? randomNonce;
+  const onCreate = options.onCreate;
+
+  type Stage = "start" | "client-first-sent" | "server-first-received" | "client-final-sent" | "done" | "failed";
+
+  class Scram implements ScramMechanism {
+    #stage: Stage = "start";
+    #clientNonce = "";
+    #clientFirstBare = "";
+    #serverFirst: ServerFirst | undefined;
+    #expectedServerSignature: Bytes | undefined;
+    #serverVerified = false;
+
+    constructor() {
+      onCreate?.(this);
+    }
+
+    // Getters live on the prototype, which is where saslmechanisms' Factory#use() looks for the name.
+    get name(): string {
+      return name;
+    }
+
+    get clientFirst(): boolean {
+      return true;
+    }
+
+    get serverVerified(): boolean {
+      return this.#serverVerified;
+    }
+
+    async response(creds: ScramCredentials): Promise<string> {
+      try {
+        switch (this.#stage) {
+          case "start":
+            return this.#makeClientFirst(creds);
+          case "server-first-received":
+            return await this.#makeClientFinal(creds);
+          case "done":
+            return ""; // empty <response/> after a server-final sent as a challenge
+          default:
+            throw new Error(`SCRAM: response() not expected now (${this.#stage})`);
+        }
+      } catch (err) {
+        this.#stage = "failed";
+        throw err;
+      }
+    }
+
+    async challenge(chal: string): Promise<void> {
+      try {
+        switch (this.#stage) {
+          case "client-first-sent":
+            this.#serverFirst = parseServerFirst(fromByteString(chal), this.#clientNonce);
+            this.#stage = "server-first-received";
+            return;
+          case "client-final-sent":
+            await this.verifyServerFinal(chal);
+            return;
+          default:
+            throw new Error(`SCRAM: unexpected challenge (${this.#stage})`);
+        }
+      } catch (err) {
+        this.#stage = "failed";
+        throw err;
+      }
+    }
+
+    async verifyServerFinal(serverFinal: string): Promise<void> {
+      const expected = this.#expectedServerSignature;
+      // "done" too: checking the <success/> data again after a server-final challenge is harmless.
+      if ((this.#stage !== "client-final-sent" && this.#stage !== "done") || !expected) {
+        throw new Error(`SCRAM: no server-final message expected now (${this.#stage})`);
+      }
+      this.#serverVerified = false;
+      this.#stage = "failed"; // until proven otherwise
+      const signature = parseServerFinal(fromByteString(serverFinal));
+      if (!constantTimeEqual(signature, expected)) {
+        throw new ScramServerSignatureError("SCRAM: the server's signature does not match (server does not know the key)");
+      }
+      this.#serverVerified = true;
+      this.#stage = "done";
+    }
+
+    #makeClientFirst(creds: ScramCredentials): string {
+      const username: unknown = creds.username;
+      if (typeof username !== "string" || username === "") throw new Error("SCRAM: no username");
+      if (!hasPassword(creds) && !creds.keys) {
+        throw new ScramNeedsPasswordError("SCRAM: neither a password nor stored keys");
+      }
+      let prepared: string;
+      try {
+        prepared = saslprep(username);
+      } catch (err) {
+        if (err instanceof SaslprepError) throw new Error(`SCRAM: the username is not allowed (${err.category})`);
+        throw err;
+      }
+      if (prepared === "") throw new Error("SCRAM: the username is empty after SASLprep");
+      const nonce = makeNonce();
+      if (!isValidNonce(nonce)) throw new Error("SCRAM: invalid client nonce (printable ASCII except ',' required)");
+      this.#clientNonce = nonce;
+      this.#clientFirstBare = `n=${escapeSaslName(prepared)},r=${nonce}`;
+      this.#stage = "client-first-sent";
+      return toByteString(GS2_HEADER + this.#clientFirstBare);
+    }
+
+    async #makeClientFinal(creds: ScramCredentials): Promise<string> {
+      const sf = this.#serverFirst;
+      if (!sf) throw new Error("SCRAM: no server-first message");
+      const { hash, length } = HASHES[name];
+
+      let keys = usableKeys(creds.keys, name, sf, length);
+      if (!keys) {
+        if (!hasPassword(creds)) {
+          throw new ScramNeedsPasswordError(
+            creds.keys
+              ? "SCRAM: the server's salt or iteration count changed; the password is needed again"
+              : "SCRAM: no stored keys for this server; the password is needed",
+          );
+        }
+        let derived: ScramKeys;
+        try {
+          derived = await deriveKeys(name, creds.password, sf.saltB64, sf.iterations);
+        } catch (err) {
+          // Never let anything about the password reach a message.
+          if (err instanceof SaslprepError) throw new Error(`SCRAM: the password is not allowed (${err.category})`);
+          throw new Error("SCRAM: deriving keys from the password failed");
+        }
+        creds.onKeys?.(derived);
+        keys = { clientKey: base64Decode(derived.clientKey), serverKey: base64Decode(derived.serverKey) };
+      }
+
+      const clientFinalWithoutProof = `${CHANNEL_BINDING},r=${sf.nonce}`;
+      const authMessage = utf8(`${this.#clientFirstBare},${sf.message},${clientFinalWithoutProof}`);
+      const storedKey = new Uint8Array(await crypto.subtle.digest(hash, keys.clientKey));
+      const clientSignature = await hmac(hash, storedKey, authMessage);
+      const proof = xor(keys.clientKey, clientSignature);
+      this.#expectedServerSignature = await hmac(hash, keys.serverKey, authMessage);
+      this.#stage = "client-final-sent";
+      return toByteString(`${clientFinalWithoutProof},p=${base64Encode(proof)}`);
+    }
+  }
+
+  return Scram;
+}
+
+/** ClientKey/ServerKey from the password: PBKDF2 in ONE deriveBits call, then two HMACs. The password goes through SASLprep first. */
+export async function deriveKeys(
+  name: ScramMechanismName,
+  password: string,
+  saltB64: string,
+  iterations: number,
+): Promise<ScramKeys> {
+  const params = HASHES[name];
+  if (!params) throw new Error(`SCRAM: unsupported mechanism ${String(name)}`);
+  if (!Number.isSafeInteger(iterations) || iterations < 1) throw new Error("SCRAM: iteration count must be a positive integer");
+  const salt = base64Decode(saltB64);
+  if (salt.length === 0) throw new Error("SCRAM: empty salt");
+  const prepared = saslprep(password);
+  if (prepared === "") throw new Error("SCRAM: empty password");
+
+  const baseKey = await crypto.subtle.importKey("raw", utf8(prepared), "PBKDF2", false, ["deriveBits"]);
+  const saltedPassword = new Uint8Array(
+    await crypto.subtle.deriveBits({ name: "PBKDF2", hash: params.hash, salt, iterations }, baseKey, params.length * 8),
+  );
+  const clientKey = await hmac(params.hash, saltedPassword, utf8("Client Key"));
+  const serverKey = await hmac(params.hash, saltedPassword, utf8("Server Key"));
+  saltedPassword.fill(0);
+  return Object.freeze({
+    mechanism: name,
+    salt: saltB64,
+    iterations,
+    clientKey: base64Encode(clientKey),
+    serverKey: base64Encode(serverKey),
+  });
+}
+
+/**
+ * SASLprep (RFC 4013), as a "query" string (RFC 5802 §2.2: unassigned code points allowed).
+ *
+ * Covered: mapping to nothing (RFC 3454 B.1), non-ASCII spaces to U+0020 (C.1.2), NFKC, and the prohibited
+ * tables C.1.2, C.2.1, C.2.2, C.3, C.4, C.5 (lone surrogates), C.6, C.7, C.8, C.9.
+ * Not covered: the bidirectional check (RFC 3454 §6; JavaScript regexes have no Bidi_Class property, and an
+ * approximation could reject passwords the server accepts); NFKC follows the JS engine's Unicode version rather
+ * than Unicode 3.2, which only matters for characters assigned after 3.2.
+ * Throws SaslprepError, whose message never contains the input.
+ */
+export function saslprep(s: string): string {
+  let mapped = "";
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) ?? 0;
+    if (isMappedToNothing(cp)) continue;
+    mapped += isNonAsciiSpace(cp) ? " " : ch;
+  }
+  const normalized = mapped.normalize("NFKC");
+  for (const ch of normalized) {
+    const category = prohibitedCategory(ch.codePointAt(0) ?? 0);
+    if (category) throw new SaslprepError(category);
+  }
+  return normalized;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Messages
+
+interface ServerFirst {
+  readonly message: string; // as received, for the AuthMessage
+  readonly nonce: string;
+  readonly saltB64: string;
+  readonly salt: Bytes;
+  readonly iterations: number;
+}
+
+// server-first-message = [reserved-mext ","] nonce "," salt "," iteration-count ["," extensions]   (RFC 5802 §7)
+function parseServerFirst(message: string, clientNonce: string): ServerFirst {
+  if (message.startsWith("e=")) {
+    throw new Error(`SCRAM: the server refused: ${serverText(message.slice(2).split(",")[0] ?? "")}`);
+  }
+  const parts = message.split(",");
+  const [r, s, i, ...extensions] = parts;
+  if (r === undefined || !r.startsWith("r=")) {
+    if (r?.startsWith("m=")) throw new Error("SCRAM: malformed server-first message: unsupported mandatory extension (m=)");
+    throw new Error("SCRAM: malformed server-first message: it must start with the nonce (r=)");
+  }
+  if (s === undefined || !s.startsWith("s=")) throw new Error("SCRAM: malformed server-first message: salt (s=) missing");
+  if (i === undefined || !i.startsWith("i=")) throw new Error("SCRAM: malformed server-first message: iteration count (i=) missing");
+  for (const ext of extensions) {
+    // Optional extensions (attr=value, attr a letter) are ignored per RFC 5802; anything else is malformed.
+    if (!/^[A-Za-z]=/.test(ext)) throw new Error("SCRAM: malformed server-first message: trailing garbage");
+  }
+
+  const nonce = r.slice(2);
+  if (!isValidNonce(nonce)) throw new Error("SCRAM: malformed server-first message: invalid nonce");
+  if (!nonce.startsWith(clientNonce) || nonce.length <= clientNonce.length) {
+    throw new Error("SCRAM: the server's nonce does not extend ours");
+  }
+
+  const saltB64 = s.slice(2);
+  let salt: Bytes;
+  try {
+    salt = base64Decode(saltB64);
+  } catch {
+    throw new Error("SCRAM: malformed server-first message: the salt is not valid base64");
+  }
+  if (salt.length === 0) throw new Error("SCRAM: malformed server-first message: empty salt");
+
+  const iterText = i.slice(2);
+  if (!/^[1-9][0-9]{0,9}$/.test(iterText)) {
+    throw new Error("SCRAM: malformed server-first message: the iteration count is not a positive integer");
+  }
+  const iterations = Number(iterText);
+  if (iterations < SCRAM_MIN_ITERATIONS) {
+    throw new Error(`SCRAM: the server asks for ${iterations} iterations; at least ${SCRAM_MIN_ITERATIONS} are required`);
+  }
+  if (iterations > SCRAM_MAX_ITERATIONS) {
+    throw new Error(`SCRAM: the server asks for ${iterations} iterations; at most ${SCRAM_MAX_ITERATIONS} are accepted`);
+  }
+  return { message, nonce, saltB64, salt, iterations };
+}
+
+// server-final-message = (server-error / verifier) ["," extensions]   (RFC 5802 §7)
+function parseServerFinal(message: string): Bytes {
+  const first = message.split(",")[0] ?? "";
+  if (first.startsWith("e=")) {
+    throw new ScramServerSignatureError(`SCRAM: the server reported an error: ${serverText(first.slice(2))}`);
+  }
+  if (!first.startsWith("v=")) {
+    throw new ScramServerSignatureError("SCRAM: malformed server-final message (no v=)");
+  }
+  try {
+    return base64Decode(first.slice(2));
+  } catch {
+    throw new ScramServerSignatureError("SCRAM: malformed server-final message (v= is not valid base64)");
+  }
+}
+
+function usableKeys(
+  keys: ScramKeys | undefined,
+  name: ScramMechanismName,
+  sf: ServerFirst,
+  length: number,
+): { clientKey: Bytes; serverKey: Bytes } | undefined {
+  if (!keys || keys.mechanism !== name || keys.iterations !== sf.iterations) return undefined;
+  try {
+    if (!bytesEqual(base64Decode(keys.salt), sf.salt)) return undefined;
+    const clientKey = base64Decode(keys.clientKey);
+    const serverKey = base64Decode(keys.serverKey);
+    if (clientKey.length !== length || serverKey.length !== length) return undefined;
+    return { clientKey, serverKey };
+  } catch {
+    return undefined; // damaged stored keys: behave as if there were none
+  }
+}
+
+function hasPassword(creds: ScramCredentials): creds is ScramCredentials & { readonly password: string } {
+  const password: unknown = creds.password; // xmpp.js fills in `password: null`
+  return typeof password === "string" && password !== "";
+}
+
+/** RFC 5802 saslname: "=" → "=3D", "," → "=2C". */
+function escapeSaslName(s: string): string {
+  return s.replace(/[=,]/g, (c) => (c === "=" ? "=3D" : "=2C"));
+}
+
+// printable = %x21-2B / %x2D-7E  (printable ASCII except ",")
+function isValidNonce(nonce: string): boolean {
+  return /^[\x21-\x2B\x2D-\x7E]+$/.test(nonce);
+}
+
+function randomNonce(): string {
+  return base64Encode(crypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
+}
+
+/** Server-supplied text for an error message: no control characters, bounded length. */
+function serverText(s: string): string {
+  const clean = s.replace(/[\p{Cc}\p{Cf}]/gu, "?");
+  return clean.length > MAX_SERVER_TEXT ? `${clean.slice(0, MAX_SERVER_TEXT)}…` : clean;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Bytes
+
+function utf8(s: string): Bytes {
+  return new TextEncoder().encode(s);
+}
+
+/** Text → byte string (one char per UTF-8 byte), what xmpp.js hands to btoa. */
+function toByteString(s: string): string {
+  let out = "";
+  for (const b of utf8(s)) out += String.fromCharCode(b);
+  return out;
+}
+
+/** Byte string (from atob) → text; rejects non-bytes and invalid UTF-8. */
+function fromByteString(s: string): string {
+  const bytes = new Uint8Array(s.length);
+  for (let k = 0; k < s.length; k++) {
+    const c = s.charCodeAt(k);
+    if (c > 0xff) throw new Error("SCRAM: server message is not a byte string");
+    bytes[k] = c;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new Error("SCRAM: server message is not valid UTF-8");
+  }
+}
+
+function base64Encode(bytes: Uint8Array): string {
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Strict base64 (padding required, no whitespace). */
+function base64Decode(s: string): Bytes {
+  if (!BASE64.test(s)) throw new Error("invalid base64");
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let k = 0; k < bin.length; k++) out[k] = bin.charCodeAt(k);
+  return out;
+}
+
+async function hmac(hash: string, key: Bytes, data: Bytes): Promise<Bytes> {
+  const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash }, false, ["sign"]);
+  return new Uint8Array(await crypto.subtle.sign("HMAC", k, data));
+}
+
+function xor(a: Bytes, b: Bytes): Bytes {
+  const out = new Uint8Array(a.length);
+  for (let k = 0; k < a.length; k++) out[k] = (a[k] ?? 0) ^ (b[k] ?? 0);
+  return out;
+}
+
+/** Constant time in the contents (the length is not secret). */
+function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let k = 0; k < a.length; k++) diff |= (a[k] ?? 0) ^ (b[k] ?? 0);
+  return diff === 0;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, k) => v === b[k]);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// SASLprep tables (RFC 3454 appendices, as RFC 4013 uses them)
+
+function inRanges(cp: number, ranges: readonly (readonly [number, number])[]): boolean {
+  return ranges.some(([lo, hi]) => cp >= lo && cp <= hi);
+}
+
+// B.1: commonly mapped to nothing
+const B1: readonly (readonly [number, number])[] = [
+  [0x00ad, 0x00ad], [0x034f, 0x034f], [0x1806, 0x1806], [0x180b, 0x180d], [0x200b, 0x200d],
+  [0x2060, 0x2060], [0xfe00, 0xfe0f], [0xfeff, 0xfeff],
+];
+// C.1.2: non-ASCII space characters
+const C12: readonly (readonly [number, number])[] = [
+  [0x00a0, 0x00a0], [0x1680, 0x1680], [0x2000, 0x200b], [0x202f, 0x202f], [0x205f, 0x205f], [0x3000, 0x3000],
+];
+// C.2.1: ASCII control characters
+const C21: readonly (readonly [number, number])[] = [[0x0000, 0x001f], [0x007f, 0x007f]];
+// C.2.2: non-ASCII control characters
+const C22: readonly (readonly [number, number])[] = [
+  [0x0080, 0x009f], [0x06dd, 0x06dd], [0x070f, 0x070f], [0x180e, 0x180e], [0x200c, 0x200d], [0x2028, 0x2029],
+  [0x2060, 0x2063], [0x206a, 0x206f], [0xfeff, 0xfeff], [0xfff9, 0xfffc], [0x1d173, 0x1d17a],
+];
+// C.3: private use
+const C3: readonly (readonly [number, number])[] = [[0xe000, 0xf8ff], [0xf0000, 0xffffd], [0x100000, 0x10fffd]];
+// C.6: inappropriate for plain text
+const C6: readonly (readonly [number, number])[] = [[0xfff9, 0xfffd]];
+// C.7: inappropriate for canonical representation
+const C7: readonly (readonly [number, number])[] = [[0x2ff0, 0x2ffb]];
+// C.8: change display properties or deprecated
+const C8: readonly (readonly [number, number])[] = [
+  [0x0340, 0x0341], [0x200e, 0x200f], [0x202a, 0x202e], [0x206a, 0x206f],
+];
+// C.9: tagging characters
+const C9: readonly (readonly [number, number])[] = [[0xe0001, 0xe0001], [0xe0020, 0xe007f]];
+
+function isMappedToNothing(cp: number): boolean {
+  return inRanges(cp, B1);
+}
+
+function isNonAsciiSpace(cp: number): boolean {
+  return inRanges(cp, C12);
+}
+
+function prohibitedCategory(cp: number): string | undefined {
+  if (inRanges(cp, C12)) return "non-ASCII space";
+  if (inRanges(cp, C21)) return "ASCII control character";
+  if (inRanges(cp, C22)) return "non-ASCII control character";
+  if (inRanges(cp, C3)) return "private use character";
+  if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe) return "non-character code point"; // C.4
+  if (cp >= 0xd800 && cp <= 0xdfff) return "unpaired surrogate"; // C.5
+  if (inRanges(cp, C6)) return "character inappropriate for plain text";
+  if (inRanges(cp, C7)) return "ideographic description character";
+  if (inRanges(cp, C8)) return "display-changing or deprecated character";
+  if (inRanges(cp, C9)) return "tagging character";
+  return undefined;
+}
