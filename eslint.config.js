@@ -2,7 +2,7 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "web-ext-artifacts/**", "artifacts/**", "tests/e2e/fixtures/**/*.js"] },
+  { ignores: ["dist/**", "node_modules/**", "web-ext-artifacts/**", "artifacts/**", ".tmp/**", "tests/e2e/fixtures/**/*.js"] },
   ...tseslint.configs.recommended,
   {
     rules: {

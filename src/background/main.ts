@@ -109,7 +109,7 @@ async function saveAccount(input: AccountInput): Promise<{ ok: true } | { ok: fa
   const jid = input.jid.trim();
   const websocketUrl = input.websocketUrl.trim();
   const saved = await settingsStore.save({ jid, websocketUrl });
-  if (!saved.ok) return { ok: false, error: saved.error };
+  if (!saved.ok) return { ok: false, error: saved.errors.map((issue) => `${issue.key}: ${issue.error}`).join(", ") };
   if (input.password) await credentials.setPassword(jid, input.password);
   await reconfigure(true);
   return { ok: true };

@@ -47,13 +47,17 @@ export async function testConnection(input: ConnectionTestInput, deps: Connectio
     return { ok: false, kind: "invalid-input", detail: `not a valid JID (${error instanceof Error ? error.message : "?"})` };
   }
   const url = validateWebsocketUrl(input.websocketUrl.trim());
-  if (!url.ok) return { ok: false, kind: url.error.includes("wss") ? "insecure" : "invalid-input", detail: url.error };
+  if (!url.ok) {
+    return url.error === "url-insecure"
+      ? { ok: false, kind: "insecure", detail: "ws:// is only allowed for this computer (loopback); use wss://" }
+      : { ok: false, kind: "invalid-input", detail: `not a usable WebSocket URL (${url.error})` };
+  }
   if (!input.password && !input.keys) return { ok: false, kind: "invalid-input", detail: "enter the password" };
 
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const started = deps.scheduler.now();
   const session = new XmppSession(
-    { jid: bare, websocketUrl: url.value, resource: `test-${Math.floor(deps.random() * 1e9).toString(36)}` },
+    { jid: bare, websocketUrl: url.href, resource: `test-${Math.floor(deps.random() * 1e9).toString(36)}` },
     {
       scheduler: deps.scheduler,
       random: deps.random,
@@ -85,7 +89,7 @@ export async function testConnection(input: ConnectionTestInput, deps: Connectio
   if (final.state === "auth-failed") return { ok: false, kind: "auth", detail: final.reason };
 
   const reason = final.state === "error" ? final.reason : "failed";
-  const probes = await probe(url.value, deps.probes, Math.min(5_000, timeoutMs));
+  const probes = await probe(url.href, deps.probes, Math.min(5_000, timeoutMs));
   const results: ProbeResults = probes.websocketOpened
     ? { ...probes, xmppFailure: { kind: /timed out|timeout/.test(reason) ? "timeout" : "other", detail: reason } }
     : { ...probes, timedOut: /timed out|timeout/.test(reason) };
