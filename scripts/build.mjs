@@ -27,7 +27,7 @@ const stubNodeDns = {
 };
 
 /** @type {import("esbuild").BuildOptions} */
-const options = {
+export const options = {
   entryPoints: {
     background: join(root, "src/background/main.ts"),
     options: join(root, "src/ui/options/options.ts"),
@@ -62,9 +62,14 @@ function copyStatic() {
   writeFileSync(join(dist, "manifest.json"), JSON.stringify(manifest, null, 2) + "\n");
 }
 
-rmSync(dist, { recursive: true, force: true });
-mkdirSync(dist, { recursive: true });
-if (process.argv.includes("--watch")) {
+const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
+if (isMain) {
+  rmSync(dist, { recursive: true, force: true });
+  mkdirSync(dist, { recursive: true });
+}
+if (!isMain) {
+  // Imported (e.g. by the bundle-size test): only the options are wanted.
+} else if (process.argv.includes("--watch")) {
   const ctx = await context(options);
   copyStatic();
   await ctx.watch();

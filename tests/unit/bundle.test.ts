@@ -1,0 +1,35 @@
+// Release guards: the shipped bundle stays small, readable and free of remote code or Node-only imports.
+import { build } from "esbuild";
+import { describe, expect, it } from "vitest";
+// @ts-expect-error -- plain ESM build script without type declarations
+import { options } from "../../scripts/build.mjs";
+
+const BUDGET_BYTES = 250 * 1024;
+
+describe("the add-on bundle", async () => {
+  const result = await build({ ...(options as object), write: false, sourcemap: false, metafile: true, logLevel: "silent" });
+  const files = Object.fromEntries(result.outputFiles.map((f) => [f.path.split("/").pop()!, f.text]));
+
+  it("builds background.js and options.js", () => {
+    expect(Object.keys(files).sort()).toEqual(["background.js", "options.js"]);
+  });
+
+  it(`stays under ${BUDGET_BYTES / 1024} KB in total`, () => {
+    const total = Object.values(files).reduce((n, text) => n + Buffer.byteLength(text), 0);
+    console.log(`[measure] bundle: ${Object.entries(files).map(([n, t]) => `${n} ${(Buffer.byteLength(t) / 1024).toFixed(1)} KiB`).join(", ")}`);
+    expect(total).toBeLessThan(BUDGET_BYTES);
+  });
+
+  it("is readable (not minified) for store review", () => {
+    const bg = files["background.js"]!;
+    expect(bg).toContain("class XmppSession");
+    expect(bg.split("\n").length).toBeGreaterThan(1000);
+  });
+
+  it("contains no remote code loading and no unresolved Node built-ins", () => {
+    for (const text of Object.values(files)) {
+      expect(text).not.toMatch(/\beval\(|new Function\(|importScripts\(/);
+      expect(text).not.toMatch(/require\(["']node:/);
+    }
+  });
+});
