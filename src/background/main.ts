@@ -3,7 +3,7 @@
 // restart lives in storage (settings, credentials, resource name), so this file holds no state worth losing.
 import { createLogger, type LogLevel } from "../core/log.js";
 import { STATUS_PORT, type AccountInput, type StatusPush } from "../core/messages.js";
-import type { Settings } from "../core/settings.js";
+import { validateSetting, type Settings } from "../core/settings.js";
 import type { SessionStatus } from "../core/status.js";
 import { createCredentialStore } from "../platform/credentials-store.js";
 import { browserProbes, fetchText } from "../platform/probes.js";
@@ -29,6 +29,8 @@ const ports = new Set<messenger.runtime.Port>();
 
 let session: XmppSession | null = null;
 let sessionKey = "";
+/** Bumped when the user enters a new password, so the session restarts with it even if no setting changed. */
+let credentialsGeneration = 0;
 let status: SessionStatus = { state: "disconnected", reason: "not configured" };
 
 function publish(next: SessionStatus): void {
@@ -63,22 +65,22 @@ async function websocketUrlFor(settings: Settings): Promise<string | null> {
 
 /** Brings the session in line with the settings; calls are serialized. */
 let reconfiguring: Promise<void> = Promise.resolve();
-function reconfigure(force = false): Promise<void> {
-  reconfiguring = reconfiguring.then(() => applySettings(force)).catch((error: unknown) => {
+function reconfigure(): Promise<void> {
+  reconfiguring = reconfiguring.then(applySettings).catch((error: unknown) => {
     log.error("reconfigure-failed", { error });
     publish({ state: "error", reason: error instanceof Error ? error.message : "configuration failed" });
   });
   return reconfiguring;
 }
 
-async function applySettings(force: boolean): Promise<void> {
+async function applySettings(): Promise<void> {
   const resolved = await settingsStore.load();
   const settings = resolved.settings;
   logLevel = settings.logLevel;
-  for (const problem of resolved.policyErrors) log.warn("policy-value-rejected", { key: problem.key, error: problem.error });
+  for (const problem of resolved.policyErrors) log.warn("policy-value-rejected", { setting: problem.key, error: problem.error });
 
-  const key = JSON.stringify([settings.enabled, settings.jid, settings.websocketUrl, settings.password ? "policy" : ""]);
-  if (!force && key === sessionKey) return;
+  const key = JSON.stringify([settings.enabled, settings.jid, settings.websocketUrl, settings.password, credentialsGeneration]);
+  if (key === sessionKey) return;
   sessionKey = key;
   if (session) {
     const old = session;
@@ -108,10 +110,17 @@ async function applySettings(force: boolean): Promise<void> {
 async function saveAccount(input: AccountInput): Promise<{ ok: true } | { ok: false; error: string }> {
   const jid = input.jid.trim();
   const websocketUrl = input.websocketUrl.trim();
+  for (const [key, value] of [["jid", jid], ["websocketUrl", websocketUrl]] as const) {
+    const check = validateSetting(key, value);
+    if (!check.ok) return { ok: false, error: `${key}: ${check.error}` };
+  }
+  if (input.password) {
+    await credentials.setPassword(jid, input.password);
+    credentialsGeneration += 1;
+  }
   const saved = await settingsStore.save({ jid, websocketUrl });
   if (!saved.ok) return { ok: false, error: saved.errors.map((issue) => `${issue.key}: ${issue.error}`).join(", ") };
-  if (input.password) await credentials.setPassword(jid, input.password);
-  await reconfigure(true);
+  await reconfigure();
   return { ok: true };
 }
 

@@ -1,0 +1,128 @@
+// The composition root in a fake Thunderbird host against a real Prosody: configure from the options page, come
+// online, keep only salted keys, survive a background restart, and obey an enterprise policy.
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import type { SessionStatus } from "../../src/core/status.js";
+import { createFakeHost, installFakeHost, type FakeHost, type FakePort } from "../support/fake-messenger.js";
+import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
+
+let uninstall: (() => void) | null = null;
+const logged: string[] = [];
+
+async function startBackground(host: FakeHost): Promise<FakePort> {
+  uninstall?.();
+  uninstall = installFakeHost(host);
+  vi.resetModules();
+  await import("../../src/background/main.js");
+  return host.connectStatusPort();
+}
+
+function statuses(port: FakePort): SessionStatus[] {
+  return port.received.map((m) => (m as { status: SessionStatus }).status);
+}
+
+async function waitForState(port: FakePort, state: SessionStatus["state"], timeoutMs = 10_000): Promise<SessionStatus> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const hit = statuses(port).find((s) => s.state === state);
+    if (hit) return hit;
+    if (Date.now() > deadline) throw new Error(`no ${state} status; got ${JSON.stringify(statuses(port))}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe.skipIf(!isProsodyAvailable())("background composition root (fake host, real Prosody)", () => {
+  let server: ProsodyServer;
+  const stopFns: Array<() => Promise<void>> = [];
+
+  beforeAll(async () => {
+    server = await startProsody({
+      users: [
+        { user: "alice", password: "secret-a" },
+        { user: "bob", password: "secret-b" },
+      ],
+    });
+    vi.spyOn(console, "log").mockImplementation((line: string) => void logged.push(line));
+    vi.spyOn(console, "warn").mockImplementation((line: string) => void logged.push(line));
+    vi.spyOn(console, "error").mockImplementation((line: string) => void logged.push(line));
+  });
+  afterEach(async () => {
+    for (const stop of stopFns.splice(0)) await stop();
+  });
+  afterAll(async () => {
+    uninstall?.();
+    vi.restoreAllMocks();
+    await server?.cleanup();
+  });
+
+  /** Switches a running background off through its own storage, as the user would, and waits until it is. */
+  const switchOffLater = (host: FakeHost, port: FakePort) =>
+    stopFns.push(async () => {
+      const before = port.received.length;
+      await (host.messenger as { storage: { local: { set(i: object): Promise<void> } } }).storage.local.set({ enabled: false });
+      const deadline = Date.now() + 5_000;
+      while (!statuses(port).slice(before).some((s) => s.state === "disconnected") && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+
+  it("is configured from the options page, comes online, keeps salted keys only, and survives a restart", async () => {
+    const hostA = createFakeHost();
+    const portA = await startBackground(hostA);
+    await waitForState(portA, "disconnected");
+    expect(await hostA.request("getStatus")).toMatchObject({ state: "disconnected", reason: "not configured" });
+
+    const saved = await hostA.request("saveAccount", { jid: "alice@localhost", password: "secret-a", websocketUrl: server.wsUrl });
+    expect(saved).toEqual({ ok: true });
+    const online = await waitForState(portA, "online");
+    expect(online).toMatchObject({ jid: expect.stringMatching(/^alice@localhost\/thunderbird-[0-9a-f]{8}$/) });
+
+    const creds = hostA.local.get("credentials") as Record<string, unknown>;
+    expect(creds).toMatchObject({ jid: "alice@localhost", keys: { mechanism: "SCRAM-SHA-1", iterations: expect.any(Number) } });
+    expect(creds.password).toBeUndefined();
+    expect(JSON.stringify([...hostA.local])).not.toContain("secret-a");
+    expect(logged.join("\n")).not.toContain("secret-a");
+    const resource = hostA.local.get("resource");
+
+    // Restart: a new background page over the same storage (A switched off first, as a closed Thunderbird would be).
+    switchOffLater(hostA, portA);
+    for (const stop of stopFns.splice(0)) await stop();
+    const storage = new Map(hostA.local);
+    storage.set("enabled", true);
+    const hostB = createFakeHost(storage);
+    const portB = await startBackground(hostB);
+    switchOffLater(hostB, portB);
+    const again = await waitForState(portB, "online");
+    expect(again).toMatchObject({ jid: `alice@localhost/${String(resource)}` });
+  });
+
+  it("answers only its own pages, and validates every request", async () => {
+    const host = createFakeHost();
+    const port = await startBackground(host);
+    switchOffLater(host, port);
+    expect(await host.request("getStatus", {}, { id: "someone-else@example", url: "moz-extension://other/x.html" })).toBeUndefined();
+    expect(await host.request("getStatus", {}, { id: "mail-over-xmpp@mailoverxmpp.net", url: "https://evil.example/" })).toBeUndefined();
+    expect(await host.request("launchMissiles")).toMatchObject({ error: expect.stringContaining("unknown request") });
+    expect(await host.request("saveAccount", { jid: 42 })).toMatchObject({ error: expect.stringContaining("jid") });
+    expect(await host.request("saveAccount", { jid: "alice@localhost", password: "", websocketUrl: "ws://xmpp.example.org/ws" })).toMatchObject({
+      ok: false,
+      error: expect.stringContaining("url-insecure"),
+    });
+  });
+
+  it("takes its account from an enterprise policy, and rejects invalid policy values with a clear log line", async () => {
+    const host = createFakeHost();
+    host.setManaged({ jid: "bob@localhost", password: "secret-b", websocketUrl: server.wsUrl, logLevel: "loud" });
+    const port = await startBackground(host);
+    const online = await waitForState(port, "online");
+    expect(online).toMatchObject({ jid: expect.stringMatching(/^bob@localhost\//) });
+    expect(logged.filter((l) => l.includes("policy"))).toEqual([expect.stringContaining("logLevel")]);
+    expect(logged.join("\n")).not.toContain("secret-b");
+    // Switch off through policy, the only way when the account is managed.
+    host.setManaged({ jid: "bob@localhost", password: "secret-b", websocketUrl: server.wsUrl, enabled: false });
+    const deadline = Date.now() + 5_000;
+    while (!statuses(port).some((s) => s.state === "disconnected" && s.reason === "switched off") && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(statuses(port).at(-1)).toMatchObject({ state: "disconnected", reason: "switched off" });
+  });
+});
