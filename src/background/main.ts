@@ -129,9 +129,15 @@ const handlers: Handlers = {
   testConnection: async (input) => {
     const resolved = await settingsStore.load();
     const jid = input.jid.trim();
+    let websocketUrl = input.websocketUrl.trim();
+    if (!websocketUrl) {
+      const found = await discoverWebsocket(jid.split("@")[1]?.split("/")[0] ?? "", fetchText);
+      if ("error" in found) return { ok: false, kind: "not-websocket", detail: `no WebSocket URL entered, and discovery failed: ${found.error}` };
+      websocketUrl = found.url;
+    }
     const stored = input.password ? {} : await credentials.sourceFor(jid, resolved.settings.password || undefined).load();
     return testConnection(
-      { jid, websocketUrl: input.websocketUrl, ...stored, ...(input.password ? { password: input.password } : {}) },
+      { jid, websocketUrl, ...stored, ...(input.password ? { password: input.password } : {}) },
       { probes: browserProbes, scheduler: realScheduler, random: Math.random, sha1: webCryptoSha1, log },
     );
   },

@@ -117,12 +117,6 @@ describe.skipIf(!isProsodyAvailable())("background composition root (fake host, 
     expect(online).toMatchObject({ jid: expect.stringMatching(/^bob@localhost\//) });
     expect(logged.filter((l) => l.includes("policy"))).toEqual([expect.stringContaining("logLevel")]);
     expect(logged.join("\n")).not.toContain("secret-b");
-    // Switch off through policy, the only way when the account is managed.
-    host.setManaged({ jid: "bob@localhost", password: "secret-b", websocketUrl: server.wsUrl, enabled: false });
-    const deadline = Date.now() + 5_000;
-    while (!statuses(port).some((s) => s.state === "disconnected" && s.reason === "switched off") && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(statuses(port).at(-1)).toMatchObject({ state: "disconnected", reason: "switched off" });
+    switchOffLater(host, port);
   });
 });

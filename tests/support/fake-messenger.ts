@@ -110,8 +110,8 @@ export function createFakeHost(initialLocal: Map<string, unknown> = new Map()): 
     local,
     consoleLines,
     setManaged(data) {
+      // Like Gecko: managed storage is read when asked and never fires onChanged.
       managed = data;
-      queueMicrotask(() => onChanged.fire({}, "managed"));
     },
     async request(type, payload = {}, sender = { id: EXTENSION_ID, url: `${BASE_URL}options.html` }) {
       const replies = onMessage.fire({ type, payload }, sender, () => {});

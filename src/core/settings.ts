@@ -1,0 +1,349 @@
+// User settings: typed defaults, strict validation, versioned migrations, and the merge of user values
+// (storage.local) with enterprise-policy values (storage.managed), which override and lock.
+// Pure: no host calls. src/platform/settings-store.ts reads and writes the storage areas.
+//
+// Validation errors are codes, never text that repeats the value: a password must not reach an error
+// message or a log line, and the UI turns each code into a localized sentence.
+import type { LogLevel } from "./log.js";
+
+export interface Settings {
+  /** Master switch: when false, every mail goes out by SMTP as if the add-on were not installed. */
+  readonly enabled: boolean;
+  /** The user's XMPP address (local@domain, optionally /resource). "" = not configured. */
+  readonly jid: string;
+  /** wss:// endpoint; "" = discover it from the JID's domain (XEP-0156). */
+  readonly websocketUrl: string;
+  /**
+   * Policy-only way to preset a password. Users type theirs into the options page and the background keeps
+   * credentials elsewhere, so storage.local normally has no such key.
+   */
+  readonly password: string;
+  readonly logLevel: LogLevel;
+}
+
+export type SettingKey = keyof Settings;
+
+export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
+  enabled: true,
+  jid: "",
+  websocketUrl: "",
+  password: "",
+  logLevel: "info",
+});
+
+export const SETTING_KEYS: readonly SettingKey[] = Object.freeze(Object.keys(DEFAULT_SETTINGS) as SettingKey[]);
+
+export const LOG_LEVELS: readonly LogLevel[] = Object.freeze(["error", "warn", "info", "debug"] as const);
+
+/** The storage.local key holding the version of the stored settings layout. */
+export const SETTINGS_VERSION_KEY = "settingsVersion";
+export const SETTINGS_VERSION = 1;
+
+/** Limits from RFC 7622 §3.1: each part at most 1023 octets, the whole JID at most 3071. */
+export const JID_MAX_OCTETS = 3071;
+export const JID_PART_MAX_OCTETS = 1023;
+export const URL_MAX_LENGTH = 2048;
+export const PASSWORD_MAX_LENGTH = 1024;
+
+export type SettingError =
+  | "wrong-type"
+  | "unknown-key"
+  | "locked"
+  | "policy-not-object"
+  | "jid-whitespace"
+  | "jid-too-long"
+  | "jid-missing-local"
+  | "jid-bad-local"
+  | "jid-bad-domain"
+  | "jid-bad-resource"
+  | "url-too-long"
+  | "url-whitespace"
+  | "url-invalid"
+  | "url-scheme"
+  | "url-insecure"
+  | "url-credentials"
+  | "url-fragment"
+  | "password-empty"
+  | "password-too-long"
+  | "password-control-chars"
+  | "log-level-unknown";
+
+export type Validation<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SettingError };
+
+/** One rejected value. `key` is a SettingKey, or the unknown name a policy used. */
+export interface SettingIssue {
+  readonly key: string;
+  readonly error: SettingError;
+}
+
+export function isSettingKey(key: string): key is SettingKey {
+  return Object.hasOwn(DEFAULT_SETTINGS, key);
+}
+
+// Whitespace (any Unicode White_Space) and control characters.
+const WHITESPACE_OR_CONTROL = /[\s\p{Cc}]/u;
+const CONTROL = /\p{Cc}/u;
+const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const HOST_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Characters RFC 7622 §3.3.1 forbids in a localpart. */
+const LOCALPART_FORBIDDEN = /["&'/:<>@]/;
+/** Characters that would change the meaning of a host when it is put into a URL. */
+const HOST_FORBIDDEN = /[\s\p{Cc}%/?#@\\:[\]]/u;
+
+const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
+
+function isCanonicalIPv4(s: string): boolean {
+  const m = DOTTED_QUAD.exec(s);
+  return m !== null && m.slice(1).every((octet) => Number(octet) <= 255 && (octet === "0" || !octet.startsWith("0")));
+}
+
+/**
+ * Is `host` (a bare host name or address, as in URL.hostname) this machine? True for `localhost`,
+ * 127.0.0.0/8 and ::1, in any spelling the WHATWG URL parser (which the WebSocket uses) maps to them.
+ * Anything with a port, a path, user info or whitespace is not a bare host and gives false.
+ */
+export function isLoopbackHost(host: string): boolean {
+  if (host.length === 0 || host.length > 255) return false;
+  const h = host.toLowerCase();
+  if (h === "localhost") return true;
+  const inner = h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1) : h;
+  if (inner.includes(":")) {
+    if (!/^[0-9a-f:.]+$/.test(inner)) return false;
+    try {
+      return new URL(`http://[${inner}]/`).hostname === "[::1]";
+    } catch {
+      return false;
+    }
+  }
+  if (HOST_FORBIDDEN.test(h)) return false;
+  let parsed: string;
+  try {
+    parsed = new URL(`http://${h}/`).hostname;
+  } catch {
+    return false;
+  }
+  const m = DOTTED_QUAD.exec(parsed);
+  return m !== null && m[1] === "127";
+}
+
+function validateDomainpart(domain: string): boolean {
+  if (domain.length === 0 || utf8Length(domain) > JID_PART_MAX_OCTETS) return false;
+  if (domain.startsWith("[")) {
+    // IPv6 literal (RFC 7622 §3.2: IP-literal as in RFC 3986).
+    if (!domain.endsWith("]") || !/^\[[0-9a-fA-F:.]+\]$/.test(domain)) return false;
+    try {
+      new URL(`http://${domain}/`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  if (isCanonicalIPv4(domain)) return true;
+  if (HOST_FORBIDDEN.test(domain) || domain.endsWith(".")) return false;
+  let ascii: string;
+  try {
+    ascii = new URL(`http://${domain}/`).hostname; // lower-cases and applies IDNA (punycode)
+  } catch {
+    return false;
+  }
+  // The URL parser reads things like "127.1" or "0x7f.1" as IPv4: not a domain a user means.
+  if (DOTTED_QUAD.test(ascii) || ascii.length > 253) return false;
+  return ascii.split(".").every((label) => HOST_LABEL.test(label));
+}
+
+/** Sanity checks for local@domain[/resource]; not a full PRECIS implementation. */
+export function validateJid(jid: string): SettingError | null {
+  if (WHITESPACE_OR_CONTROL.test(jid)) return "jid-whitespace";
+  if (utf8Length(jid) > JID_MAX_OCTETS) return "jid-too-long";
+  const slash = jid.indexOf("/");
+  const bare = slash < 0 ? jid : jid.slice(0, slash);
+  const at = bare.indexOf("@");
+  if (at <= 0) return "jid-missing-local";
+  const local = bare.slice(0, at);
+  if (utf8Length(local) > JID_PART_MAX_OCTETS || LOCALPART_FORBIDDEN.test(local)) return "jid-bad-local";
+  if (!validateDomainpart(bare.slice(at + 1))) return "jid-bad-domain";
+  if (slash >= 0) {
+    const resource = jid.slice(slash + 1);
+    if (resource.length === 0 || utf8Length(resource) > JID_PART_MAX_OCTETS) return "jid-bad-resource";
+  }
+  return null;
+}
+
+export type WebsocketUrlCheck = { readonly ok: true; readonly href: string } | { readonly ok: false; readonly error: SettingError };
+
+/**
+ * A WebSocket endpoint the add-on may connect to: wss:// anywhere, ws:// only to a loopback host,
+ * no user info, no fragment. `href` is the URL as the WHATWG parser normalizes it.
+ */
+export function validateWebsocketUrl(url: string): WebsocketUrlCheck {
+  if (url.length > URL_MAX_LENGTH) return { ok: false, error: "url-too-long" };
+  if (WHITESPACE_OR_CONTROL.test(url)) return { ok: false, error: "url-whitespace" };
+  // Special schemes parse even without "//" ("wss:host"); require the ordinary spelling.
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== "ws" && scheme !== "wss") return { ok: false, error: "url-scheme" };
+  if (!/^wss?:\/\/[^/]/i.test(url)) return { ok: false, error: "url-invalid" };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { ok: false, error: "url-invalid" };
+  }
+  if (parsed.hostname === "") return { ok: false, error: "url-invalid" };
+  if (parsed.username !== "" || parsed.password !== "") return { ok: false, error: "url-credentials" };
+  if (url.includes("#")) return { ok: false, error: "url-fragment" };
+  if (parsed.protocol === "ws:" && !isLoopbackHost(parsed.hostname)) return { ok: false, error: "url-insecure" };
+  return { ok: true, href: parsed.href };
+}
+
+const VALIDATORS: { readonly [K in SettingKey]: (value: unknown) => Validation<Settings[K]> } = {
+  enabled: (value) => (typeof value === "boolean" ? { ok: true, value } : { ok: false, error: "wrong-type" }),
+  jid: (value) => {
+    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
+    if (value === "") return { ok: true, value };
+    const error = validateJid(value);
+    return error === null ? { ok: true, value } : { ok: false, error };
+  },
+  websocketUrl: (value) => {
+    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
+    if (value === "") return { ok: true, value };
+    const check = validateWebsocketUrl(value);
+    return check.ok ? { ok: true, value } : { ok: false, error: check.error };
+  },
+  password: (value) => {
+    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
+    if (value.length === 0) return { ok: false, error: "password-empty" };
+    if (value.length > PASSWORD_MAX_LENGTH) return { ok: false, error: "password-too-long" };
+    if (CONTROL.test(value)) return { ok: false, error: "password-control-chars" };
+    return { ok: true, value };
+  },
+  logLevel: (value) => {
+    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
+    const level = LOG_LEVELS.find((l) => l === value);
+    return level === undefined ? { ok: false, error: "log-level-unknown" } : { ok: true, value: level };
+  },
+};
+
+/** Strictly validates one value for `key`; the value is returned unchanged when valid. */
+export function validateSetting<K extends SettingKey>(key: K, value: unknown): Validation<Settings[K]> {
+  const validator: (value: unknown) => Validation<Settings[K]> = VALIDATORS[key];
+  return validator(value);
+}
+
+function isPlainObject(value: unknown): value is Readonly<Record<string, unknown>> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+type Writable<T> = { -readonly [K in keyof T]: T[K] };
+
+function setValid<K extends SettingKey>(into: Writable<Partial<Settings>>, key: K, value: Settings[K]): void {
+  into[key] = value;
+}
+
+/** MIGRATIONS[n] turns the stored layout of version n into that of version n + 1. */
+type Migration = (data: Readonly<Record<string, unknown>>) => Record<string, unknown>;
+const MIGRATIONS: readonly Migration[] = [
+  // 0 → 1: values stored before the layout was versioned already use the version 1 keys.
+  (data) => ({ ...data }),
+];
+
+export interface Migrated {
+  /** The valid settings found, after migration; invalid or unknown values are left out. */
+  readonly settings: Partial<Settings>;
+  /** The layout version `settings` is in: SETTINGS_VERSION, or a newer stored one (written by a later add-on version). */
+  readonly version: number;
+  /** The version found in storage (0 when the data predates versioning). from < version means: write back. */
+  readonly from: number;
+  /** Stored values that were dropped because they are not valid. */
+  readonly invalid: readonly SettingIssue[];
+}
+
+/** Brings raw storage.local contents to the current layout and keeps only valid setting values. */
+export function migrate(raw: unknown): Migrated {
+  if (!isPlainObject(raw)) return { settings: {}, version: SETTINGS_VERSION, from: SETTINGS_VERSION, invalid: [] };
+  const stored = raw[SETTINGS_VERSION_KEY];
+  const hasSettings = SETTING_KEYS.some((k) => Object.hasOwn(raw, k));
+  let from: number;
+  if (typeof stored === "number" && Number.isSafeInteger(stored) && stored >= 0) from = stored;
+  else from = hasSettings ? 0 : SETTINGS_VERSION; // nothing stored yet: nothing to migrate
+
+  let data: Record<string, unknown> = { ...raw };
+  for (let v = from; v < SETTINGS_VERSION; v++) {
+    const step = MIGRATIONS[v];
+    if (step === undefined) throw new Error(`no settings migration from version ${v}`);
+    data = step(data);
+  }
+  const settings: Writable<Partial<Settings>> = {};
+  const invalid: SettingIssue[] = [];
+  for (const key of SETTING_KEYS) {
+    if (!Object.hasOwn(data, key)) continue;
+    const result = validateSetting(key, data[key]);
+    if (result.ok) setValid(settings, key, result.value);
+    else invalid.push({ key, error: result.error });
+  }
+  return { settings, version: Math.max(from, SETTINGS_VERSION), from, invalid };
+}
+
+export interface ResolvedSettings {
+  readonly settings: Settings;
+  /** Keys whose value comes from the enterprise policy; the UI shows them disabled and saving them is refused. */
+  readonly locked: ReadonlySet<SettingKey>;
+  /** Policy values that were not applied (invalid, or unknown keys). Values are never repeated here. */
+  readonly policyErrors: readonly SettingIssue[];
+}
+
+/**
+ * Merges defaults, user values (raw storage.local contents) and policy values (raw storage.managed contents;
+ * undefined/null when there is no policy). A valid policy value overrides and locks its key; an invalid one is
+ * ignored (the key stays editable) and reported, as is any key the policy names that is not a setting.
+ */
+export function resolveSettings(local: unknown, managed: unknown): ResolvedSettings {
+  const settings: Writable<Settings> = { ...DEFAULT_SETTINGS, ...migrate(local).settings };
+  const locked = new Set<SettingKey>();
+  const policyErrors: SettingIssue[] = [];
+  if (managed !== undefined && managed !== null) {
+    if (!isPlainObject(managed)) {
+      policyErrors.push({ key: "*", error: "policy-not-object" });
+    } else {
+      for (const [key, value] of Object.entries(managed)) {
+        if (!isSettingKey(key)) {
+          policyErrors.push({ key, error: "unknown-key" });
+          continue;
+        }
+        const result = validateSetting(key, value);
+        if (!result.ok) {
+          policyErrors.push({ key, error: result.error });
+          continue;
+        }
+        setValid(settings, key, result.value);
+        locked.add(key);
+      }
+    }
+  }
+  return { settings, locked, policyErrors };
+}
+
+/**
+ * Checks a partial update from the user against the current effective settings. A locked key may only be
+ * "saved" with the value it already has (the policy's), which is then left out; any other value is refused.
+ * Returns the validated values to write, or every problem found (nothing is to be written then).
+ */
+export function checkUpdate(
+  update: Readonly<Record<string, unknown>>,
+  current: Pick<ResolvedSettings, "settings" | "locked">,
+): { readonly ok: true; readonly values: Partial<Settings> } | { readonly ok: false; readonly errors: readonly SettingIssue[] } {
+  const values: Writable<Partial<Settings>> = {};
+  const errors: SettingIssue[] = [];
+  for (const [key, value] of Object.entries(update)) {
+    if (!isSettingKey(key)) errors.push({ key, error: "unknown-key" });
+    else if (current.locked.has(key)) {
+      if (value !== current.settings[key]) errors.push({ key, error: "locked" });
+    } else {
+      const result = validateSetting(key, value);
+      if (result.ok) setValid(values, key, result.value);
+      else errors.push({ key, error: result.error });
+    }
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, values };
+}

@@ -1,0 +1,315 @@
+// Options page: account fields, master switch, log level, connection test, WebSocket discovery, live status.
+// Account fields go to the background (saveAccount), which stores credentials; enabled/logLevel go through
+// the settings store directly. Fields set by policy are shown disabled with a note.
+import { STATUS_PORT, type AccountInput } from "../../core/messages.js";
+import {
+  isSettingKey,
+  LOG_LEVELS,
+  validateSetting,
+  validateWebsocketUrl,
+  type SettingError,
+  type SettingIssue,
+  type SettingKey,
+  type Settings,
+} from "../../core/settings.js";
+import type { SessionStatus } from "../../core/status.js";
+import { applyDocumentLocale, localizePage, t } from "../../platform/i18n.js";
+import { createSettingsStore, type ResolvedSettings } from "../../platform/settings-store.js";
+import { NoReplyError, request } from "../rpc.js";
+import {
+  clip,
+  parseDiscoverReply,
+  parseSaveReply,
+  parseSessionStatus,
+  parseStatusPush,
+  parseTestResult,
+  SETTING_ERROR_TEXT,
+  SETTING_NAME_TEXT,
+  statusText,
+  testResultText,
+  type Text,
+} from "./present.js";
+
+function byId<T extends HTMLElement>(id: string, type: { new (): T; prototype: T }): T {
+  const element = document.getElementById(id);
+  if (!(element instanceof type)) throw new Error(`options.html lacks #${id}`);
+  return element;
+}
+
+const form = byId("settings", HTMLFormElement);
+const controls = {
+  enabled: byId("enabled", HTMLInputElement),
+  jid: byId("jid", HTMLInputElement),
+  password: byId("password", HTMLInputElement),
+  websocketUrl: byId("websocketUrl", HTMLInputElement),
+  logLevel: byId("logLevel", HTMLSelectElement),
+} satisfies Record<SettingKey, HTMLInputElement | HTMLSelectElement>;
+const buttons = {
+  discover: byId("discover", HTMLButtonElement),
+  test: byId("test", HTMLButtonElement),
+  save: byId("save", HTMLButtonElement),
+};
+const statusTextEl = byId("status-text", HTMLElement);
+const policySection = byId("policy-errors", HTMLElement);
+const policyList = byId("policy-error-list", HTMLUListElement);
+const result = byId("result", HTMLElement);
+const resultText = byId("result-text", HTMLElement);
+const resultDetail = byId("result-detail", HTMLElement);
+
+const store = createSettingsStore();
+let current: ResolvedSettings | undefined;
+let busy = false;
+/** Fields the user changed since the last load or save: a storage change must not overwrite them. */
+const dirty = new Set<SettingKey>();
+
+const text = (x: Text): string => t(x.key, x.subs);
+const isLocked = (key: SettingKey): boolean => current?.locked.has(key) ?? false;
+
+// ---- rendering ----------------------------------------------------------------------------------------
+
+function describe(key: SettingKey): void {
+  const ids = [`${key}-help`, `${key}-locked`, `${key}-error`].filter((id) => {
+    const element = document.getElementById(id);
+    return element !== null && !element.hidden && element.textContent !== "";
+  });
+  controls[key].setAttribute("aria-describedby", ids.join(" "));
+}
+
+function setFieldError(key: SettingKey, message: Text | null): void {
+  const element = byId(`${key}-error`, HTMLElement);
+  element.textContent = message === null ? "" : text(message);
+  element.hidden = message === null;
+  if (message === null) controls[key].removeAttribute("aria-invalid");
+  else controls[key].setAttribute("aria-invalid", "true");
+  describe(key);
+}
+
+function clearFieldErrors(): void {
+  for (const key of Object.keys(controls) as SettingKey[]) setFieldError(key, null);
+}
+
+function showResult(outcome: "ok" | "error" | "working", message: Text, detail?: Text): void {
+  result.dataset.outcome = outcome;
+  resultText.textContent = text(message);
+  resultDetail.textContent = detail === undefined ? "" : text(detail);
+  resultDetail.hidden = detail === undefined;
+}
+
+function settingErrorText(error: SettingError): Text {
+  return { key: SETTING_ERROR_TEXT[error] };
+}
+
+function renderPolicyErrors(errors: readonly SettingIssue[]): void {
+  policyList.replaceChildren(
+    ...errors.map((issue) => {
+      const item = document.createElement("li");
+      const problem = t(SETTING_ERROR_TEXT[issue.error]);
+      const name = isSettingKey(issue.key) ? t(SETTING_NAME_TEXT[issue.key]) : clip(issue.key, 80);
+      item.textContent = issue.key === "*" ? problem : t("policyErrorItem", [name, problem]);
+      return item;
+    }),
+  );
+  policySection.hidden = errors.length === 0;
+}
+
+function renderSettings(resolved: ResolvedSettings): void {
+  current = resolved;
+  const { settings } = resolved;
+  for (const key of Object.keys(controls) as SettingKey[]) {
+    const locked = resolved.locked.has(key);
+    controls[key].disabled = locked || busy;
+    byId(`${key}-locked`, HTMLElement).hidden = !locked;
+    if (locked) dirty.delete(key);
+    describe(key);
+  }
+  if (!dirty.has("enabled")) controls.enabled.checked = settings.enabled;
+  if (!dirty.has("jid")) controls.jid.value = settings.jid;
+  if (!dirty.has("websocketUrl")) controls.websocketUrl.value = settings.websocketUrl;
+  if (!dirty.has("logLevel")) controls.logLevel.value = settings.logLevel;
+  // A password is never put into the page, not even one set by policy.
+  controls.password.value = isLocked("password") ? "" : controls.password.value;
+  controls.password.placeholder = isLocked("password") ? t("passwordLockedPlaceholder") : "";
+  renderPolicyErrors(resolved.policyErrors);
+  setBusy(busy);
+}
+
+function setBusy(value: boolean): void {
+  busy = value;
+  form.setAttribute("aria-busy", String(value));
+  for (const key of Object.keys(controls) as SettingKey[]) controls[key].disabled = value || isLocked(key);
+  buttons.test.disabled = value;
+  buttons.save.disabled = value;
+  buttons.discover.disabled = value || isLocked("websocketUrl");
+}
+
+const formatTime = (epochMillis: number): string => new Date(epochMillis).toLocaleTimeString(messenger.i18n.getUILanguage());
+
+function renderStatus(status: SessionStatus | null): void {
+  statusTextEl.dataset.state = status?.state ?? "unknown";
+  statusTextEl.textContent = status === null ? t("statusUnknown") : text(statusText(status, formatTime));
+}
+
+// ---- reading and checking the form --------------------------------------------------------------------
+
+/** The account as it would be saved: locked values come from the policy, never from the (disabled) inputs. */
+function readAccount(): AccountInput {
+  const settings = current?.settings;
+  return {
+    jid: isLocked("jid") && settings ? settings.jid : controls.jid.value.trim(),
+    password: isLocked("password") ? "" : controls.password.value,
+    websocketUrl: isLocked("websocketUrl") && settings ? settings.websocketUrl : controls.websocketUrl.value.trim(),
+  };
+}
+
+/** Marks every invalid field; returns false (and focuses the first) when something must be fixed. */
+function checkAccount(account: AccountInput, fields: readonly ("jid" | "password" | "websocketUrl")[]): boolean {
+  const problems: Array<[SettingKey, Text]> = [];
+  if (fields.includes("jid")) {
+    if (account.jid === "") problems.push(["jid", { key: "jidRequired" }]);
+    else {
+      const check = validateSetting("jid", account.jid);
+      if (!check.ok) problems.push(["jid", settingErrorText(check.error)]);
+    }
+  }
+  if (fields.includes("password") && account.password !== "") {
+    const check = validateSetting("password", account.password);
+    if (!check.ok) problems.push(["password", settingErrorText(check.error)]);
+  }
+  if (fields.includes("websocketUrl")) {
+    const check = validateSetting("websocketUrl", account.websocketUrl);
+    if (!check.ok) problems.push(["websocketUrl", settingErrorText(check.error)]);
+  }
+  for (const [key, message] of problems) setFieldError(key, message);
+  const first = problems[0];
+  if (first !== undefined && !isLocked(first[0])) controls[first[0]].focus();
+  return problems.length === 0;
+}
+
+function readPreferences(): Partial<Settings> {
+  const prefs: { enabled?: boolean; logLevel?: Settings["logLevel"] } = {};
+  if (!isLocked("enabled")) prefs.enabled = controls.enabled.checked;
+  const level = LOG_LEVELS.find((l) => l === controls.logLevel.value);
+  if (!isLocked("logLevel") && level !== undefined) prefs.logLevel = level;
+  return prefs;
+}
+
+function showRequestError(error: unknown): void {
+  // Only our own message: an exception's text could, in a buggy handler, echo a payload.
+  showResult("error", { key: error instanceof NoReplyError ? "noBackground" : "invalidReply" });
+}
+
+// ---- actions ------------------------------------------------------------------------------------------
+
+async function run(action: () => Promise<void>): Promise<void> {
+  if (busy) return;
+  setBusy(true);
+  try {
+    await action();
+  } catch (error) {
+    showRequestError(error);
+  } finally {
+    setBusy(false);
+  }
+}
+
+async function save(): Promise<void> {
+  clearFieldErrors();
+  const account = readAccount();
+  const prefs = readPreferences();
+  // Switching the add-on off needs no account; anything else does.
+  const accountNeeded = account.jid !== "" || (prefs.enabled ?? current?.settings.enabled ?? true);
+  if (accountNeeded && !checkAccount(account, ["jid", "password", "websocketUrl"])) return;
+  showResult("working", { key: "workingSave" });
+  const saved = await store.save(prefs);
+  if (!saved.ok) {
+    for (const issue of saved.errors) if (isSettingKey(issue.key)) setFieldError(issue.key, settingErrorText(issue.error));
+    showResult("error", { key: "saveFailed", subs: [t(SETTING_ERROR_TEXT[saved.errors[0]?.error ?? "wrong-type"])] });
+    return;
+  }
+  if (accountNeeded) {
+    const reply = parseSaveReply(await request("saveAccount", account));
+    if (reply === null) return showResult("error", { key: "invalidReply" });
+    if (!reply.ok) return showResult("error", { key: "saveFailed", subs: [clip(reply.error)] });
+  }
+  controls.password.value = "";
+  dirty.clear();
+  showResult("ok", { key: "saveOk" });
+  renderSettings(await store.load());
+}
+
+async function testConnection(): Promise<void> {
+  clearFieldErrors();
+  const account = readAccount();
+  if (!checkAccount(account, ["jid", "password", "websocketUrl"])) return;
+  showResult("working", { key: "workingTest" });
+  const reply = parseTestResult(await request("testConnection", account));
+  if (reply === null) return showResult("error", { key: "invalidReply" });
+  const shown = testResultText(reply);
+  showResult(reply.ok ? "ok" : "error", shown.text, shown.detail);
+  if (!reply.ok && reply.kind === "auth" && !isLocked("password")) controls.password.focus();
+}
+
+async function discover(): Promise<void> {
+  clearFieldErrors();
+  const account = readAccount();
+  if (!checkAccount(account, ["jid"])) return;
+  showResult("working", { key: "workingDiscover" });
+  const reply = parseDiscoverReply(await request("discoverWebsocket", { jid: account.jid }));
+  if (reply === null) return showResult("error", { key: "invalidReply" });
+  if ("error" in reply) return showResult("error", { key: "discoverFailed", subs: [clip(reply.error)] });
+  // What a server announces is checked like anything the user types: wss://, or ws:// only on loopback.
+  const check = validateWebsocketUrl(reply.url);
+  if (!check.ok) return showResult("error", { key: "discoverRejected", subs: [t(SETTING_ERROR_TEXT[check.error])] });
+  controls.websocketUrl.value = check.href;
+  dirty.add("websocketUrl");
+  showResult("ok", { key: "discoverOk", subs: [clip(check.href)] });
+}
+
+// ---- live status --------------------------------------------------------------------------------------
+
+function connectStatus(retries: number): void {
+  const port = messenger.runtime.connect({ name: STATUS_PORT });
+  port.onMessage.addListener((message: unknown) => {
+    const status = parseStatusPush(message);
+    if (status !== null) {
+      retries = 0;
+      renderStatus(status);
+    }
+  });
+  port.onDisconnect.addListener(() => {
+    renderStatus(null);
+    // Back off (1 s, 2 s, 4 s … 30 s) while the background is away; it pushes the status again on connect.
+    setTimeout(() => connectStatus(retries + 1), Math.min(30_000, 1000 * 2 ** retries));
+  });
+}
+
+// ---- start --------------------------------------------------------------------------------------------
+
+localizePage(document);
+applyDocumentLocale(document);
+
+for (const key of Object.keys(controls) as SettingKey[]) {
+  const markDirty = (): void => {
+    dirty.add(key);
+    setFieldError(key, null);
+  };
+  controls[key].addEventListener("input", markDirty);
+  controls[key].addEventListener("change", markDirty);
+}
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  void run(save);
+});
+buttons.test.addEventListener("click", () => void run(testConnection));
+buttons.discover.addEventListener("click", () => void run(discover));
+
+const loadFailed = (): void => showResult("error", { key: "settingsLoadFailed" });
+store.onChange(renderSettings, loadFailed);
+store.load().then(renderSettings, loadFailed);
+
+renderStatus(null);
+request("getStatus", {}).then(
+  (status) => renderStatus(parseSessionStatus(status)),
+  () => renderStatus(null),
+);
+connectStatus(0);

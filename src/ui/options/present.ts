@@ -1,0 +1,149 @@
+// Pure presentation logic of the options page: which message to show for a status, a test result or a
+// settings error, and runtime checks of what the background sends (the page displays nothing unchecked).
+import type { ConnectFailureKind, ConnectTestResult } from "../../core/messages.js";
+import type { SettingError, SettingKey } from "../../core/settings.js";
+import type { SessionStatus } from "../../core/status.js";
+import type { MessageKey } from "../../platform/i18n.js";
+
+/** A message key with its substitutions, turned into text by i18n.t(). */
+export interface Text {
+  readonly key: MessageKey;
+  readonly subs?: readonly string[];
+}
+
+/** Plain words and the fix, per failure kind. */
+export const FAILURE_TEXT: { readonly [K in ConnectFailureKind]: MessageKey } = {
+  "invalid-input": "testFail_invalidInput",
+  insecure: "testFail_insecure",
+  dns: "testFail_dns",
+  refused: "testFail_refused",
+  tls: "testFail_tls",
+  "not-websocket": "testFail_notWebsocket",
+  auth: "testFail_auth",
+  timeout: "testFail_timeout",
+  other: "testFail_other",
+};
+
+export const SETTING_ERROR_TEXT: { readonly [K in SettingError]: MessageKey } = {
+  "wrong-type": "settingError_wrongType",
+  "unknown-key": "settingError_unknownKey",
+  locked: "settingError_locked",
+  "policy-not-object": "settingError_policyNotObject",
+  "jid-whitespace": "settingError_jidWhitespace",
+  "jid-too-long": "settingError_jidTooLong",
+  "jid-missing-local": "settingError_jidMissingLocal",
+  "jid-bad-local": "settingError_jidBadLocal",
+  "jid-bad-domain": "settingError_jidBadDomain",
+  "jid-bad-resource": "settingError_jidBadResource",
+  "url-too-long": "settingError_urlTooLong",
+  "url-whitespace": "settingError_urlWhitespace",
+  "url-invalid": "settingError_urlInvalid",
+  "url-scheme": "settingError_urlScheme",
+  "url-insecure": "settingError_urlInsecure",
+  "url-credentials": "settingError_urlCredentials",
+  "url-fragment": "settingError_urlFragment",
+  "password-empty": "settingError_passwordEmpty",
+  "password-too-long": "settingError_passwordTooLong",
+  "password-control-chars": "settingError_passwordControlChars",
+  "log-level-unknown": "settingError_logLevelUnknown",
+};
+
+export const SETTING_NAME_TEXT: { readonly [K in SettingKey]: MessageKey } = {
+  enabled: "settingName_enabled",
+  jid: "settingName_jid",
+  websocketUrl: "settingName_websocketUrl",
+  password: "settingName_password",
+  logLevel: "settingName_logLevel",
+};
+
+/** Text from the background or a policy is shown as-is (textContent), but bounded. */
+export function clip(text: string, max = 300): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+export function statusText(status: SessionStatus, formatTime: (epochMillis: number) => string): Text {
+  switch (status.state) {
+    case "disconnected":
+      return status.reason ? { key: "statusDisconnectedReason", subs: [clip(status.reason)] } : { key: "statusDisconnected" };
+    case "connecting":
+      return status.attempt > 1 ? { key: "statusConnectingAttempt", subs: [String(status.attempt)] } : { key: "statusConnecting" };
+    case "online":
+      return { key: "statusOnline", subs: [clip(status.jid)] };
+    case "auth-failed":
+      return { key: "statusAuthFailed", subs: [clip(status.reason)] };
+    case "error":
+      return status.retryAt === undefined
+        ? { key: "statusError", subs: [clip(status.reason)] }
+        : { key: "statusErrorRetry", subs: [clip(status.reason), formatTime(status.retryAt)] };
+  }
+}
+
+export function testResultText(result: ConnectTestResult): { readonly text: Text; readonly detail?: Text } {
+  if (result.ok) {
+    return { text: { key: "testOk", subs: [clip(result.jid), clip(result.mechanism, 40), String(Math.round(result.millis))] } };
+  }
+  const text: Text = { key: FAILURE_TEXT[result.kind] };
+  return result.detail === "" ? { text } : { text, detail: { key: "resultDetail", subs: [clip(result.detail)] } };
+}
+
+// ---- runtime checks of replies and pushes -------------------------------------------------------------
+
+type Fields = Readonly<Record<string, unknown>>;
+const isObject = (v: unknown): v is Fields => typeof v === "object" && v !== null && !Array.isArray(v);
+const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+const optionalString = (v: unknown): v is string | undefined => v === undefined || typeof v === "string";
+
+export function parseSessionStatus(value: unknown): SessionStatus | null {
+  if (!isObject(value)) return null;
+  switch (value.state) {
+    case "disconnected":
+      return optionalString(value.reason) ? (value.reason === undefined ? { state: "disconnected" } : { state: "disconnected", reason: value.reason }) : null;
+    case "connecting":
+      return isFiniteNumber(value.attempt) ? { state: "connecting", attempt: value.attempt } : null;
+    case "online":
+      return typeof value.jid === "string" && isFiniteNumber(value.since) ? { state: "online", jid: value.jid, since: value.since } : null;
+    case "auth-failed":
+      return typeof value.reason === "string" ? { state: "auth-failed", reason: value.reason } : null;
+    case "error":
+      if (typeof value.reason !== "string") return null;
+      if (value.retryAt === undefined) return { state: "error", reason: value.reason };
+      return isFiniteNumber(value.retryAt) ? { state: "error", reason: value.reason, retryAt: value.retryAt } : null;
+    default:
+      return null;
+  }
+}
+
+/** The status carried by a StatusPush, or null when `message` is not one. */
+export function parseStatusPush(message: unknown): SessionStatus | null {
+  return isObject(message) && message.type === "status" ? parseSessionStatus(message.status) : null;
+}
+
+const FAILURE_KINDS = new Set<string>(Object.keys(FAILURE_TEXT));
+const isFailureKind = (v: unknown): v is ConnectFailureKind => typeof v === "string" && FAILURE_KINDS.has(v);
+
+export function parseTestResult(value: unknown): ConnectTestResult | null {
+  if (!isObject(value)) return null;
+  if (value.ok === true) {
+    const { jid, mechanism, millis } = value;
+    return typeof jid === "string" && typeof mechanism === "string" && isFiniteNumber(millis) ? { ok: true, jid, mechanism, millis } : null;
+  }
+  if (value.ok === false) {
+    const { kind, detail } = value;
+    return isFailureKind(kind) && typeof detail === "string" ? { ok: false, kind, detail } : null;
+  }
+  return null;
+}
+
+export function parseSaveReply(value: unknown): { readonly ok: true } | { readonly ok: false; readonly error: string } | null {
+  if (!isObject(value)) return null;
+  if (value.ok === true) return { ok: true };
+  if (value.ok === false && typeof value.error === "string") return { ok: false, error: value.error };
+  return null;
+}
+
+export function parseDiscoverReply(value: unknown): { readonly url: string } | { readonly error: string } | null {
+  if (!isObject(value)) return null;
+  if (typeof value.url === "string") return { url: value.url };
+  if (typeof value.error === "string") return { error: value.error };
+  return null;
+}
