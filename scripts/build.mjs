@@ -39,6 +39,8 @@ export const options = {
   target: ["firefox128"],
   minify: false,
   keepNames: true,
+  // Paths in the source maps stay the same when node_modules is a link (as in the source-archive rebuild test).
+  preserveSymlinks: true,
   sourcemap: "linked",
   sourcesContent: true,
   legalComments: "inline",
