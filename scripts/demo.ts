@@ -1,0 +1,65 @@
+// The demo: a private Prosody, an SMTP sink and a real (headless) Thunderbird with the built add-on, configured the
+// way an administrator would (managed storage). Shows the add-on coming online, another XMPP account seeing it
+// advertise the mail protocol, and a test mail to a non-XMPP recipient leaving by SMTP untouched.
+//   npm run demo           (builds first)
+//   npm run demo -- --gui  (Thunderbird in a virtual X display instead of --headless)
+import { client as stockClient, xml } from "@xmpp/client";
+import type { Element } from "@xmpp/xml";
+import { e2eSkipReason, startE2E } from "../tests/support/e2e-env.js";
+import "../tests/support/websocket-global.js";
+
+const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
+const NS_MAIL = "https://mailoverxmpp.net/protocol/mail/0";
+const t0 = performance.now();
+const at = () => `${((performance.now() - t0) / 1000).toFixed(2).padStart(6)} s`;
+const say = (text: string) => console.log(`[demo ${at()}] ${text}`);
+
+const why = e2eSkipReason();
+if (why) {
+  console.error(`demo cannot run: ${why}`);
+  process.exit(2);
+}
+
+say("starting a private Prosody (loopback, free port), an SMTP sink and Thunderbird with the add-on …");
+const env = await startE2E({
+  users: [
+    { user: "alice", password: "demo-alice" },
+    { user: "bob", password: "demo-bob" },
+  ],
+  as: "alice",
+  ...(process.argv.includes("--gui") ? { thunderbird: { xvfb: true } } : {}),
+});
+let exitCode = 0;
+try {
+  say(`Prosody: ${env.prosody.wsUrl}; SMTP sink: 127.0.0.1:${env.sink.port}; Thunderbird pid ${env.tb.pid}`);
+  const online = await env.tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
+  say(`the add-on is ONLINE as ${String(online.jid)} (${Math.round(env.tb.timeOf(online)! - env.tb.spawnedAt)} ms after Thunderbird started)`);
+  const ready = env.tb.events().find((e) => e.event === "ready");
+  if (ready) say(`  login: ${String(ready.mechanism)}, stream management ${ready.streamManagement ? "on" : "off"}, ${String(ready.millis)} ms`);
+
+  const bob = stockClient({ service: env.prosody.wsUrl, domain: env.prosody.domain, username: "bob", password: "demo-bob", resource: "demo" });
+  bob.on("error", () => {});
+  await bob.start();
+  const info: Element = await bob.iqCaller.request(
+    xml("iq", { type: "get", to: String(online.jid) }, xml("query", { xmlns: NS_DISCO_INFO })),
+    10_000,
+  );
+  const features = info.getChild("query", NS_DISCO_INFO)?.getChildren("feature").map((f: Element) => f.attrs.var) ?? [];
+  say(`bob@${env.prosody.domain} asked alice's Thunderbird what it supports: ${features.includes(NS_MAIL) ? "it accepts MAIL OVER XMPP" : "no mail feature (unexpected)"}`);
+  await bob.stop();
+
+  say("sending a test mail from Thunderbird to carol@nowhere.test (no XMPP account) …");
+  const sent = await env.tb.helper.send({ to: "carol@nowhere.test", subject: "Demo: plain SMTP", body: "Carol has no XMPP, so this goes by SMTP." });
+  const mail = await env.sink.waitFor((m) => m.envelope.to.includes("carol@nowhere.test"), 15_000);
+  const subject = /^Subject: (.*)$/m.exec(mail.raw.toString("utf8"))?.[1] ?? "?";
+  say(`SMTP sink received it: from ${mail.envelope.from} to ${mail.envelope.to.join(", ")}, subject "${subject}" (send took ${sent.sendMs} ms)`);
+  say("mail to XMPP-capable recipients will travel over XMPP once the engine (issue #3) and routing (#4) land; today everything goes by SMTP, untouched.");
+} catch (error) {
+  exitCode = 1;
+  console.error(`[demo] failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(env.tb.outputTail(30));
+} finally {
+  const quit = await env.stop();
+  if (quit) say(`Thunderbird quit (${quit.how}) in ${quit.ms} ms; Prosody and the sink stopped`);
+}
+process.exit(exitCode);

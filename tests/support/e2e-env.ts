@@ -1,0 +1,84 @@
+// The usual end-to-end stage: a private Prosody with accounts, an SMTP sink, and a Thunderbird running the
+// built add-on (dist/) configured through managed storage for one of the accounts.
+//
+//   const why = e2eSkipReason();                 // null when everything needed is installed/built
+//   const env = await startE2E({ users: [...], as: "alice" });
+//   ... env.tb, env.prosody, env.sink, env.jidOf("bob") ...
+//   await env.stop();
+
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { isProsodyAvailable, startProsody, type ProsodyServer } from "./prosody.js";
+import { startSmtpSink, type SmtpSink } from "./smtp.js";
+import { isThunderbirdAvailable, launchThunderbird, type LaunchOptions, type QuitResult, type TB } from "./thunderbird.js";
+
+export const DIST_DIR = fileURLToPath(new URL("../../dist/", import.meta.url));
+
+/** Why the e2e tests cannot run here, or null. */
+export function e2eSkipReason(): string | null {
+  if (!existsSync(`${DIST_DIR}manifest.json`)) return `dist/manifest.json is missing: run "npm run build" first (npm test and npm run test:e2e do)`;
+  if (!isThunderbirdAvailable()) return "thunderbird is not installed (apt-get install thunderbird xvfb xauth; .ci/run installs it)";
+  if (!isProsodyAvailable()) return "prosody is not installed (apt-get install prosody; .ci/run installs it)";
+  return null;
+}
+
+export interface E2EOptions {
+  users: Array<{ user: string; password: string }>;
+  /** The account the add-on is configured with (managed storage: jid, password, websocketUrl). */
+  as: string;
+  /** Extra managed-storage values for the add-on. */
+  managed?: Record<string, unknown>;
+  thunderbird?: Partial<Omit<LaunchOptions, "addonDir" | "addonXpi" | "smtpPort" | "managed">>;
+}
+
+export interface E2E {
+  prosody: ProsodyServer;
+  sink: SmtpSink;
+  tb: TB;
+  /** performance.now() just before Thunderbird was spawned (Prosody and the sink were already up). */
+  launchedAt: number;
+  jidOf(user: string): string;
+  /** Quit Thunderbird (clean if possible), stop the sink and Prosody. Safe to call twice. */
+  stop(): Promise<QuitResult | null>;
+}
+
+export async function startE2E(opts: E2EOptions): Promise<E2E> {
+  const me = opts.users.find((u) => u.user === opts.as);
+  if (!me) throw new Error(`startE2E: ${opts.as} is not among the users`);
+  const prosody = await startProsody({ users: opts.users });
+  let sink: SmtpSink | null = null;
+  try {
+    sink = await startSmtpSink();
+    const launchedAt = performance.now();
+    const tb = await launchThunderbird({
+      ...opts.thunderbird,
+      addonDir: DIST_DIR,
+      smtpPort: sink.port,
+      managed: { jid: `${me.user}@${prosody.domain}`, password: me.password, websocketUrl: prosody.wsUrl, ...opts.managed },
+    });
+    let stopped: Promise<QuitResult | null> | null = null;
+    const s = sink;
+    return {
+      prosody,
+      sink: s,
+      tb,
+      launchedAt,
+      jidOf: (user) => `${user}@${prosody.domain}`,
+      stop() {
+        stopped ??= (async () => {
+          try {
+            return await tb.quit();
+          } finally {
+            await s.stop();
+            await prosody.cleanup();
+          }
+        })();
+        return stopped;
+      },
+    };
+  } catch (err) {
+    await sink?.stop();
+    await prosody.cleanup();
+    throw err;
+  }
+}
