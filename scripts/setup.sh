@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# One-time setup on Debian 12: the system packages the tests and the demo use (Prosody, Thunderbird, Xvfb),
+# then the npm packages from the lockfile (skipped with --system-only). Safe to run again: installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v prosody >/dev/null 2>&1 || need+=(prosody)
+command -v thunderbird >/dev/null 2>&1 || need+=(thunderbird)
+command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
+command -v xauth >/dev/null 2>&1 || need+=(xauth)
+command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
+command -v git >/dev/null 2>&1 || need+=(git)
+command -v unzip >/dev/null 2>&1 || need+=(unzip)
+if ((${#need[@]})); then
+  echo "--- apt-get install ${need[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq -o DPkg::Lock::Timeout=300
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "${need[@]}"
+  # The Debian package may start a system-wide Prosody; the tests and the demo run their own private ones.
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now prosody >/dev/null 2>&1 || true; fi
+fi
+
+[ "${1:-}" = "--system-only" ] && exit 0
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "--- npm ci"
+  npm ci --no-audit --no-fund
+fi
