@@ -1,0 +1,231 @@
+// The sending side of the engine (docs/protocol.md §3–§5): one mail copy to one recipient JID, inline or through an
+// encrypted upload, with a deadline and exactly one outcome. "filed" is the only proof of delivery.
+import type { Element } from "@xmpp/xml";
+import type { Logger } from "../core/log.js";
+import type { Scheduler } from "../core/outbox.js";
+import { encodeBase64, sealPayload, sha256Base64 } from "../core/payload-crypto.js";
+import { buildMailStanza, parseDeliveryReport, type MailEnvelope } from "./mail-stanza.js";
+import type { XmppSession } from "./session.js";
+import { discoverUploadService, requestSlot, uploadBytes, type UploadService } from "./upload.js";
+
+export type SendOutcome =
+  /** The recipient's client filed it and said so: proof of delivery. */
+  | { readonly status: "filed"; readonly millis: number; readonly route: "inline" | "external" }
+  /** The server took it (stream-management ack) but no client filed it yet, e.g. the recipient is offline. */
+  | { readonly status: "accepted"; readonly millis: number; readonly route: "inline" | "external" }
+  /** It did not and will not arrive over XMPP (bounce, rejection, upload failure, not deliverable). */
+  | { readonly status: "failed"; readonly reason: string }
+  /** The deadline passed with neither proof nor failure; `sent` tells whether the stanza may have left. */
+  | { readonly status: "timeout"; readonly sent: boolean };
+
+export interface MailCopy {
+  /** Bare JID of the recipient. */
+  readonly to: string;
+  /** The complete RFC 5322 message for this recipient. */
+  readonly raw: Uint8Array;
+  readonly subject: string;
+  readonly fallbackBody: string;
+}
+
+export interface SizePolicy {
+  /** Inline when the stanza stays at or below this (fast even under a 10 kB/s c2s rate limit). */
+  readonly inlineMaxBytes: number;
+  /** Without an upload service, still inline up to this (slow under rate limits, well under 256 KiB). */
+  readonly inlineFallbackMaxBytes: number;
+}
+
+/** Chosen from bench/inline-threshold.ts on Prosody's defaults: ~100 ms per KiB under mod_limits' 10 kB/s. */
+export const DEFAULT_SIZE_POLICY: SizePolicy = { inlineMaxBytes: 12 * 1024, inlineFallbackMaxBytes: 64 * 1024 };
+
+export interface MailSenderDeps {
+  readonly session: XmppSession;
+  readonly log: Logger;
+  readonly scheduler: Scheduler;
+  readonly sizePolicy?: SizePolicy;
+  /** How long to wait for the "filed" receipt after the server's ack before answering "accepted". */
+  readonly filedGraceMs?: number;
+  readonly newId?: () => string;
+  readonly fetchFn?: typeof fetch;
+}
+
+interface Pending {
+  readonly to: string;
+  readonly route: "inline" | "external";
+  readonly started: number;
+  readonly settle: (outcome: SendOutcome) => void;
+}
+
+/** Outcome reported after "accepted", when a bounce arrives later (the mail must then go by SMTP). */
+export type LateFailureListener = (id: string, to: string, reason: string) => void;
+
+export class MailSender {
+  readonly #deps: MailSenderDeps;
+  readonly #pending = new Map<string, Pending>();
+  /** Ids answered "accepted" whose later bounce must still be reported, bounded. */
+  readonly #accepted = new Map<string, string>();
+  readonly #lateListeners = new Set<LateFailureListener>();
+  #upload: Promise<UploadService | null> | null = null;
+  #unsubscribe: (() => void) | null = null;
+
+  constructor(deps: MailSenderDeps) {
+    this.#deps = deps;
+  }
+
+  start(): void {
+    this.#unsubscribe ??= this.#deps.session.onStanza((stanza) => this.#onStanza(stanza));
+    // A new connection may have a different upload service (or now have one).
+    this.#deps.session.onStatus((s) => {
+      if (s.state === "online") this.#upload = null;
+    });
+  }
+
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+  }
+
+  onLateFailure(listener: LateFailureListener): () => void {
+    this.#lateListeners.add(listener);
+    return () => this.#lateListeners.delete(listener);
+  }
+
+  /** Delivers one copy; resolves with exactly one outcome by `deadlineMs` at the latest. Never rejects. */
+  async deliver(copy: MailCopy, deadlineMs: number): Promise<SendOutcome> {
+    const { scheduler, log } = this.#deps;
+    const started = scheduler.now();
+    const deadline = started + deadlineMs;
+    const id = (this.#deps.newId ?? (() => globalThis.crypto.randomUUID()))();
+    try {
+      const sha256 = await sha256Base64(copy.raw);
+      const built = await this.#envelope(copy, id, sha256, deadline);
+      if ("failed" in built) return { status: "failed", reason: built.failed };
+      const { envelope, route } = built;
+      return await this.#send(envelope, route, started, deadline);
+    } catch (error) {
+      log.warn("mail-send-failed", { to: copy.to, id, error });
+      return { status: "failed", reason: error instanceof Error ? error.message : "send failed" };
+    }
+  }
+
+  async #envelope(
+    copy: MailCopy,
+    id: string,
+    sha256: string,
+    deadline: number,
+  ): Promise<{ envelope: MailEnvelope; route: "inline" | "external" } | { failed: string }> {
+    const policy = this.#deps.sizePolicy ?? DEFAULT_SIZE_POLICY;
+    const base = { to: copy.to, id, subject: copy.subject, fallbackBody: copy.fallbackBody, size: copy.raw.length, sha256 };
+    const overhead = 1024 + new TextEncoder().encode(copy.subject + copy.fallbackBody).length;
+    const inlineStanza = overhead + 4 * Math.ceil(copy.raw.length / 3);
+    if (inlineStanza <= policy.inlineMaxBytes) {
+      return { envelope: { ...base, payload: { inline: encodeBase64(copy.raw) } }, route: "inline" };
+    }
+    const service = await this.#uploadService(Math.max(1, deadline - this.#deps.scheduler.now()));
+    if (service && (service.maxFileSize === null || copy.raw.length + 16 <= service.maxFileSize)) {
+      const sealed = await sealPayload(copy.raw);
+      const left = () => Math.max(1, deadline - this.#deps.scheduler.now());
+      const slot = await requestSlot(this.#deps.session, service, { filename: "mail.bin", size: sealed.ciphertext.length, contentType: "application/octet-stream" }, left());
+      await uploadBytes(slot, sealed.ciphertext, left(), this.#deps.fetchFn);
+      return {
+        envelope: {
+          ...base,
+          payload: { external: { url: slot.getUrl, size: sealed.ciphertext.length, cipher: "aes-256-gcm", key: sealed.key, iv: sealed.iv } },
+        },
+        route: "external",
+      };
+    }
+    if (inlineStanza <= policy.inlineFallbackMaxBytes) {
+      return { envelope: { ...base, payload: { inline: encodeBase64(copy.raw) } }, route: "inline" };
+    }
+    return { failed: "not deliverable over XMPP: too large to send inline and no upload service" };
+  }
+
+  #uploadService(timeoutMs: number): Promise<UploadService | null> {
+    const domain = this.#deps.session.jid?.split("@")[1]?.split("/")[0];
+    if (!domain) return Promise.resolve(null);
+    this.#upload ??= discoverUploadService(this.#deps.session, domain, Math.min(timeoutMs, 5_000)).catch((error: unknown) => {
+      this.#deps.log.info("upload-discovery-failed", { error });
+      this.#upload = null;
+      return null;
+    });
+    return this.#upload;
+  }
+
+  #send(envelope: MailEnvelope, route: "inline" | "external", started: number, deadline: number): Promise<SendOutcome> {
+    const { scheduler, session } = this.#deps;
+    return new Promise<SendOutcome>((resolve) => {
+      let acked = false;
+      let settled = false;
+      let timer: unknown = null;
+      const settle = (outcome: SendOutcome) => {
+        if (settled) return;
+        settled = true;
+        if (timer !== null) scheduler.clearTimeout(timer);
+        this.#pending.delete(envelope.id);
+        if (outcome.status === "accepted") this.#rememberAccepted(envelope.id, envelope.to);
+        resolve(outcome);
+      };
+      const millis = () => Math.round(scheduler.now() - started);
+      this.#pending.set(envelope.id, { to: envelope.to, route, started, settle });
+      timer = scheduler.setTimeout(
+        () => settle(acked ? { status: "accepted", millis: millis(), route } : { status: "timeout", sent: true }),
+        Math.max(1, deadline - scheduler.now()),
+      );
+      session.send(buildMailStanza(envelope), Math.max(1, deadline - scheduler.now())).then((outcome) => {
+        if (settled) return;
+        if (outcome.status === "acked" || outcome.status === "unconfirmed") {
+          acked = outcome.status === "acked";
+          // Give an online recipient a moment to file it; then "accepted" (like an SMTP relay taking the mail).
+          const grace = Math.min(this.#deps.filedGraceMs ?? 3_000, Math.max(1, deadline - scheduler.now()));
+          if (timer !== null) scheduler.clearTimeout(timer);
+          timer = scheduler.setTimeout(
+            () => settle(acked ? { status: "accepted", millis: millis(), route } : { status: "timeout", sent: true }),
+            grace,
+          );
+        } else if (outcome.status === "failed") {
+          settle({ status: "failed", reason: outcome.reason });
+        } else {
+          settle({ status: "timeout", sent: outcome.sent });
+        }
+      });
+    });
+  }
+
+  #rememberAccepted(id: string, to: string): void {
+    this.#accepted.set(id, to);
+    while (this.#accepted.size > 500) {
+      const oldest = this.#accepted.keys().next().value;
+      if (oldest === undefined) break;
+      this.#accepted.delete(oldest);
+    }
+  }
+
+  #onStanza(stanza: Element): void {
+    const report = parseDeliveryReport(stanza);
+    if (!report) return;
+    const pending = this.#pending.get(report.id);
+    const to = pending?.to ?? this.#accepted.get(report.id);
+    // Only the recipient's own account may report on its copy; a bounce comes from the recipient's address too.
+    if (!to || to.toLowerCase() !== report.from.toLowerCase()) return;
+    const { log } = this.#deps;
+    if (report.kind === "plain-receipt") {
+      log.debug("mail-plain-receipt", { id: report.id, from: report.from });
+      return;
+    }
+    if (pending) {
+      if (report.kind === "filed") {
+        pending.settle({ status: "filed", millis: Math.round(this.#deps.scheduler.now() - pending.started), route: pending.route });
+      }
+      else pending.settle({ status: "failed", reason: report.kind === "rejected" ? `rejected: ${report.reason}` : `bounced: ${report.condition}` });
+      return;
+    }
+    if (report.kind === "filed") {
+      this.#accepted.delete(report.id);
+      log.info("mail-filed-later", { id: report.id, to });
+      return;
+    }
+    this.#accepted.delete(report.id);
+    const reason = report.kind === "rejected" ? `rejected: ${report.reason}` : `bounced: ${report.condition}`;
+    for (const l of this.#lateListeners) l(report.id, to, reason);
+  }
+}
