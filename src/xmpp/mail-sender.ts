@@ -143,12 +143,15 @@ export class MailSender {
   #uploadService(timeoutMs: number): Promise<UploadService | null> {
     const domain = this.#deps.session.jid?.split("@")[1]?.split("/")[0];
     if (!domain) return Promise.resolve(null);
-    this.#upload ??= discoverUploadService(this.#deps.session, domain, Math.min(timeoutMs, 5_000)).catch((error: unknown) => {
-      this.#deps.log.info("upload-discovery-failed", { error });
-      this.#upload = null;
-      return null;
-    });
-    return this.#upload;
+    const found =
+      this.#upload ??
+      discoverUploadService(this.#deps.session, domain, Math.min(timeoutMs, 5_000)).catch((error: unknown) => {
+        this.#deps.log.info("upload-discovery-failed", { error });
+        this.#upload = null;
+        return null;
+      });
+    this.#upload = found;
+    return found;
   }
 
   #send(envelope: MailEnvelope, route: "inline" | "external", started: number, deadline: number): Promise<SendOutcome> {
