@@ -1,0 +1,193 @@
+// The sending side against a real Prosody, with the recipient played by an independent stock xmpp.js client that
+// implements docs/protocol.md by hand: inline and external (encrypted upload) copies, filed / accepted / failed.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { client as stockClient, xml, type StockClient } from "@xmpp/client";
+import type { Element } from "@xmpp/xml";
+import { createLogger } from "../../src/core/log.js";
+import { decodeBase64Strict, openPayload, sha256Base64 } from "../../src/core/payload-crypto.js";
+import { NS_MAIL } from "../../src/core/protocol.js";
+import type { SessionStatus } from "../../src/core/status.js";
+import { MailSender } from "../../src/xmpp/mail-sender.js";
+import { buildFiledReceipt, buildRejection } from "../../src/xmpp/mail-stanza.js";
+import { realScheduler, webCryptoSha1 } from "../../src/xmpp/runtime.js";
+import { XmppSession } from "../../src/xmpp/session.js";
+import { downloadBytes } from "../../src/xmpp/upload.js";
+import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
+
+const log = createLogger(() => {}, () => "debug");
+
+function session(server: ProsodyServer, user: string, password: string): XmppSession {
+  return new XmppSession(
+    { jid: `${user}@${server.domain}`, websocketUrl: server.wsUrl, resource: "send" },
+    { scheduler: realScheduler, random: Math.random, sha1: webCryptoSha1, log, credentials: { load: async () => ({ password }), saveKeys: async () => {} } },
+  );
+}
+
+async function online(s: XmppSession): Promise<void> {
+  s.start();
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not online: ${JSON.stringify(s.status)}`)), 10_000);
+    const check = (st: SessionStatus) => {
+      if (st.state === "online") {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    s.onStatus(check);
+    check(s.status);
+  });
+}
+
+type Behaviour = "file" | "reject" | "plain-receipt" | "ignore";
+
+/** A recipient written against the spec with a stock client: fetches, checks, "files" in memory, then receipts. */
+async function recipient(server: ProsodyServer, user: string, password: string) {
+  const xmpp: StockClient = stockClient({ service: server.wsUrl, domain: server.domain, username: user, password, resource: "tb" });
+  xmpp.on("error", () => {});
+  const filed: Uint8Array[] = [];
+  let behaviour: Behaviour = "file";
+  xmpp.on("stanza", (stanza: Element) => {
+    void (async () => {
+      const mail = stanza.getChild("mail", NS_MAIL);
+      if (!stanza.is("message") || !mail) return;
+      const from = stanza.attrs.from!;
+      const id = stanza.attrs.id!;
+      if (behaviour === "ignore") return;
+      if (behaviour === "reject") return xmpp.send(buildRejection(from, id, "policy"));
+      if (behaviour === "plain-receipt") return xmpp.send(xml("message", { to: from }, xml("received", { xmlns: "urn:xmpp:receipts", id })));
+      const size = Number(mail.attrs.size);
+      const inline = mail.getChild("inline");
+      const external = mail.getChild("external");
+      let raw: Uint8Array;
+      if (inline) raw = decodeBase64Strict(inline.text(), size);
+      else {
+        const ciphertext = await downloadBytes(external!.attrs.url!, Number(external!.attrs.size), 20_000);
+        raw = await openPayload(ciphertext, { key: external!.attrs.key!, iv: external!.attrs.iv!, sha256: mail.attrs.sha256! }, size);
+      }
+      if ((await sha256Base64(raw)) !== mail.attrs.sha256) return xmpp.send(buildRejection(from, id, "hash-mismatch"));
+      filed.push(raw);
+      await xmpp.send(buildFiledReceipt(from, id));
+    })();
+  });
+  await xmpp.start();
+  await xmpp.send(xml("presence"));
+  return {
+    xmpp,
+    filed,
+    set behaviour(b: Behaviour) {
+      behaviour = b;
+    },
+  };
+}
+
+function mailOfSize(bytes: number): Uint8Array {
+  const head = new TextEncoder().encode("From: bob@localhost\r\nTo: alice@localhost\r\nSubject: size test\r\nMessage-ID: <t@localhost>\r\n\r\n");
+  const out = new Uint8Array(bytes);
+  out.set(head);
+  for (let i = head.length; i < bytes; i++) out[i] = 0x41 + (i % 26);
+  return out;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+describe.skipIf(!isProsodyAvailable())("MailSender", () => {
+  let server: ProsodyServer;
+  let bob: XmppSession;
+  let sender: MailSender;
+  let alice: Awaited<ReturnType<typeof recipient>>;
+
+  beforeAll(async () => {
+    server = await startProsody({
+      users: [
+        { user: "alice", password: "pw-a" },
+        { user: "bob", password: "pw-b" },
+        { user: "carol", password: "pw-c" },
+      ],
+      httpFileShare: true,
+    });
+    bob = session(server, "bob", "pw-b");
+    await online(bob);
+    sender = new MailSender({ session: bob, log, scheduler: realScheduler, filedGraceMs: 1_000 });
+    sender.start();
+    alice = await recipient(server, "alice", "pw-a");
+  });
+  afterAll(async () => {
+    await alice?.xmpp.stop().catch(() => {});
+    await bob?.stop();
+    await server?.cleanup();
+  });
+
+  const copy = (raw: Uint8Array, to = "alice@localhost") => ({ to, raw, subject: "size test", fallbackBody: "readable fallback" });
+
+  it("delivers 4 KB inline, 10 KB / 200 KB / 5 MB through an encrypted upload, each byte-exact and filed", async () => {
+    const rows: string[] = [];
+    for (const [label, size, route] of [
+      ["4 KB", 4_000, "inline"],
+      ["10 KB", 10_000, "external"],
+      ["200 KB", 200_000, "external"],
+      ["5 MB", 5_000_000, "external"],
+    ] as const) {
+      const times: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const raw = mailOfSize(size);
+        const before = alice.filed.length;
+        const t0 = performance.now();
+        const outcome = await sender.deliver(copy(raw), 30_000);
+        times.push(performance.now() - t0);
+        expect(outcome).toMatchObject({ status: "filed", route });
+        expect(alice.filed.length).toBe(before + 1);
+        expect(alice.filed.at(-1)).toEqual(raw);
+      }
+      rows.push(`${label} ${route}: send → filed receipt median ${median(times).toFixed(0)} ms (n=3)`);
+    }
+    console.log(`[measure] ${rows.join("; ")}`);
+  }, 120_000);
+
+  it("answers failed at once when the recipient rejects, and when the account does not exist", async () => {
+    alice.behaviour = "reject";
+    await expect(sender.deliver(copy(mailOfSize(2_000)), 10_000)).resolves.toEqual({ status: "failed", reason: "rejected: policy" });
+    alice.behaviour = "file";
+    const t0 = performance.now();
+    const bounced = await sender.deliver(copy(mailOfSize(2_000), "nobody@localhost"), 10_000);
+    expect(bounced).toMatchObject({ status: "failed", reason: expect.stringMatching(/^bounced: (service-unavailable|item-not-found)/) });
+    expect(performance.now() - t0).toBeLessThan(2_000);
+  });
+
+  it("does not count a plain XEP-0184 receipt as filed: the server's ack makes it 'accepted'", async () => {
+    alice.behaviour = "plain-receipt";
+    await expect(sender.deliver(copy(mailOfSize(2_000)), 10_000)).resolves.toMatchObject({ status: "accepted" });
+    alice.behaviour = "file";
+  });
+
+  it("reports accepted for an offline but existing recipient (offline storage), like an SMTP relay", async () => {
+    const outcome = await sender.deliver(copy(mailOfSize(2_000), "carol@localhost"), 10_000);
+    expect(outcome).toMatchObject({ status: "accepted" });
+  });
+
+  it("says 'not deliverable over XMPP' for a mail too big for inline when no upload service exists", async () => {
+    const plain = await startProsody({ users: [{ user: "dave", password: "pw-d" }, { user: "erin", password: "pw-e" }] });
+    const dave = session(plain, "dave", "pw-d");
+    try {
+      await online(dave);
+      const s = new MailSender({ session: dave, log, scheduler: realScheduler });
+      s.start();
+      const outcome = await s.deliver(copy(mailOfSize(100_000), "erin@localhost"), 10_000);
+      expect(outcome).toEqual({ status: "failed", reason: expect.stringContaining("not deliverable over XMPP") });
+    } finally {
+      await dave.stop();
+      await plain.cleanup();
+    }
+  });
+
+  it("fails (does not hang) when the server dies in the middle of an upload", async () => {
+    const raw = mailOfSize(5_000_000);
+    const pending = sender.deliver(copy(raw), 15_000);
+    await new Promise((r) => setTimeout(r, 300));
+    await server.kill();
+    const t0 = performance.now();
+    const outcome = await pending;
+    expect(["failed", "timeout"]).toContain(outcome.status);
+    expect(performance.now() - t0).toBeLessThan(15_000);
+    await server.start();
+  }, 30_000);
+});
