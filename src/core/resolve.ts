@@ -1,0 +1,139 @@
+// Recipient → JID: which XMPP address, if any, a mail recipient has, and from which source. Pure: every source is
+// handed in as plain data (mappings, address book, settings), so the answer is a table lookup with a reason.
+import { assertAddrSpec, parseAddressList } from "./mime/address.js";
+import { validateJid } from "./settings.js";
+
+/**
+ * Everything resolution may use, loaded by the caller. Every map is keyed by the e-mail address in lower case
+ * (see `emailKey`); every JID in it is untrusted and checked with `isValidBareJid` before use.
+ */
+export interface ResolutionData {
+  /** Step 1: mappings the user (or the enterprise policy) configured. */
+  readonly explicit: ReadonlyMap<string, string>;
+  /** Step 2: contacts whose primary or secondary e-mail is the key, with the JIDs of their vCard IMPP:xmpp: entries. */
+  readonly addressBook: ReadonlyMap<string, readonly string[]>;
+  /** Step 3: domains whose e-mail addresses are also JIDs (default: the domain of the user's own JID). */
+  readonly xmppDomains: readonly string[];
+  /** Step 4: mappings learned from X-Jabber-ID headers of incoming mail, and whether the user confirmed them. */
+  readonly learned: ReadonlyMap<string, { jid: string; confirmed: boolean }>;
+  /** Step 5: address ↔ JID pairs checked by the receiving side on mail that came over XMPP. */
+  readonly verifiedSenders: ReadonlyMap<string, string>;
+}
+
+export type ResolutionSource = "explicit" | "address-book" | "same-address" | "learned" | "verified-sender";
+
+export type NoJidReason = "no-mapping" | "learned-unconfirmed" | "invalid-address" | "newsgroup" | "mailing-list-unexpanded";
+
+export type Resolution =
+  | { readonly jid: string; readonly via: ResolutionSource }
+  | { readonly jid: null; readonly why: NoJidReason };
+
+/** The key under which an e-mail address is looked up: e-mail addresses are compared case-insensitively. */
+export function emailKey(address: string): string {
+  return address.toLowerCase();
+}
+
+/**
+ * A bare JID (local@domain) fit to send to: RFC 7622 length limits, no whitespace or control characters, no
+ * characters a localpart forbids, a plausible domain, and no resource. Applied to every JID from every source.
+ */
+export function isValidBareJid(jid: string): boolean {
+  return !jid.includes("/") && validateJid(jid) === null;
+}
+
+/** The JID as used for sending: domain lower-cased, localpart as given. */
+function normalizeJid(jid: string): string {
+  const at = jid.lastIndexOf("@");
+  return jid.slice(0, at + 1) + jid.slice(at + 1).toLowerCase();
+}
+
+/** The JID normalized, or null when it fails the sanity check. */
+function checkedJid(jid: unknown): string | null {
+  if (typeof jid !== "string" || !isValidBareJid(jid)) return null;
+  return normalizeJid(jid);
+}
+
+/** A domain in comparable form: lower case, internationalized names as the URL parser spells them (punycode). */
+function domainKey(domain: string): string {
+  const lower = domain.toLowerCase();
+  try {
+    return new URL(`http://${lower}/`).hostname;
+  } catch {
+    return lower;
+  }
+}
+
+const domainOf = (addressOrJid: string): string => addressOrJid.slice(addressOrJid.lastIndexOf("@") + 1);
+
+/** news:/snews:/nntp: URLs, and bare dotted newsgroup names (RFC 5536 §3.1.4) written without angle brackets. */
+const NEWS_URL = /^(?:s?news|nntp):/i;
+const NEWSGROUP_NAME = /^[A-Za-z0-9+_-]+(?:\.[A-Za-z0-9+_-]+)+$/;
+
+type Parsed = { readonly ok: true; readonly address: string } | { readonly ok: false; readonly why: NoJidReason };
+
+/** One recipient as Thunderbird gives it ("Name <a@b>", "a@b", "List <List>") → its addr-spec, or why not. */
+function parseRecipient(recipient: string): Parsed {
+  const text = recipient.trim();
+  if (text === "" || /[\r\n]/.test(text)) return { ok: false, why: "invalid-address" };
+  if (NEWS_URL.test(text)) return { ok: false, why: "newsgroup" };
+  const mailboxes = parseAddressList(text);
+  // One recipient is one mailbox: several (or none) means the caller handed over something else.
+  if (mailboxes.length !== 1) return { ok: false, why: "invalid-address" };
+  const address = mailboxes[0]!.address;
+  if (!address.includes("@")) {
+    if (address === "") return { ok: false, why: "invalid-address" };
+    if (!text.includes("<") && NEWSGROUP_NAME.test(address)) return { ok: false, why: "newsgroup" };
+    // Thunderbird writes a mailing list as "Name <ListName>": it should have been expanded before routing.
+    return { ok: false, why: "mailing-list-unexpanded" };
+  }
+  try {
+    assertAddrSpec(address, "recipient");
+  } catch {
+    return { ok: false, why: "invalid-address" };
+  }
+  return { ok: true, address };
+}
+
+/**
+ * The JID for one recipient and where it came from; first hit wins:
+ * 1. explicit mapping, 2. address-book contact with an XMPP field, 3. the address itself for an XMPP-enabled
+ * domain, 4. a learned mapping (automatic when the JID's domain is the e-mail's domain, else only once confirmed),
+ * 5. the verified sender of a mail received over XMPP.
+ * A JID that fails `isValidBareJid` is ignored as if absent. An unconfirmed foreign-domain learned mapping does not
+ * stop step 5; if nothing later hits, the answer is `learned-unconfirmed` (so the UI can offer to confirm it).
+ */
+export function resolveRecipient(recipient: string, data: ResolutionData): Resolution {
+  const parsed = parseRecipient(recipient);
+  if (!parsed.ok) return { jid: null, why: parsed.why };
+  const { address } = parsed;
+  const key = emailKey(address);
+  const emailDomain = domainKey(domainOf(address));
+
+  const explicit = checkedJid(data.explicit.get(key));
+  if (explicit !== null) return { jid: explicit, via: "explicit" };
+
+  for (const candidate of data.addressBook.get(key) ?? []) {
+    const jid = checkedJid(candidate);
+    if (jid !== null) return { jid, via: "address-book" };
+  }
+
+  if (data.xmppDomains.some((d) => domainKey(d) === emailDomain)) {
+    const jid = checkedJid(address);
+    if (jid !== null) return { jid, via: "same-address" };
+  }
+
+  let unconfirmed = false;
+  const learned = data.learned.get(key);
+  if (learned !== undefined) {
+    const jid = checkedJid(learned.jid);
+    if (jid !== null) {
+      if (learned.confirmed === true || domainKey(domainOf(jid)) === emailDomain) return { jid, via: "learned" };
+      unconfirmed = true;
+    }
+  }
+
+  const verified = checkedJid(data.verifiedSenders.get(key));
+  if (verified !== null) return { jid: verified, via: "verified-sender" };
+
+  return { jid: null, why: unconfirmed ? "learned-unconfirmed" : "no-mapping" };
+}
