@@ -1,9 +1,6 @@
 // A small key-value view of storage.local for the engine's persisted state (dedupe set, MAM position, caches).
 // Keys are namespaced so they never collide with settings or credentials.
-export interface KeyValueStore {
-  get(key: string): Promise<unknown>;
-  set(key: string, value: unknown): Promise<void>;
-}
+import type { KeyValueStore } from "../xmpp/receiver.js";
 
 export function createKeyValueStore(prefix = "engine."): KeyValueStore {
   return {

@@ -1,6 +1,6 @@
 // Files mail received over XMPP into Thunderbird: a folder named for the add-on under Local Folders (created on first
 // use), a separate folder for unverified senders, tags that make the verdict visible in the message list.
-import type { FiledMail, MailSink } from "../xmpp/mail-receiver.js";
+import type { FiledMail, MailSink } from "../xmpp/receiver.js";
 import type { Logger } from "../core/log.js";
 
 export const INBOX_FOLDER = "Mail over XMPP";

@@ -1,7 +1,7 @@
 // Who is who: confirmed address↔JID mappings (storage.local "mappings") and address-book contacts whose XMPP field
 // (vCard IMPP:xmpp:…) holds a JID. Used by the receiving side's sender check.
 import { vcardEmailsAndJids } from "../core/vcard.js";
-import type { SenderDirectory } from "../xmpp/mail-receiver.js";
+import type { SenderDirectory } from "../xmpp/receiver.js";
 
 const MAPPINGS_KEY = "mappings";
 

@@ -1,0 +1,88 @@
+// The receiving side's pure rules: de-duplication, the sender check, and the trace header.
+
+/** A bounded set of seen keys, oldest dropped first; serializable so it survives a restart. */
+export class DedupeSet {
+  readonly #keys = new Set<string>();
+  readonly #max: number;
+
+  constructor(max = 5000, saved: unknown = []) {
+    this.#max = max;
+    if (Array.isArray(saved)) for (const k of saved) if (typeof k === "string") this.add(k);
+  }
+
+  has(key: string): boolean {
+    return this.#keys.has(key);
+  }
+
+  add(key: string): void {
+    this.#keys.delete(key);
+    this.#keys.add(key);
+    while (this.#keys.size > this.#max) {
+      const oldest = this.#keys.values().next().value;
+      if (oldest === undefined) break;
+      this.#keys.delete(oldest);
+    }
+  }
+
+  toJSON(): string[] {
+    return [...this.#keys];
+  }
+}
+
+export const originKey = (fromJid: string, originId: string) => `origin:${fromJid.toLowerCase()}/${originId}`;
+export const messageIdKey = (messageId: string) => `msgid:${messageId.trim().toLowerCase()}`;
+
+export interface SenderEvidence {
+  /** addr-specs of the mail's From: header, lowercased. */
+  readonly fromAddresses: readonly string[];
+  /** Bare JID the servers authenticated, lowercased. */
+  readonly senderJid: string;
+  /** JIDs the user confirmed for the (single) From address. */
+  readonly confirmedJids: readonly string[];
+  /** JIDs that address-book contacts with that e-mail address hold in their XMPP field. */
+  readonly addressBookJids: readonly string[];
+  /** Whether the sender is in the address book at all. */
+  readonly senderKnown: boolean;
+}
+
+export type SenderVerdict =
+  | { readonly verified: true; readonly how: "same-address" | "confirmed-mapping" | "address-book"; readonly known: boolean }
+  | { readonly verified: false; readonly reason: "no-from" | "multiple-from" | "mismatch" };
+
+/**
+ * Nothing is presented as from an address the sender's JID was not checked against: exactly one From address, equal
+ * to the JID, or bound to it by the user or the address book.
+ */
+export function checkSender(e: SenderEvidence): SenderVerdict {
+  if (e.fromAddresses.length === 0) return { verified: false, reason: "no-from" };
+  if (e.fromAddresses.length > 1) return { verified: false, reason: "multiple-from" };
+  const from = e.fromAddresses[0]!.toLowerCase();
+  const jid = e.senderJid.toLowerCase();
+  const known = e.senderKnown || e.addressBookJids.some((j) => j.toLowerCase() === jid);
+  if (from === jid) return { verified: true, how: "same-address", known };
+  if (e.confirmedJids.some((j) => j.toLowerCase() === jid)) return { verified: true, how: "confirmed-mapping", known };
+  if (e.addressBookJids.some((j) => j.toLowerCase() === jid)) return { verified: true, how: "address-book", known: true };
+  return { verified: false, reason: "mismatch" };
+}
+
+const clean = (value: string) => value.replace(/[\r\n;=]/g, " ").slice(0, 200);
+
+/** One header line recording the XMPP route and the verdict, prepended to the mail before filing. */
+export function traceHeader(info: { fromJid: string; verified: boolean; how?: string; originId: string; receivedAt: Date }): string {
+  const parts = [
+    `from=${clean(info.fromJid)}`,
+    `verified=${info.verified ? "yes" : "no"}`,
+    ...(info.how ? [`how=${clean(info.how)}`] : []),
+    `origin-id=${clean(info.originId)}`,
+    `received=${info.receivedAt.toISOString()}`,
+  ];
+  return `X-Mail-Over-XMPP: ${parts.join("; ")}\r\n`;
+}
+
+export function prependHeader(raw: Uint8Array, headerLine: string): Uint8Array {
+  const head = new TextEncoder().encode(headerLine);
+  const out = new Uint8Array(head.length + raw.length);
+  out.set(head);
+  out.set(raw, head.length);
+  return out;
+}

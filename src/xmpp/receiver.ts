@@ -1,0 +1,313 @@
+// The receiving side of the engine (docs/protocol.md §6): for each mail stanza — validate, fetch, verify, parse,
+// de-duplicate, check the sender, add the trace header, file, and only then send the "filed" receipt. Catches up
+// on missed mail from the own MAM archive. A bad stanza never crashes anything: every path ends in an outcome.
+import xml, { type Element } from "@xmpp/xml";
+import jidParse from "@xmpp/jid";
+import PostalMime from "postal-mime";
+import type { Logger } from "../core/log.js";
+import { parseAddressList } from "../core/mime/address.js";
+import { decodeBase64Strict, openPayload, PayloadError, sha256Base64 } from "../core/payload-crypto.js";
+import { checkSender, DedupeSet, messageIdKey, originKey, prependHeader, traceHeader } from "../core/receive-rules.js";
+import { buildFiledReceipt, buildRejection, DEFAULT_MAIL_LIMITS, parseMailStanza, type IncomingMail, type MailLimits, type MailRejectReason } from "./mail-stanza.js";
+import type { XmppSession } from "./session.js";
+import { downloadBytes } from "./upload.js";
+
+export interface FiledMail {
+  /** The mail with the trace header prepended. */
+  readonly raw: Uint8Array;
+  readonly verified: boolean;
+  /** Whether the sender is known (address book); unknown verified senders are tagged. */
+  readonly known: boolean;
+  readonly fromJid: string;
+  readonly originId: string;
+  readonly messageId: string | null;
+  readonly subject: string;
+}
+
+/** Stores a mail durably; resolves only when it is stored, rejects when it is not. */
+export interface MailSink {
+  file(mail: FiledMail): Promise<void>;
+}
+
+export interface SenderDirectory {
+  confirmedJids(address: string): Promise<string[]>;
+  addressBookJids(address: string): Promise<string[]>;
+  isKnown(jid: string): Promise<boolean>;
+}
+
+export interface KeyValueStore {
+  get(key: string): Promise<unknown>;
+  set(key: string, value: unknown): Promise<void>;
+}
+
+export type ReceiveOutcome =
+  | { readonly status: "filed"; readonly verified: boolean }
+  | { readonly status: "duplicate" }
+  | { readonly status: "rejected"; readonly reason: MailRejectReason }
+  | { readonly status: "failed"; readonly error: string }
+  | { readonly status: "ignored" };
+
+export interface MailReceiverDeps {
+  readonly session: XmppSession;
+  readonly sink: MailSink;
+  readonly directory: SenderDirectory;
+  readonly store: KeyValueStore;
+  readonly log: Logger;
+  readonly limits?: MailLimits;
+  readonly download?: typeof downloadBytes;
+  readonly downloadTimeoutMs?: number;
+  readonly now?: () => Date;
+}
+
+const NS_MAM = "urn:xmpp:mam:2";
+const NS_FORWARD = "urn:xmpp:forward:0";
+const NS_RSM = "http://jabber.org/protocol/rsm";
+const DEDUPE_KEY = "dedupe";
+const MAM_KEY = "mamLast";
+
+class Rejection extends Error {
+  constructor(
+    readonly reason: MailRejectReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class MailReceiver {
+  readonly #deps: MailReceiverDeps;
+  #dedupe: DedupeSet | null = null;
+  #queue: Promise<unknown> = Promise.resolve();
+  #started = false;
+
+  constructor(deps: MailReceiverDeps) {
+    this.#deps = deps;
+  }
+
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const { session, log } = this.#deps;
+    session.onStanza((stanza) => {
+      if (!stanza.is("message")) return;
+      const mam = stanza.getChild("result", NS_MAM);
+      if (mam) return; // MAM results are consumed by catchUp()'s own listener.
+      void this.handle(stanza, "live");
+    });
+    session.onStatus((s) => {
+      if (s.state !== "online") return;
+      this.catchUp().then(
+        (n) => n > 0 && log.info("mam-catch-up", { handled: n }),
+        (error: unknown) => log.warn("mam-catch-up-failed", { error }),
+      );
+    });
+  }
+
+  /** Runs the pipeline for one stanza; stanzas are processed one at a time, so simultaneous duplicates file once. */
+  handle(stanza: Element, via: "live" | "mam" = "live"): Promise<ReceiveOutcome> {
+    const run = this.#queue.then(() => this.#handle(stanza, via));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async #handle(stanza: Element, via: "live" | "mam"): Promise<ReceiveOutcome> {
+    const { log, session } = this.#deps;
+    const limits = this.#deps.limits ?? DEFAULT_MAIL_LIMITS;
+    const parsed = parseMailStanza(stanza, limits);
+    if (!parsed.ok) {
+      if (parsed.ignore) return { status: "ignored" };
+      log.warn("mail-rejected", { from: parsed.from ?? "", reason: parsed.reason, detail: parsed.detail, via });
+      if (parsed.from && parsed.id && stanza.attrs.from) await this.#reply(buildRejection(stanza.attrs.from, parsed.id, parsed.reason));
+      return { status: "rejected", reason: parsed.reason };
+    }
+    const mail = parsed.mail;
+    if (mail.from === ownBare(session)) return { status: "ignored" }; // our own outgoing copy (e.g. from MAM)
+    try {
+      const dedupe = await this.#dedupeSet();
+      const oKey = originKey(mail.from, mail.originId);
+      if (dedupe.has(oKey)) {
+        await this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
+        return { status: "duplicate" };
+      }
+      const raw = await this.#bytes(mail, limits);
+      let email: Awaited<ReturnType<typeof PostalMime.parse>>;
+      try {
+        email = await PostalMime.parse(raw as Uint8Array<ArrayBuffer>, { maxNestingDepth: 20, maxHeadersSize: 256 * 1024 });
+      } catch (error) {
+        throw new Rejection("not-mime", error instanceof Error ? error.message : "unparsable");
+      }
+      const fromHeaders = email.headers.filter((h) => h.key === "from");
+      if (fromHeaders.length === 0 || email.headers.length === 0) throw new Rejection("not-mime", "no From header");
+      const messageId = email.messageId?.trim() || null;
+      if (messageId && dedupe.has(messageIdKey(messageId))) {
+        dedupe.add(oKey);
+        await this.#persist(dedupe);
+        await this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
+        return { status: "duplicate" };
+      }
+      const fromAddresses = fromHeaders.length > 1 ? ["(several From headers)", "x"] : fromAddressList(fromHeaders[0]!.value);
+      const single = fromAddresses.length === 1 ? fromAddresses[0]! : "";
+      const { directory } = this.#deps;
+      const [confirmedJids, addressBookJids, senderKnown] = await Promise.all([
+        single ? directory.confirmedJids(single) : Promise.resolve([]),
+        single ? directory.addressBookJids(single) : Promise.resolve([]),
+        directory.isKnown(mail.from),
+      ]);
+      const verdict = checkSender({ fromAddresses, senderJid: mail.from, confirmedJids, addressBookJids, senderKnown });
+      const receivedAt = (this.#deps.now ?? (() => new Date()))();
+      const header = traceHeader({
+        fromJid: mail.from,
+        verified: verdict.verified,
+        ...(verdict.verified ? { how: verdict.how } : { how: verdict.reason }),
+        originId: mail.originId,
+        receivedAt,
+      });
+      await this.#deps.sink.file({
+        raw: prependHeader(raw, header),
+        verified: verdict.verified,
+        known: verdict.verified ? verdict.known : senderKnown,
+        fromJid: mail.from,
+        originId: mail.originId,
+        messageId,
+        subject: email.subject ?? "",
+      });
+      // Filed: remember it, then (and only then) tell the sender.
+      dedupe.add(oKey);
+      if (messageId) dedupe.add(messageIdKey(messageId));
+      await this.#persist(dedupe);
+      await this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
+      log.info("mail-received", { from: mail.from, verified: verdict.verified, via, size: mail.size });
+      return { status: "filed", verified: verdict.verified };
+    } catch (error) {
+      if (error instanceof Rejection) {
+        log.warn("mail-rejected", { from: mail.from, reason: error.reason, detail: error.message, via });
+        await this.#reply(buildRejection(mail.fromFull, mail.id, error.reason));
+        return { status: "rejected", reason: error.reason };
+      }
+      // Not filed (sink failure or a bug): no receipt, nothing remembered — the sender falls back, a retransmission files.
+      log.error("mail-not-filed", { from: mail.from, id: mail.id, error });
+      return { status: "failed", error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  async #bytes(mail: IncomingMail, limits: MailLimits): Promise<Uint8Array> {
+    let raw: Uint8Array;
+    if ("inline" in mail.payload) {
+      try {
+        raw = decodeBase64Strict(mail.payload.inline, limits.maxMailBytes);
+      } catch (error) {
+        throw new Rejection("malformed", error instanceof Error ? error.message : "bad base64");
+      }
+    } else {
+      const ext = mail.payload.external;
+      let ciphertext: Uint8Array;
+      try {
+        ciphertext = await (this.#deps.download ?? downloadBytes)(ext.url, ext.size, this.#deps.downloadTimeoutMs ?? 60_000);
+      } catch (error) {
+        throw new Rejection("download-failed", error instanceof Error ? error.message : "download failed");
+      }
+      try {
+        raw = await openPayload(ciphertext, { key: ext.key, iv: ext.iv, sha256: mail.sha256 }, limits.maxMailBytes);
+      } catch (error) {
+        if (error instanceof PayloadError && error.code === "hash-mismatch") throw new Rejection("hash-mismatch", error.message);
+        throw new Rejection("decrypt-failed", error instanceof Error ? error.message : "decrypt failed");
+      }
+    }
+    if (raw.length !== mail.size) throw new Rejection("malformed", `size ${raw.length} differs from the stated ${mail.size}`);
+    if ((await sha256Base64(raw)) !== mail.sha256) throw new Rejection("hash-mismatch", "SHA-256 of the mail does not match");
+    return raw;
+  }
+
+  async #dedupeSet(): Promise<DedupeSet> {
+    this.#dedupe ??= new DedupeSet(5000, await this.#deps.store.get(DEDUPE_KEY));
+    return this.#dedupe;
+  }
+
+  async #persist(dedupe: DedupeSet): Promise<void> {
+    await this.#deps.store.set(DEDUPE_KEY, dedupe.toJSON());
+  }
+
+  async #reply(stanza: Element): Promise<void> {
+    const outcome = await this.#deps.session.send(stanza, 30_000);
+    if (outcome.status === "failed") this.#deps.log.warn("receipt-not-sent", { reason: outcome.reason });
+  }
+
+  /**
+   * Files what arrived while we were away and another client took: pages through the own MAM archive after the last
+   * processed id. The first run only records the archive's current end (no flood of old history).
+   */
+  async catchUp(pageSize = 50, maxPages = 20): Promise<number> {
+    const { session, store, log } = this.#deps;
+    const own = ownBare(session);
+    if (!own) return 0;
+    const last = await store.get(MAM_KEY);
+    let after = typeof last === "string" && last ? last : null;
+    let handled = 0;
+    if (after === null) {
+      const page = await this.#mamPage(own, { before: "", max: 1 });
+      if (page.last) await store.set(MAM_KEY, page.last);
+      return 0;
+    }
+    for (let i = 0; i < maxPages; i++) {
+      const page = await this.#mamPage(own, { after, max: pageSize });
+      for (const inner of page.messages) {
+        const outcome = await this.handle(inner, "mam");
+        if (outcome.status !== "ignored") handled += 1;
+      }
+      if (page.last) {
+        after = page.last;
+        await store.set(MAM_KEY, after);
+      }
+      if (page.complete || page.messages.length === 0) break;
+    }
+    log.debug("mam-position", { after });
+    return handled;
+  }
+
+  async #mamPage(own: string, rsm: { after?: string; before?: string; max: number }): Promise<{ messages: Element[]; last: string | null; complete: boolean }> {
+    const { session, log } = this.#deps;
+    const queryid = `q${Math.floor(Math.random() * 1e12).toString(36)}`;
+    const messages: Element[] = [];
+    const off = session.onStanza((stanza) => {
+      const result = stanza.getChild("result", NS_MAM);
+      if (!stanza.is("message") || !result || result.attrs.queryid !== queryid) return;
+      // Only our own archive may speak for us: anything else claiming to be a MAM result is forged.
+      const from = stanza.attrs.from ? jidParse(stanza.attrs.from).bare().toString().toLowerCase() : own;
+      if (from !== own) {
+        log.warn("forged-mam-result-dropped", { from });
+        return;
+      }
+      const inner = result.getChild("forwarded", NS_FORWARD)?.getChild("message");
+      if (inner) messages.push(inner);
+    });
+    try {
+      const set = xml(
+        "set",
+        { xmlns: NS_RSM },
+        xml("max", {}, String(rsm.max)),
+        rsm.after !== undefined ? xml("after", {}, rsm.after) : null,
+        rsm.before !== undefined ? xml("before", {}, rsm.before) : null,
+      );
+      const reply = await session.request(xml("iq", { type: "set" }, xml("query", { xmlns: NS_MAM, queryid }, set)), 15_000);
+      const fin = reply.getChild("fin", NS_MAM);
+      const last = fin?.getChild("set", NS_RSM)?.getChildText("last") ?? null;
+      return { messages, last, complete: fin?.attrs.complete === "true" };
+    } finally {
+      off();
+    }
+  }
+}
+
+function ownBare(session: XmppSession): string {
+  const full = session.jid;
+  return full ? jidParse(full).bare().toString().toLowerCase() : "";
+}
+
+/** Every address in a From header value (RFC 2047 words left as they are: only the addr-specs matter here). */
+function fromAddressList(value: string): string[] {
+  try {
+    return parseAddressList(value).map((a) => a.address.toLowerCase());
+  } catch {
+    return [];
+  }
+}
