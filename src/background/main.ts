@@ -12,6 +12,11 @@ import { testConnection } from "../xmpp/connection-test.js";
 import { discoverWebsocket } from "../xmpp/discovery.js";
 import { newResource, realScheduler, webCryptoSha1 } from "../xmpp/runtime.js";
 import { XmppSession } from "../xmpp/session.js";
+import { publishCapability } from "../xmpp/capability.js";
+import { MailReceiver } from "../xmpp/receiver.js";
+import { createKeyValueStore } from "../platform/kv-store.js";
+import { createFolderSink } from "../platform/mail-folder.js";
+import { createSenderDirectory } from "../platform/sender-directory.js";
 import { createRouter, type Handlers } from "./router.js";
 
 let logLevel: LogLevel = "info";
@@ -26,6 +31,9 @@ const log = createLogger(
 const settingsStore = createSettingsStore(messenger.storage);
 const credentials = createCredentialStore(messenger.storage.local);
 const ports = new Set<messenger.runtime.Port>();
+const folderSink = createFolderSink(log);
+const senderDirectory = createSenderDirectory();
+const engineStore = createKeyValueStore();
 
 let session: XmppSession | null = null;
 let sessionKey = "";
@@ -103,6 +111,16 @@ async function applySettings(): Promise<void> {
     },
   );
   next.onStatus(publish);
+  // The receiving engine (file, then receipt), and telling others we accept mail, at every login.
+  // (The sending engine, MailSender, is driven by the send routing of issue #4.)
+  new MailReceiver({ session: next, sink: folderSink, directory: senderDirectory, store: engineStore, log }).start();
+  next.onStatus((s) => {
+    if (s.state !== "online") return;
+    publishCapability(next, new Date()).then(
+      () => log.info("capability-published"),
+      (error: unknown) => log.warn("capability-publish-failed", { error }),
+    );
+  });
   session = next;
   next.start();
 }

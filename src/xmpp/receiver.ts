@@ -3,9 +3,9 @@
 // on missed mail from the own MAM archive. A bad stanza never crashes anything: every path ends in an outcome.
 import xml, { type Element } from "@xmpp/xml";
 import jidParse from "@xmpp/jid";
-import PostalMime from "postal-mime";
 import type { Logger } from "../core/log.js";
 import { parseAddressList } from "../core/mime/address.js";
+import { inspectMail, MimeInspectError, type InspectedMail } from "../core/mime/inspect.js";
 import { decodeBase64Strict, openPayload, PayloadError, sha256Base64 } from "../core/payload-crypto.js";
 import { checkSender, DedupeSet, messageIdKey, originKey, prependHeader, traceHeader } from "../core/receive-rules.js";
 import { buildFiledReceipt, buildRejection, DEFAULT_MAIL_LIMITS, parseMailStanza, type IncomingMail, type MailLimits, type MailRejectReason } from "./mail-stanza.js";
@@ -130,22 +130,21 @@ export class MailReceiver {
         return { status: "duplicate" };
       }
       const raw = await this.#bytes(mail, limits);
-      let email: Awaited<ReturnType<typeof PostalMime.parse>>;
+      let email: InspectedMail;
       try {
-        email = await PostalMime.parse(raw as Uint8Array<ArrayBuffer>, { maxNestingDepth: 20, maxHeadersSize: 256 * 1024 });
+        email = inspectMail(raw);
       } catch (error) {
-        throw new Rejection("not-mime", error instanceof Error ? error.message : "unparsable");
+        throw new Rejection("not-mime", error instanceof MimeInspectError ? error.message : "unparsable");
       }
-      const fromHeaders = email.headers.filter((h) => h.key === "from");
-      if (fromHeaders.length === 0 || email.headers.length === 0) throw new Rejection("not-mime", "no From header");
-      const messageId = email.messageId?.trim() || null;
+      if (email.from.length === 0) throw new Rejection("not-mime", "no From header");
+      const messageId = email.messageId;
       if (messageId && dedupe.has(messageIdKey(messageId))) {
         dedupe.add(oKey);
         await this.#persist(dedupe);
         await this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
         return { status: "duplicate" };
       }
-      const fromAddresses = fromHeaders.length > 1 ? ["(several From headers)", "x"] : fromAddressList(fromHeaders[0]!.value);
+      const fromAddresses = email.from.length > 1 ? ["(several From headers)", "x"] : fromAddressList(email.from[0]!);
       const single = fromAddresses.length === 1 ? fromAddresses[0]! : "";
       const { directory } = this.#deps;
       const [confirmedJids, addressBookJids, senderKnown] = await Promise.all([
@@ -169,7 +168,7 @@ export class MailReceiver {
         fromJid: mail.from,
         originId: mail.originId,
         messageId,
-        subject: email.subject ?? "",
+        subject: email.subject,
       });
       // Filed: remember it, then (and only then) tell the sender.
       dedupe.add(oKey);

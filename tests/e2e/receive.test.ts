@@ -1,0 +1,111 @@
+// Receiving in a real Thunderbird: another account's engine (Node) sends alice a mail over XMPP; alice's add-on checks
+// the sender, files it with messages.import into its folder, and only then answers with the "filed" receipt.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../../src/core/log.js";
+import { buildMessage, newMessageId } from "../../src/core/mime/build.js";
+import type { SessionStatus } from "../../src/core/status.js";
+import { queryCapability } from "../../src/xmpp/capability.js";
+import { MailSender } from "../../src/xmpp/mail-sender.js";
+import { fallbackBody } from "../../src/xmpp/mail-stanza.js";
+import { realScheduler, webCryptoSha1 } from "../../src/xmpp/runtime.js";
+import { XmppSession } from "../../src/xmpp/session.js";
+import { e2eSkipReason, startE2E, type E2E } from "../support/e2e-env.js";
+
+const skipReason = e2eSkipReason();
+if (skipReason) console.warn(`skipping receive e2e test: ${skipReason}`);
+
+interface Found {
+  folder: string | null;
+  subject: string;
+  author: string;
+  tags: string[];
+  raw?: string;
+}
+
+describe.skipIf(skipReason !== null)("receiving mail over XMPP in a real Thunderbird", () => {
+  let env: E2E;
+  let bob: XmppSession;
+  let sender: MailSender;
+
+  beforeAll(async () => {
+    env = await startE2E({
+      users: [
+        { user: "alice", password: "secret-a" },
+        { user: "bob", password: "secret-b" },
+      ],
+      as: "alice",
+    });
+    await env.tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
+    bob = new XmppSession(
+      { jid: env.jidOf("bob"), websocketUrl: env.prosody.wsUrl, resource: "node" },
+      {
+        scheduler: realScheduler,
+        random: Math.random,
+        sha1: webCryptoSha1,
+        log: createLogger(() => {}, () => "info"),
+        credentials: { load: async () => ({ password: "secret-b" }), saveKeys: async () => {} },
+      },
+    );
+    bob.start();
+    await new Promise<void>((resolve) => {
+      const off = bob.onStatus((s: SessionStatus) => {
+        if (s.state === "online") {
+          off();
+          resolve();
+        }
+      });
+    });
+    sender = new MailSender({ session: bob, log: createLogger(() => {}, () => "info"), scheduler: realScheduler });
+    sender.start();
+  });
+
+  afterAll(async () => {
+    await bob?.stop();
+    const q = await env?.stop();
+    if (q) console.log(`[e2e] Thunderbird quit: ${q.how} in ${q.ms} ms`);
+  });
+
+  async function send(fromHeader: string, subject: string, text: string) {
+    const messageId = newMessageId("localhost");
+    const raw = buildMessage(
+      { from: fromHeader, to: ["alice@localhost"], cc: [], bcc: [], replyTo: [], subject, text, isPlainText: true, attachments: [] },
+      { date: new Date(), messageId },
+    );
+    const t0 = performance.now();
+    const outcome = await sender.deliver(
+      { to: env.jidOf("alice"), raw, subject, fallbackBody: fallbackBody({ from: fromHeader, to: ["alice@localhost"], subject, text, attachmentNames: [] }) },
+      15_000,
+    );
+    return { outcome, messageId, ms: performance.now() - t0, raw };
+  }
+
+  it("advertises the capability on PEP, readable by bob", async () => {
+    const deadline = Date.now() + 10_000;
+    let capable = false;
+    while (!capable && Date.now() < deadline) {
+      capable = await queryCapability(bob, env.jidOf("alice"), new Date(), 5_000);
+      if (!capable) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(capable).toBe(true);
+  });
+
+  it("files a mail from a verified sender in its folder, then sends the filed receipt", async () => {
+    const { outcome, messageId, ms } = await send("Bob <bob@localhost>", "Über XMPP: hello", "Hallo Alice,\r\nthis came over XMPP.\r\n");
+    console.log(`[e2e] send → filed receipt from Thunderbird: ${ms.toFixed(0)} ms (${outcome.status})`);
+    expect(outcome).toMatchObject({ status: "filed" });
+    const found = await env.tb.helper.command<Found[]>("findMessages", { headerMessageId: messageId.slice(1, -1), withRaw: true }, 10_000);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ folder: "Mail over XMPP", subject: "Über XMPP: hello" });
+    expect(found[0]!.raw).toMatch(/^X-Mail-Over-XMPP: .*from=bob@localhost.*verified=yes/m);
+    expect(found[0]!.raw).toContain("this came over XMPP.");
+  });
+
+  it("files a mail whose From does not match the sending JID apart, tagged as unverified", async () => {
+    const { outcome, messageId } = await send("The Bank <security@bank.example>", "Please confirm your password", "Click here.");
+    expect(outcome).toMatchObject({ status: "filed" });
+    const found = await env.tb.helper.command<Found[]>("findMessages", { headerMessageId: messageId.slice(1, -1) }, 10_000);
+    expect(found).toHaveLength(1);
+    expect(found[0]!.folder).toBe("Mail over XMPP - unverified senders");
+    expect(found[0]!.tags).toContain("mox_unverified");
+  });
+});
