@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { client as stockClient, xml, type StockClient } from "@xmpp/client";
 import type { Element } from "@xmpp/xml";
 import { createLogger } from "../../src/core/log.js";
+import { buildMessage, newMessageId } from "../../src/core/mime/build.js";
 import { encodeBase64, sha256Base64 } from "../../src/core/payload-crypto.js";
 import { NS_MAIL } from "../../src/core/protocol.js";
 import type { SessionStatus } from "../../src/core/status.js";
@@ -222,6 +223,46 @@ describe.skipIf(!isProsodyAvailable())("MailReceiver", () => {
     expect(outcome).toMatchObject({ status: "filed", route: "external" });
     expect(alice.filed.at(-1)!.raw.slice(-raw.length)).toEqual(raw);
     await bobSession.stop();
+  });
+
+  it("carries a rich mail (HTML + text, Unicode, three attachments incl. binary) byte for byte", async () => {
+    const bobSession = session(server, "bob", "pw-b", "rich");
+    bobSession.start();
+    await whenOnline(bobSession);
+    const sender = new MailSender({ session: bobSession, log, scheduler: realScheduler });
+    sender.start();
+    const raw = buildMessage(
+      {
+        from: "Bob Größ <bob@localhost>",
+        to: ["Alice <alice@localhost>"],
+        cc: [],
+        bcc: [],
+        replyTo: [],
+        subject: "Grüße 日本語 😀",
+        text: "Hallo Alice – the files.",
+        html: "<p>Hallo Alice &ndash; <b>the files</b>.</p>",
+        isPlainText: false,
+        attachments: [
+          { name: "bytes.bin", contentType: "application/octet-stream", data: Uint8Array.from({ length: 4096 }, (_, i) => i % 256) },
+          { name: "Überweisung €.pdf", contentType: "application/pdf", data: enc.encode("%PDF-1.4 fake") },
+          { name: "notes.txt", contentType: "text/plain", data: enc.encode("plain notes\n") },
+        ],
+      },
+      { date: new Date(), messageId: newMessageId("localhost") },
+    );
+    const outcome = await sender.deliver({ to: "alice@localhost", raw, subject: "rich", fallbackBody: "rich" }, 20_000);
+    expect(outcome.status).toBe("filed");
+    const filed = alice.filed.at(-1)!;
+    expect(filed.raw.slice(filed.raw.length - raw.length)).toEqual(raw);
+    expect(filed).toMatchObject({ verified: true, subject: "Grüße 日本語 😀" });
+    await bobSession.stop();
+  });
+
+  it("rejects a truncated MIME body as not-mime", async () => {
+    const raw = enc.encode("From: bob@localhost\r\nMessage-ID: <t@localhost>\r\nContent-Type: multipart/mixed; boundary=XYZ\r\n\r\n--XYZ\r\nContent-Type: text/plain\r\n\r\ncut off her");
+    await bob.xmpp.send(await stanzaFor(raw, "id-trunc"));
+    await until(() => rejection(bob.inbox, "id-trunc") !== undefined);
+    expect(rejection(bob.inbox, "id-trunc")).toBe("not-mime");
   });
 
   it("drops a forged MAM result from another account", async () => {

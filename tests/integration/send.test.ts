@@ -8,7 +8,7 @@ import { decodeBase64Strict, openPayload, sha256Base64 } from "../../src/core/pa
 import { NS_MAIL } from "../../src/core/protocol.js";
 import type { SessionStatus } from "../../src/core/status.js";
 import { MailSender } from "../../src/xmpp/mail-sender.js";
-import { buildFiledReceipt, buildRejection } from "../../src/xmpp/mail-stanza.js";
+import { buildFiledReceipt, buildRejection, fallbackBody } from "../../src/xmpp/mail-stanza.js";
 import { realScheduler, webCryptoSha1 } from "../../src/xmpp/runtime.js";
 import { XmppSession } from "../../src/xmpp/session.js";
 import { downloadBytes } from "../../src/xmpp/upload.js";
@@ -142,6 +142,28 @@ describe.skipIf(!isProsodyAvailable())("MailSender", () => {
     }
     console.log(`[measure] ${rows.join("; ")}`);
   }, 120_000);
+
+  it("gives an ordinary XMPP client a readable message: subject and a body with who, what and the attachment note", async () => {
+    const peek = await stockClient({ service: server.wsUrl, domain: server.domain, username: "carol", password: "pw-c", resource: "chat" });
+    peek.on("error", () => {});
+    const seen: Element[] = [];
+    peek.on("stanza", (s: Element) => void (s.is("message") && s.getChild("body") && seen.push(s)));
+    await peek.start();
+    await peek.send(xml("presence"));
+    const body = fallbackBody({ from: "Bob <bob@localhost>", to: ["carol@localhost"], subject: "Lunch?", text: "Shall we meet at noon?", attachmentNames: ["menu.pdf"] });
+    await sender.deliver({ to: "carol@localhost", raw: mailOfSize(1_000), subject: "Lunch?", fallbackBody: body }, 3_000);
+    const deadline = Date.now() + 5_000;
+    while (seen.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const m = seen[0]!;
+    expect(m.getChildText("subject")).toBe("Lunch?");
+    const text = m.getChildText("body")!;
+    expect(text).toContain("E-mail from Bob <bob@localhost>");
+    expect(text).toContain("Subject: Lunch?");
+    expect(text).toContain("Shall we meet at noon?");
+    expect(text).toMatch(/1 attachment \(menu\.pdf\) is only in the e-mail/);
+    expect(text).not.toMatch(/[A-Za-z0-9+/]{200}/); // no base64 blob in what a person reads
+    await peek.stop();
+  });
 
   it("answers failed at once when the recipient rejects, and when the account does not exist", async () => {
     alice.behaviour = "reject";
