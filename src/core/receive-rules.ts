@@ -30,7 +30,35 @@ export class DedupeSet {
 }
 
 export const originKey = (fromJid: string, originId: string) => `origin:${fromJid.toLowerCase()}/${originId}`;
-export const messageIdKey = (messageId: string) => `msgid:${messageId.trim().toLowerCase()}`;
+/** Keyed by sender too: another account reusing someone's Message-ID must not suppress (and falsely confirm) their mail. */
+export const messageIdKey = (fromJid: string, messageId: string) => `msgid:${fromJid.toLowerCase()}/${messageId.trim().toLowerCase()}`;
+
+/**
+ * Renames trace headers the sender put into the mail ("X-Mail-Over-XMPP: …verified=yes") so that only the one this
+ * client prepends carries that name. Only the header block is touched.
+ */
+export function neutralizeTraceHeaders(raw: Uint8Array): Uint8Array {
+  const name = "x-mail-over-xmpp:";
+  let headerEnd = raw.length;
+  for (let i = 0; i + 1 < raw.length; i++) {
+    if (raw[i] === 0x0a && (raw[i + 1] === 0x0a || (raw[i + 1] === 0x0d && raw[i + 2] === 0x0a))) {
+      headerEnd = i + 1;
+      break;
+    }
+  }
+  const hits: number[] = [];
+  for (let i = 0; i < headerEnd; i = raw.indexOf(0x0a, i) + 1 || headerEnd) {
+    let match = true;
+    for (let j = 0; j < name.length && match; j++) match = (raw[i + j] ?? 0) === name.charCodeAt(j) || (raw[i + j] ?? 0) === name.toUpperCase().charCodeAt(j);
+    if (match) hits.push(i);
+  }
+  if (hits.length === 0) return raw;
+  const out = new Uint8Array(raw);
+  // Same length: "X-Mail-Over-XMPP" → "X-Untrusted-Mox-" keeps every offset, the colon stays where it was.
+  const replacement = new TextEncoder().encode("X-Untrusted-Mox-");
+  for (const at of hits) out.set(replacement, at);
+  return out;
+}
 
 export interface SenderEvidence {
   /** addr-specs of the mail's From: header, lowercased. */

@@ -7,7 +7,7 @@ import type { Logger } from "../core/log.js";
 import { parseAddressList } from "../core/mime/address.js";
 import { inspectMail, MimeInspectError, type InspectedMail } from "../core/mime/inspect.js";
 import { decodeBase64Strict, openPayload, PayloadError, sha256Base64 } from "../core/payload-crypto.js";
-import { checkSender, DedupeSet, messageIdKey, originKey, prependHeader, traceHeader } from "../core/receive-rules.js";
+import { checkSender, DedupeSet, messageIdKey, neutralizeTraceHeaders, originKey, prependHeader, traceHeader } from "../core/receive-rules.js";
 import { buildFiledReceipt, buildRejection, DEFAULT_MAIL_LIMITS, parseMailStanza, type IncomingMail, type MailLimits, type MailRejectReason } from "./mail-stanza.js";
 import type { XmppSession } from "./session.js";
 import { downloadBytes } from "./upload.js";
@@ -64,6 +64,8 @@ const NS_FORWARD = "urn:xmpp:forward:0";
 const NS_RSM = "http://jabber.org/protocol/rsm";
 const DEDUPE_KEY = "dedupe";
 const MAM_KEY = "mamLast";
+/** MAM position meaning "the archive was empty: read it from the start". */
+const FROM_START = "@start";
 
 class Rejection extends Error {
   constructor(
@@ -91,7 +93,12 @@ export class MailReceiver {
     session.onStanza((stanza) => {
       if (!stanza.is("message")) return;
       const mam = stanza.getChild("result", NS_MAM);
-      if (mam) return; // MAM results are consumed by catchUp()'s own listener.
+      if (mam) {
+        // MAM results are consumed by catchUp()'s own listener; one from anyone but our own archive is forged.
+        const from = stanza.attrs.from ? jidParse(stanza.attrs.from).bare().toString().toLowerCase() : ownBare(session);
+        if (from !== ownBare(session)) log.warn("forged-mam-result-dropped", { from });
+        return;
+      }
       void this.handle(stanza, "live");
     });
     session.onStatus((s) => {
@@ -117,7 +124,8 @@ export class MailReceiver {
     if (!parsed.ok) {
       if (parsed.ignore) return { status: "ignored" };
       log.warn("mail-rejected", { from: parsed.from ?? "", reason: parsed.reason, detail: parsed.detail, via });
-      if (parsed.from && parsed.id && stanza.attrs.from) await this.#reply(buildRejection(stanza.attrs.from, parsed.id, parsed.reason));
+      // Archive copies were answered when they first arrived (or their sender has long given up): no second reply.
+      if (via === "live" && parsed.from && parsed.id && stanza.attrs.from) this.#reply(buildRejection(stanza.attrs.from, parsed.id, parsed.reason));
       return { status: "rejected", reason: parsed.reason };
     }
     const mail = parsed.mail;
@@ -126,7 +134,7 @@ export class MailReceiver {
       const dedupe = await this.#dedupeSet();
       const oKey = originKey(mail.from, mail.originId);
       if (dedupe.has(oKey)) {
-        await this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
+        if (via === "live") this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
         return { status: "duplicate" };
       }
       const raw = await this.#bytes(mail, limits);
@@ -138,10 +146,10 @@ export class MailReceiver {
       }
       if (email.from.length === 0) throw new Rejection("not-mime", "no From header");
       const messageId = email.messageId;
-      if (messageId && dedupe.has(messageIdKey(messageId))) {
+      if (messageId && dedupe.has(messageIdKey(mail.from, messageId))) {
         dedupe.add(oKey);
         await this.#persist(dedupe);
-        await this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
+        if (via === "live") this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
         return { status: "duplicate" };
       }
       const fromAddresses = email.from.length > 1 ? ["(several From headers)", "x"] : fromAddressList(email.from[0]!);
@@ -162,7 +170,7 @@ export class MailReceiver {
         receivedAt,
       });
       await this.#deps.sink.file({
-        raw: prependHeader(raw, header),
+        raw: prependHeader(neutralizeTraceHeaders(raw), header),
         verified: verdict.verified,
         known: verdict.verified ? verdict.known : senderKnown,
         fromJid: mail.from,
@@ -172,15 +180,20 @@ export class MailReceiver {
       });
       // Filed: remember it, then (and only then) tell the sender.
       dedupe.add(oKey);
-      if (messageId) dedupe.add(messageIdKey(messageId));
-      await this.#persist(dedupe);
-      await this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
+      if (messageId) dedupe.add(messageIdKey(mail.from, messageId));
+      try {
+        await this.#persist(dedupe);
+      } catch (error) {
+        // Filed all the same: acknowledge it; at worst a retransmission after a restart is filed twice.
+        log.warn("dedupe-save-failed", { error });
+      }
+      this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
       log.info("mail-received", { from: mail.from, verified: verdict.verified, via, size: mail.size });
       return { status: "filed", verified: verdict.verified };
     } catch (error) {
       if (error instanceof Rejection) {
         log.warn("mail-rejected", { from: mail.from, reason: error.reason, detail: error.message, via });
-        await this.#reply(buildRejection(mail.fromFull, mail.id, error.reason));
+        if (via === "live") this.#reply(buildRejection(mail.fromFull, mail.id, error.reason));
         return { status: "rejected", reason: error.reason };
       }
       // Not filed (sink failure or a bug): no receipt, nothing remembered — the sender falls back, a retransmission files.
@@ -226,9 +239,11 @@ export class MailReceiver {
     await this.#deps.store.set(DEDUPE_KEY, dedupe.toJSON());
   }
 
-  async #reply(stanza: Element): Promise<void> {
-    const outcome = await this.#deps.session.send(stanza, 30_000);
-    if (outcome.status === "failed") this.#deps.log.warn("receipt-not-sent", { reason: outcome.reason });
+  /** Hands a receipt or rejection to the outbox without holding up the next stanza while it waits for the ack. */
+  #reply(stanza: Element): void {
+    void this.#deps.session.send(stanza, 30_000).then((outcome) => {
+      if (outcome.status === "failed" || outcome.status === "timeout") this.#deps.log.warn("reply-not-sent", { status: outcome.status });
+    });
   }
 
   /**
@@ -243,15 +258,24 @@ export class MailReceiver {
     let after = typeof last === "string" && last ? last : null;
     let handled = 0;
     if (after === null) {
+      // First run: start from the archive's current end (no flood of old history). An empty archive is remembered as
+      // "from the beginning", so mail archived before the next login is not skipped.
       const page = await this.#mamPage(own, { before: "", max: 1 });
-      if (page.last) await store.set(MAM_KEY, page.last);
+      await store.set(MAM_KEY, page.last ?? FROM_START);
       return 0;
     }
     for (let i = 0; i < maxPages; i++) {
-      const page = await this.#mamPage(own, { after, max: pageSize });
-      for (const inner of page.messages) {
-        const outcome = await this.handle(inner, "mam");
+      const page = await this.#mamPage(own, after === FROM_START ? { max: pageSize } : { after, max: pageSize });
+      for (const { archiveId, message } of page.messages) {
+        const outcome = await this.handle(message, "mam");
+        if (outcome.status === "failed") {
+          // Not filed: keep the position before it, so the next catch-up tries again.
+          log.warn("mam-catch-up-stopped", { at: archiveId });
+          return handled;
+        }
         if (outcome.status !== "ignored") handled += 1;
+        after = archiveId;
+        await store.set(MAM_KEY, after);
       }
       if (page.last) {
         after = page.last;
@@ -263,10 +287,13 @@ export class MailReceiver {
     return handled;
   }
 
-  async #mamPage(own: string, rsm: { after?: string; before?: string; max: number }): Promise<{ messages: Element[]; last: string | null; complete: boolean }> {
+  async #mamPage(
+    own: string,
+    rsm: { after?: string; before?: string; max: number },
+  ): Promise<{ messages: Array<{ archiveId: string; message: Element }>; last: string | null; complete: boolean }> {
     const { session, log } = this.#deps;
     const queryid = `q${Math.floor(Math.random() * 1e12).toString(36)}`;
-    const messages: Element[] = [];
+    const messages: Array<{ archiveId: string; message: Element }> = [];
     const off = session.onStanza((stanza) => {
       const result = stanza.getChild("result", NS_MAM);
       if (!stanza.is("message") || !result || result.attrs.queryid !== queryid) return;
@@ -277,7 +304,7 @@ export class MailReceiver {
         return;
       }
       const inner = result.getChild("forwarded", NS_FORWARD)?.getChild("message");
-      if (inner) messages.push(inner);
+      if (inner && result.attrs.id) messages.push({ archiveId: result.attrs.id, message: inner });
     });
     try {
       const set = xml(

@@ -92,6 +92,12 @@ async function stock(server: ProsodyServer, user: string, password: string, reso
   return { xmpp, inbox };
 }
 
+async function startStockAs(user: string) {
+  await serverRef.register(user, `pw-${user}`);
+  return stock(serverRef, user, `pw-${user}`);
+}
+let serverRef: ProsodyServer;
+
 async function until(pred: () => boolean, ms = 8_000): Promise<void> {
   const end = Date.now() + ms;
   while (!pred()) {
@@ -129,6 +135,7 @@ describe.skipIf(!isProsodyAvailable())("MailReceiver", () => {
       mam: true,
       httpFileShare: true,
     });
+    serverRef = server;
     alice = makeAlice(server);
     alice.receiver.start();
     alice.session.start();
@@ -265,6 +272,18 @@ describe.skipIf(!isProsodyAvailable())("MailReceiver", () => {
     expect(rejection(bob.inbox, "id-trunc")).toBe("not-mime");
   });
 
+  it("does not let another account's mail with a borrowed Message-ID suppress (and falsely confirm) the real one", async () => {
+    const mallory = await startStockAs("mallory");
+    await mallory.xmpp.send(await stanzaFor(mail("mallory@localhost", "decoy", "victim@localhost"), "id-decoy"));
+    await until(() => filedReceipts(mallory.inbox, "id-decoy") === 1);
+    const before = alice.filed.length;
+    await bob.xmpp.send(await stanzaFor(mail("bob@localhost", "genuine", "victim@localhost"), "id-genuine"));
+    await until(() => filedReceipts(bob.inbox, "id-genuine") === 1);
+    expect(alice.filed.length).toBe(before + 1);
+    expect(alice.filed.at(-1)).toMatchObject({ fromJid: "bob@localhost", subject: "genuine" });
+    await mallory.xmpp.stop();
+  });
+
   it("drops a forged MAM result from another account", async () => {
     const before = alice.filed.length;
     const inner = await stanzaFor(mail("bob@localhost", "forged", "m7@localhost"), "id-7");
@@ -274,6 +293,29 @@ describe.skipIf(!isProsodyAvailable())("MailReceiver", () => {
     );
     await new Promise((r) => setTimeout(r, 500));
     expect(alice.filed.length).toBe(before);
+  });
+
+  it("keeps the MAM position before a mail it could not store, and files it at the next catch-up", async () => {
+    await alice.session.stop();
+    const phone = await stock(server, "alice", "pw-a", "phone2");
+    await bob.xmpp.send(await stanzaFor(mail("bob@localhost", "stuck", "m10@localhost"), "id-10"));
+    await until(() => phone.inbox.some((m) => m.attrs.id === "id-10"));
+    await phone.xmpp.stop();
+    const broken = makeAlice(server, alice.store);
+    broken.sinkFails = true;
+    broken.receiver.start();
+    broken.session.start();
+    await whenOnline(broken.session);
+    await until(() => broken.outcomes.some((o) => o.status === "failed"), 10_000);
+    await broken.session.stop();
+    const healthy = makeAlice(server, alice.store);
+    healthy.receiver.start();
+    healthy.session.start();
+    await whenOnline(healthy.session);
+    await until(() => healthy.filed.some((m) => m.messageId === "<m10@localhost>"), 10_000);
+    await healthy.session.stop();
+    alice.session.start();
+    await whenOnline(alice.session);
   });
 
   it("files once what arrived while offline, and catches up from MAM what another client took", async () => {

@@ -1,7 +1,7 @@
 // The receiving side's pure rules (src/core/receive-rules.ts): the bounded, persisted dedupe set, the sender check
 // (a table), the trace header (sanitized) and prepending it byte-exactly.
 import { describe, expect, it } from "vitest";
-import { checkSender, DedupeSet, messageIdKey, originKey, prependHeader, traceHeader, type SenderEvidence, type SenderVerdict } from "../../src/core/receive-rules.js";
+import { checkSender, DedupeSet, messageIdKey, neutralizeTraceHeaders, originKey, prependHeader, traceHeader, type SenderEvidence, type SenderVerdict } from "../../src/core/receive-rules.js";
 
 describe("DedupeSet", () => {
   it("remembers keys and forgets nothing below its bound", () => {
@@ -56,7 +56,8 @@ describe("DedupeSet", () => {
   it("builds origin keys per sender (JID case-folded, origin-id exact) and Message-ID keys case-folded", () => {
     expect(originKey("Bob@Example.ORG", "Ab-1")).toBe("origin:bob@example.org/Ab-1");
     expect(originKey("bob@example.org", "Ab-1")).not.toBe(originKey("carol@example.org", "Ab-1"));
-    expect(messageIdKey(" <X.Y@Host> ")).toBe("msgid:<x.y@host>");
+    expect(messageIdKey("Bob@Example.org", " <X.Y@Host> ")).toBe("msgid:bob@example.org/<x.y@host>");
+    expect(messageIdKey("bob@example.org", "<a@b>")).not.toBe(messageIdKey("carol@example.org", "<a@b>"));
   });
 });
 
@@ -163,5 +164,20 @@ describe("prependHeader", () => {
     const out = prependHeader(view, "X: y\r\n");
     expect(new TextDecoder().decode(out)).toBe("X: y\r\nSubject: s\r\n\r\nbody");
     expect(view).toEqual(copy);
+  });
+});
+
+describe("neutralizeTraceHeaders", () => {
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  it("renames sender-supplied trace headers in the header block only, keeping every byte offset", () => {
+    const raw = enc.encode("From: a@b\r\nx-mail-over-xmpp: verified=yes\r\nSubject: s\r\n\r\nX-Mail-Over-XMPP: in the body stays\r\n");
+    const out = neutralizeTraceHeaders(raw);
+    expect(out.length).toBe(raw.length);
+    expect(dec.decode(out)).toBe("From: a@b\r\nX-Untrusted-Mox-: verified=yes\r\nSubject: s\r\n\r\nX-Mail-Over-XMPP: in the body stays\r\n");
+  });
+  it("returns the same bytes when there is nothing to rename", () => {
+    const raw = enc.encode("From: a@b\r\n\r\nbody");
+    expect(neutralizeTraceHeaders(raw)).toBe(raw);
   });
 });
