@@ -38,7 +38,6 @@ export const options = {
   platform: "browser",
   target: ["firefox128"],
   minify: false,
-  keepNames: true,
   // Paths in the source maps stay the same when node_modules is a link (as in the source-archive rebuild test).
   preserveSymlinks: true,
   sourcemap: "linked",

@@ -3,7 +3,7 @@
 // restart lives in storage (settings, credentials, resource name), so this file holds no state worth losing.
 import { createLogger, type LogLevel } from "../core/log.js";
 import { STATUS_PORT, type AccountInput, type StatusPush } from "../core/messages.js";
-import { validateSetting, type Settings } from "../core/settings.js";
+import { DEFAULT_SETTINGS, validateSetting, type Settings } from "../core/settings.js";
 import type { SessionStatus } from "../core/status.js";
 import { createCredentialStore } from "../platform/credentials-store.js";
 import { browserProbes, fetchText } from "../platform/probes.js";
@@ -31,7 +31,9 @@ const log = createLogger(
 const settingsStore = createSettingsStore(messenger.storage);
 const credentials = createCredentialStore(messenger.storage.local);
 const ports = new Set<messenger.runtime.Port>();
-const folderSink = createFolderSink(log);
+/** The effective settings as of the last applySettings; the folder sink reads them for every mail it files. */
+let currentSettings: Settings = DEFAULT_SETTINGS;
+const folderSink = createFolderSink(log, () => currentSettings);
 const senderDirectory = createSenderDirectory();
 const engineStore = createKeyValueStore();
 
@@ -84,6 +86,7 @@ function reconfigure(): Promise<void> {
 async function applySettings(): Promise<void> {
   const resolved = await settingsStore.load();
   const settings = resolved.settings;
+  currentSettings = settings;
   logLevel = settings.logLevel;
   for (const problem of resolved.policyErrors) log.warn("policy-value-rejected", { setting: problem.key, error: problem.error });
 

@@ -19,21 +19,40 @@ export interface Settings {
    */
   readonly password: string;
   readonly logLevel: LogLevel;
+  /**
+   * Mail whose From address was verified against the sender's JID, from a sender who is not in the address book:
+   * "deliver-tagged" files it like other verified mail, tagged "XMPP: new sender"; "unverified-folder" files it
+   * with the mail from unverified senders.
+   */
+  readonly unknownSenders: UnknownSenderMode;
+  /**
+   * Where verified mail is filed: "" = the add-on's own folder under Local Folders (created on first use), else the
+   * id of a Thunderbird folder (folders.MailFolderId, e.g. "account1://INBOX"). A folder that no longer exists
+   * falls back to the default one.
+   */
+  readonly receiveFolder: string;
 }
+
+export type UnknownSenderMode = "deliver-tagged" | "unverified-folder";
 
 export type SettingKey = keyof Settings;
 
+// unknownSenders and receiveFolder came after layout version 1 without a migration: stored data that lacks them
+// simply gets their defaults, and older add-on versions ignore them.
 export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   enabled: true,
   jid: "",
   websocketUrl: "",
   password: "",
   logLevel: "info",
+  unknownSenders: "deliver-tagged",
+  receiveFolder: "",
 });
 
 export const SETTING_KEYS: readonly SettingKey[] = Object.freeze(Object.keys(DEFAULT_SETTINGS) as SettingKey[]);
 
 export const LOG_LEVELS: readonly LogLevel[] = Object.freeze(["error", "warn", "info", "debug"] as const);
+export const UNKNOWN_SENDER_MODES: readonly UnknownSenderMode[] = Object.freeze(["deliver-tagged", "unverified-folder"] as const);
 
 /** The storage.local key holding the version of the stored settings layout. */
 export const SETTINGS_VERSION_KEY = "settingsVersion";
@@ -44,6 +63,7 @@ export const JID_MAX_OCTETS = 3071;
 export const JID_PART_MAX_OCTETS = 1023;
 export const URL_MAX_LENGTH = 2048;
 export const PASSWORD_MAX_LENGTH = 1024;
+export const FOLDER_ID_MAX_LENGTH = 1024;
 
 export type SettingError =
   | "wrong-type"
@@ -66,7 +86,10 @@ export type SettingError =
   | "password-empty"
   | "password-too-long"
   | "password-control-chars"
-  | "log-level-unknown";
+  | "log-level-unknown"
+  | "unknown-senders-invalid"
+  | "receive-folder-too-long"
+  | "receive-folder-control-chars";
 
 export type Validation<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SettingError };
 
@@ -220,6 +243,17 @@ const VALIDATORS: { readonly [K in SettingKey]: (value: unknown) => Validation<S
     if (typeof value !== "string") return { ok: false, error: "wrong-type" };
     const level = LOG_LEVELS.find((l) => l === value);
     return level === undefined ? { ok: false, error: "log-level-unknown" } : { ok: true, value: level };
+  },
+  unknownSenders: (value) => {
+    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
+    const mode = UNKNOWN_SENDER_MODES.find((m) => m === value);
+    return mode === undefined ? { ok: false, error: "unknown-senders-invalid" } : { ok: true, value: mode };
+  },
+  receiveFolder: (value) => {
+    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
+    if (value.length > FOLDER_ID_MAX_LENGTH) return { ok: false, error: "receive-folder-too-long" };
+    if (CONTROL.test(value)) return { ok: false, error: "receive-folder-control-chars" };
+    return { ok: true, value };
   },
 };
 

@@ -1,7 +1,12 @@
 // Files mail received over XMPP into Thunderbird: a folder named for the add-on under Local Folders (created on first
-// use), a separate folder for unverified senders, tags that make the verdict visible in the message list.
+// use) or the folder chosen in the settings, a separate folder for unverified senders, tags that make the verdict
+// visible in the message list.
 import type { FiledMail, MailSink } from "../xmpp/receiver.js";
 import type { Logger } from "../core/log.js";
+import type { Settings } from "../core/settings.js";
+
+/** The settings the sink reads for every mail, so a change applies to the next one. */
+export type ReceiveSettings = Pick<Settings, "unknownSenders" | "receiveFolder">;
 
 export const INBOX_FOLDER = "Mail over XMPP";
 export const UNVERIFIED_FOLDER = "Mail over XMPP - unverified senders";
@@ -43,7 +48,7 @@ async function ensureTag(tag: { key: string; label: string; color: string }): Pr
   if (!tags.some((t) => t.key === tag.key)) await messenger.messages.createTag(tag.key, tag.label, tag.color);
 }
 
-export function createFolderSink(log: Logger): MailSink {
+export function createFolderSink(log: Logger, settings: () => ReceiveSettings): MailSink {
   const folders = new Map<string, Promise<Folder>>();
   const folder = (name: string) => {
     let p = folders.get(name);
@@ -60,7 +65,14 @@ export function createFolderSink(log: Logger): MailSink {
 
   return {
     async file(mail: FiledMail): Promise<void> {
-      const target = await folder(mail.verified ? INBOX_FOLDER : UNVERIFIED_FOLDER);
+      const { unknownSenders, receiveFolder } = settings();
+      const withUnverified = !mail.verified || (!mail.known && unknownSenders === "unverified-folder");
+      // The chosen folder if it still exists; folders.get rejects ("Folder not found: …") when it was deleted.
+      const chosen =
+        withUnverified || receiveFolder === ""
+          ? undefined
+          : await messenger.folders.get(receiveFolder, false).catch((error: unknown) => void log.warn("receive-folder-missing", { folder: receiveFolder, error }));
+      const target = chosen ?? (await folder(withUnverified ? UNVERIFIED_FOLDER : INBOX_FOLDER));
       const tags: string[] = [];
       if (!mail.verified) tags.push(TAG_UNVERIFIED.key);
       else if (!mail.known) tags.push(TAG_NEW_SENDER.key);

@@ -9,6 +9,7 @@ import { localizePage, t, type LocalizableElement } from "../../src/platform/i18
 import {
   clip,
   FAILURE_TEXT,
+  folderChoices,
   parseDiscoverReply,
   parseSaveReply,
   parseSessionStatus,
@@ -56,6 +57,54 @@ describe("test result text", () => {
       key: "testOk",
       subs: ["a@b.example", "SCRAM-SHA-1", "13"],
     });
+  });
+});
+
+describe("folder choice for received mail", () => {
+  const accounts = [
+    { id: "account2", name: "Work (IMAP)", type: "imap" },
+    { id: "account1", name: "Local Folders", type: "none" },
+    { id: "account3", name: "Home (POP)", type: "pop3" },
+    { id: "account4", name: "News", type: "nntp" },
+    { id: "account5", name: "Exchange", type: "ews" },
+  ];
+  const folders = [
+    { id: "account1://", accountId: "account1", path: "/", isRoot: true },
+    { id: "account1://Mail over XMPP", accountId: "account1", path: "/Mail over XMPP" },
+    { id: "account1://Trash", accountId: "account1", path: "/Trash" },
+    { id: "account2://INBOX", accountId: "account2", path: "/INBOX" },
+    { id: "account2://INBOX/Lists", accountId: "account2", path: "/INBOX/Lists" },
+    { id: "account3://Inbox", accountId: "account3", path: "/Inbox" },
+    { id: "account4://comp.mail", accountId: "account4", path: "/comp.mail" },
+    { id: "account5://Inbox", accountId: "account5", path: "/Inbox" },
+    { id: "account1://Saved search", accountId: "account1", path: "/Saved search", isVirtual: true },
+    { id: "unified://Inbox", accountId: "account1", path: "/Inbox", isUnified: true },
+    { id: "tag://$label1", accountId: "account1", path: "/$label1", isTag: true },
+    { accountId: "account1", path: "/No id" },
+    { id: "account9://Gone", accountId: "account9", path: "/Gone" },
+    { id: "account1://bad\u0001name", accountId: "account1", path: "/bad\u0001name" },
+  ];
+
+  it("offers real folders of importable accounts, in account order, as account: path (Thunderbird 133+)", () => {
+    expect(folderChoices(folders, accounts, 153)).toEqual([
+      { id: "account2://INBOX", text: { key: "receiveFolderChoice", subs: ["Work (IMAP)", "INBOX"] } },
+      { id: "account2://INBOX/Lists", text: { key: "receiveFolderChoice", subs: ["Work (IMAP)", "INBOX/Lists"] } },
+      { id: "account1://Mail over XMPP", text: { key: "receiveFolderChoice", subs: ["Local Folders", "Mail over XMPP"] } },
+      { id: "account1://Trash", text: { key: "receiveFolderChoice", subs: ["Local Folders", "Trash"] } },
+      { id: "account3://Inbox", text: { key: "receiveFolderChoice", subs: ["Home (POP)", "Inbox"] } },
+    ]);
+  });
+
+  it("leaves IMAP out before Thunderbird 133, whose messages.import() files only into local and POP folders", () => {
+    expect(folderChoices(folders, accounts, 128).map((c) => c.id)).toEqual(["account1://Mail over XMPP", "account1://Trash", "account3://Inbox"]);
+    expect(folderChoices(folders, accounts, 132).map((c) => c.id)).toEqual(folderChoices(folders, accounts, 128).map((c) => c.id));
+    expect(folderChoices(folders, accounts, 133).map((c) => c.id)).toContain("account2://INBOX");
+    expect(folderChoices(folders, accounts, Number.parseInt("", 10)).map((c) => c.id)).not.toContain("account2://INBOX"); // version unreadable
+  });
+
+  it("bounds long account names and paths", () => {
+    const [choice] = folderChoices([{ id: "account1://x", accountId: "account1", path: `/${"p".repeat(500)}` }], [{ id: "account1", name: "n".repeat(500), type: "none" }], 153);
+    expect(choice?.text.subs?.map((s) => s.length)).toEqual([80, 200]);
   });
 });
 

@@ -94,6 +94,24 @@ describe("validateSetting", () => {
     ["logLevel", "verbose", "log-level-unknown"],
     ["logLevel", "INFO", "log-level-unknown"],
     ["logLevel", 3, "wrong-type"],
+
+    ["unknownSenders", "deliver-tagged", "ok"],
+    ["unknownSenders", "unverified-folder", "ok"],
+    ["unknownSenders", "Deliver-Tagged", "unknown-senders-invalid"],
+    ["unknownSenders", "reject", "unknown-senders-invalid"],
+    ["unknownSenders", "", "unknown-senders-invalid"],
+    ["unknownSenders", true, "wrong-type"],
+
+    ["receiveFolder", "", "ok"],
+    ["receiveFolder", "account1://INBOX", "ok"],
+    ["receiveFolder", "account3://Inbox/Mail über XMPP", "ok"],
+    ["receiveFolder", `account1://${long(1013)}`, "ok"], // exactly 1024
+    ["receiveFolder", `account1://${long(1014)}`, "receive-folder-too-long"],
+    ["receiveFolder", "account1://INBOX\n", "receive-folder-control-chars"],
+    ["receiveFolder", "account1://IN\u0000BOX", "receive-folder-control-chars"],
+    ["receiveFolder", "account1://IN\u007fBOX", "receive-folder-control-chars"],
+    ["receiveFolder", { id: "account1://INBOX" }, "wrong-type"],
+    ["receiveFolder", null, "wrong-type"],
   ];
   it.each(cases)("%s = %j → %s", (key, value, expected) => {
     const result = validateSetting(key, value);
@@ -172,6 +190,21 @@ describe("migrate", () => {
     expect(result.settings).toEqual({ jid: "alice@example.org" });
   });
 
+  it("reads version 1 data stored before unknownSenders and receiveFolder existed: they take their defaults", () => {
+    const stored = { [SETTINGS_VERSION_KEY]: 1, jid: "alice@example.org", logLevel: "warn" };
+    const result = migrate(stored);
+    expect(result).toEqual({ settings: { jid: "alice@example.org", logLevel: "warn" }, version: 1, from: 1, invalid: [] });
+    const { settings } = resolveSettings(stored, undefined);
+    expect(settings.unknownSenders).toBe("deliver-tagged");
+    expect(settings.receiveFolder).toBe("");
+  });
+
+  it("keeps stored receiving settings and drops invalid ones", () => {
+    const result = migrate({ [SETTINGS_VERSION_KEY]: 1, unknownSenders: "unverified-folder", receiveFolder: "account1://INBOX\u0007" });
+    expect(result.settings).toEqual({ unknownSenders: "unverified-folder" });
+    expect(result.invalid).toEqual([{ key: "receiveFolder", error: "receive-folder-control-chars" }]);
+  });
+
   it("treats a malformed version as unversioned", () => {
     expect(migrate({ [SETTINGS_VERSION_KEY]: "1", enabled: true }).from).toBe(0);
     expect(migrate({ [SETTINGS_VERSION_KEY]: -1, enabled: true }).from).toBe(0);
@@ -208,6 +241,9 @@ describe("resolveSettings", () => {
     ["string boolean", { enabled: "false" }, [{ key: "enabled", error: "wrong-type" }]],
     ["bad JID", { jid: "alice" }, [{ key: "jid", error: "jid-missing-local" }]],
     ["unknown level", { logLevel: "trace" }, [{ key: "logLevel", error: "log-level-unknown" }]],
+    ["unknown sender mode", { unknownSenders: "drop" }, [{ key: "unknownSenders", error: "unknown-senders-invalid" }]],
+    ["folder as an object", { receiveFolder: { accountId: "account1", path: "/INBOX" } }, [{ key: "receiveFolder", error: "wrong-type" }]],
+    ["folder id too long", { receiveFolder: long(1025) }, [{ key: "receiveFolder", error: "receive-folder-too-long" }]],
     ["unknown key", { websocketURL: "wss://corp.example/" }, [{ key: "websocketURL", error: "unknown-key" }]],
     ["version key is not a policy", { [SETTINGS_VERSION_KEY]: 1 }, [{ key: SETTINGS_VERSION_KEY, error: "unknown-key" }]],
   ])("does not apply or lock an invalid policy value (%s) and reports it", (_name, managed, errors) => {
@@ -215,6 +251,14 @@ describe("resolveSettings", () => {
     expect(r.policyErrors).toEqual(errors);
     expect([...r.locked]).toEqual([]);
     expect(r.settings).toEqual(resolveSettings(local, undefined).settings);
+  });
+
+  it("lets a policy lock the receiving settings", () => {
+    const r = resolveSettings({ ...local, receiveFolder: "account2://Archive" }, { unknownSenders: "unverified-folder", receiveFolder: "account1://INBOX" });
+    expect(r.settings.unknownSenders).toBe("unverified-folder");
+    expect(r.settings.receiveFolder).toBe("account1://INBOX");
+    expect([...r.locked].sort()).toEqual(["receiveFolder", "unknownSenders"]);
+    expect(resolveSettings(local, { receiveFolder: "" }).locked.has("receiveFolder")).toBe(true);
   });
 
   it("applies the valid part of a partly invalid policy", () => {
@@ -261,6 +305,21 @@ describe("checkUpdate", () => {
 
   it("accepts valid unlocked values", () => {
     expect(checkUpdate({ logLevel: "warn", websocketUrl: "" }, current)).toEqual({ ok: true, values: { logLevel: "warn", websocketUrl: "" } });
+    expect(checkUpdate({ unknownSenders: "unverified-folder", receiveFolder: "account1://INBOX" }, current)).toEqual({
+      ok: true,
+      values: { unknownSenders: "unverified-folder", receiveFolder: "account1://INBOX" },
+    });
+  });
+
+  it("refuses invalid receiving settings and a change of a locked folder", () => {
+    const locked = resolveSettings({}, { receiveFolder: "account1://INBOX" });
+    expect(checkUpdate({ unknownSenders: "bounce", receiveFolder: "" }, locked)).toEqual({
+      ok: false,
+      errors: [
+        { key: "unknownSenders", error: "unknown-senders-invalid" },
+        { key: "receiveFolder", error: "locked" },
+      ],
+    });
   });
 });
 
@@ -362,6 +421,16 @@ describe("createSettingsStore", () => {
     const writesAfterFirst = fake.writes.length;
     await store.load();
     expect(fake.writes.length).toBe(writesAfterFirst);
+  });
+
+  it("saves and reloads the receiving settings", async () => {
+    const fake = fakeStorage({ local: { [SETTINGS_VERSION_KEY]: 1, jid: "alice@example.org" } });
+    const store = createSettingsStore(fake.storage);
+    expect((await store.load()).settings).toMatchObject({ unknownSenders: "deliver-tagged", receiveFolder: "" });
+    expect(fake.writes).toEqual([]); // old data gets the new defaults without being rewritten
+    expect((await store.save({ unknownSenders: "unverified-folder", receiveFolder: "account1://INBOX/XMPP" })).ok).toBe(true);
+    expect(fake.local.get(SETTINGS_VERSION_KEY)).toBe(SETTINGS_VERSION);
+    expect((await store.load()).settings).toMatchObject({ unknownSenders: "unverified-folder", receiveFolder: "account1://INBOX/XMPP" });
   });
 
   it("saves valid values with the layout version", async () => {

@@ -1,10 +1,11 @@
-// Options page: account fields, master switch, log level, connection test, WebSocket discovery, live status.
-// Account fields go to the background (saveAccount), which stores credentials; enabled/logLevel go through
-// the settings store directly. Fields set by policy are shown disabled with a note.
+// Options page: account fields, master switch, log level, receiving choices, connection test, WebSocket discovery,
+// live status. Account fields go to the background (saveAccount), which stores credentials; the other settings go
+// through the settings store directly. Fields set by policy are shown disabled with a note.
 import { STATUS_PORT, type AccountInput } from "../../core/messages.js";
 import {
   isSettingKey,
   LOG_LEVELS,
+  UNKNOWN_SENDER_MODES,
   validateSetting,
   validateWebsocketUrl,
   type SettingError,
@@ -18,6 +19,7 @@ import { createSettingsStore, type ResolvedSettings } from "../../platform/setti
 import { NoReplyError, request } from "../rpc.js";
 import {
   clip,
+  folderChoices,
   parseDiscoverReply,
   parseSaveReply,
   parseSessionStatus,
@@ -27,6 +29,7 @@ import {
   SETTING_NAME_TEXT,
   statusText,
   testResultText,
+  type FolderChoice,
   type Text,
 } from "./present.js";
 
@@ -43,6 +46,8 @@ const controls = {
   password: byId("password", HTMLInputElement),
   websocketUrl: byId("websocketUrl", HTMLInputElement),
   logLevel: byId("logLevel", HTMLSelectElement),
+  unknownSenders: byId("unknownSenders", HTMLSelectElement),
+  receiveFolder: byId("receiveFolder", HTMLSelectElement),
 } satisfies Record<SettingKey, HTMLInputElement | HTMLSelectElement>;
 const buttons = {
   discover: byId("discover", HTMLButtonElement),
@@ -61,6 +66,8 @@ let current: ResolvedSettings | undefined;
 let busy = false;
 /** Fields the user changed since the last load or save: a storage change must not overwrite them. */
 const dirty = new Set<SettingKey>();
+/** The folders offered for received mail; null until (or unless) Thunderbird has listed them. */
+let folderList: readonly FolderChoice[] | null = null;
 
 const text = (x: Text): string => t(x.key, x.subs);
 const isLocked = (key: SettingKey): boolean => current?.locked.has(key) ?? false;
@@ -126,11 +133,39 @@ function renderSettings(resolved: ResolvedSettings): void {
   if (!dirty.has("jid")) controls.jid.value = settings.jid;
   if (!dirty.has("websocketUrl")) controls.websocketUrl.value = settings.websocketUrl;
   if (!dirty.has("logLevel")) controls.logLevel.value = settings.logLevel;
+  if (!dirty.has("unknownSenders")) controls.unknownSenders.value = settings.unknownSenders;
+  renderFolderOptions();
   // A password is never put into the page, not even one set by policy.
   controls.password.value = isLocked("password") ? "" : controls.password.value;
   controls.password.placeholder = isLocked("password") ? t("passwordLockedPlaceholder") : "";
   renderPolicyErrors(resolved.policyErrors);
   setBusy(busy);
+}
+
+/**
+ * Fills the folder list: the default folder, the folders Thunderbird can file into, and the current choice even
+ * when it is not among them (deleted, or not listed yet), so that saving never changes it unasked.
+ */
+function renderFolderOptions(): void {
+  const select = controls.receiveFolder;
+  const chosen = dirty.has("receiveFolder") ? select.value : (current?.settings.receiveFolder ?? "");
+  const options = [new Option(t("receiveFolderDefault"), "")];
+  for (const choice of folderList ?? []) options.push(new Option(text(choice.text), choice.id));
+  if (chosen !== "" && !folderList?.some((choice) => choice.id === chosen)) {
+    options.push(new Option(folderList ? t("receiveFolderMissing", [clip(chosen, 200)]) : clip(chosen, 200), chosen));
+  }
+  select.replaceChildren(...options);
+  select.value = chosen;
+}
+
+async function loadFolders(): Promise<void> {
+  const [folders, accounts, info] = await Promise.all([
+    messenger.folders.query({ canAddMessages: true }),
+    messenger.accounts.list(false),
+    messenger.runtime.getBrowserInfo(),
+  ]);
+  folderList = folderChoices(folders, accounts, Number.parseInt(info.version, 10));
+  renderFolderOptions();
 }
 
 function setBusy(value: boolean): void {
@@ -186,10 +221,13 @@ function checkAccount(account: AccountInput, fields: readonly ("jid" | "password
 }
 
 function readPreferences(): Partial<Settings> {
-  const prefs: { enabled?: boolean; logLevel?: Settings["logLevel"] } = {};
+  const prefs: { -readonly [K in SettingKey]?: Settings[K] } = {};
   if (!isLocked("enabled")) prefs.enabled = controls.enabled.checked;
   const level = LOG_LEVELS.find((l) => l === controls.logLevel.value);
   if (!isLocked("logLevel") && level !== undefined) prefs.logLevel = level;
+  const mode = UNKNOWN_SENDER_MODES.find((m) => m === controls.unknownSenders.value);
+  if (!isLocked("unknownSenders") && mode !== undefined) prefs.unknownSenders = mode;
+  if (!isLocked("receiveFolder")) prefs.receiveFolder = controls.receiveFolder.value;
   return prefs;
 }
 
@@ -306,6 +344,13 @@ buttons.discover.addEventListener("click", () => void run(discover));
 const loadFailed = (): void => showResult("error", { key: "settingsLoadFailed" });
 store.onChange(renderSettings, loadFailed);
 store.load().then(renderSettings, loadFailed);
+loadFolders().catch(() => {
+  // A note, not a field error: the stored choice is still valid, only the list of alternatives is missing.
+  const note = byId("receiveFolder-error", HTMLElement);
+  note.textContent = t("receiveFolderListFailed");
+  note.hidden = false;
+  describe("receiveFolder");
+});
 
 renderStatus(null);
 request("getStatus", {}).then(

@@ -1,7 +1,7 @@
 // Pure presentation logic of the options page: which message to show for a status, a test result or a
 // settings error, and runtime checks of what the background sends (the page displays nothing unchecked).
 import type { ConnectFailureKind, ConnectTestResult } from "../../core/messages.js";
-import type { SettingError, SettingKey } from "../../core/settings.js";
+import { validateSetting, type SettingError, type SettingKey } from "../../core/settings.js";
 import type { SessionStatus } from "../../core/status.js";
 import type { MessageKey } from "../../platform/i18n.js";
 
@@ -46,6 +46,9 @@ export const SETTING_ERROR_TEXT: { readonly [K in SettingError]: MessageKey } = 
   "password-too-long": "settingError_passwordTooLong",
   "password-control-chars": "settingError_passwordControlChars",
   "log-level-unknown": "settingError_logLevelUnknown",
+  "unknown-senders-invalid": "settingError_unknownSendersInvalid",
+  "receive-folder-too-long": "settingError_receiveFolderTooLong",
+  "receive-folder-control-chars": "settingError_receiveFolderControlChars",
 };
 
 export const SETTING_NAME_TEXT: { readonly [K in SettingKey]: MessageKey } = {
@@ -54,7 +57,54 @@ export const SETTING_NAME_TEXT: { readonly [K in SettingKey]: MessageKey } = {
   websocketUrl: "settingName_websocketUrl",
   password: "settingName_password",
   logLevel: "settingName_logLevel",
+  unknownSenders: "settingName_unknownSenders",
+  receiveFolder: "settingName_receiveFolder",
 };
+
+// ---- the folder choice for received mail --------------------------------------------------------------
+
+/** The parts of a folders.MailFolder the choice looks at. */
+export interface FolderLike {
+  readonly id?: string | undefined;
+  readonly accountId?: string | undefined;
+  readonly path: string;
+  readonly isRoot?: boolean | undefined;
+  readonly isVirtual?: boolean | undefined;
+  readonly isUnified?: boolean | undefined;
+  readonly isTag?: boolean | undefined;
+}
+
+/** The parts of an accounts.MailAccount the choice looks at. */
+export interface AccountLike {
+  readonly id: string;
+  readonly name: string;
+  readonly type: string;
+}
+
+export interface FolderChoice {
+  /** The folders.MailFolderId to store as receiveFolder. */
+  readonly id: string;
+  readonly text: Text;
+}
+
+/**
+ * The folders offered for received mail, from folders.query({canAddMessages: true}) and accounts.list(): real
+ * folders (no root, search, unified or tag folders) of accounts messages.import() can file into, in the order of
+ * the accounts, each shown as "account: path". messages.import() accepts local folders and POP3, and from
+ * Thunderbird 133 on also IMAP (153's ext-messages.js: "none", "pop3", "imap"); an unknown version (NaN) counts as 128.
+ */
+export function folderChoices(folders: readonly FolderLike[], accounts: readonly AccountLike[], thunderbirdMajor: number): FolderChoice[] {
+  const importable = thunderbirdMajor >= 133 ? ["none", "pop3", "imap"] : ["none", "pop3"];
+  return accounts.flatMap((account) =>
+    importable.includes(account.type)
+      ? folders.flatMap((f) =>
+          f.accountId !== account.id || f.id === undefined || f.isRoot || f.isVirtual || f.isUnified || f.isTag || !validateSetting("receiveFolder", f.id).ok
+            ? []
+            : [{ id: f.id, text: { key: "receiveFolderChoice", subs: [clip(account.name, 80), clip(f.path.replace(/^\/+/, ""), 200)] } }],
+        )
+      : [],
+  );
+}
 
 /** Text from the background or a policy is shown as-is (textContent), but bounded. */
 export function clip(text: string, max = 300): string {
