@@ -1,39 +1,16 @@
 // Capability discovery on a real Prosody: our PEP item is readable by non-contacts, also while we are offline.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { silentLogger } from "../../src/core/log.js";
-import type { SessionStatus } from "../../src/core/status.js";
 import { publishCapability, queryCapability, retractCapability, CAPABILITY_MAX_AGE_MS } from "../../src/xmpp/capability.js";
-import { realScheduler, webCryptoSha1 } from "../../src/xmpp/runtime.js";
-import { XmppSession } from "../../src/xmpp/session.js";
+import type { XmppSession } from "../../src/xmpp/session.js";
+import { ourSession, whenOnline } from "../support/mail-fixtures.js";
 import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
 
-function session(server: ProsodyServer, user: string, password: string) {
-  return new XmppSession(
-    { jid: `${user}@${server.domain}`, websocketUrl: server.wsUrl, resource: "cap" },
-    {
-      scheduler: realScheduler,
-      random: Math.random,
-      sha1: webCryptoSha1,
-      log: silentLogger,
-      credentials: { load: async () => ({ password }), saveKeys: async () => {} },
-    },
-  );
-}
 
-async function online(s: XmppSession): Promise<void> {
+
+const start = (s: XmppSession) => {
   s.start();
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not online: ${JSON.stringify(s.status)}`)), 10_000);
-    const check = (st: SessionStatus) => {
-      if (st.state === "online") {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    s.onStatus(check);
-    check(s.status);
-  });
-}
+  return whenOnline(s);
+};
 
 describe.skipIf(!isProsodyAvailable())("capability discovery (PEP, open access)", () => {
   let server: ProsodyServer;
@@ -47,8 +24,8 @@ describe.skipIf(!isProsodyAvailable())("capability discovery (PEP, open access)"
         { user: "carol", password: "pw-c" },
       ],
     });
-    bob = session(server, "bob", "pw-b");
-    await online(bob);
+    bob = ourSession(server, "bob", "pw-b", "cap");
+    await start(bob);
   });
   afterAll(async () => {
     await bob?.stop();
@@ -56,8 +33,8 @@ describe.skipIf(!isProsodyAvailable())("capability discovery (PEP, open access)"
   });
 
   it("is visible to a non-contact, also after the publisher went offline, and gone after retraction", async () => {
-    const alice = session(server, "alice", "pw-a");
-    await online(alice);
+    const alice = ourSession(server, "alice", "pw-a", "cap");
+    await start(alice);
     await publishCapability(alice, new Date());
     await alice.stop();
 
@@ -65,7 +42,7 @@ describe.skipIf(!isProsodyAvailable())("capability discovery (PEP, open access)"
     expect(await queryCapability(bob, "alice@localhost", new Date(), 5_000)).toBe(true);
     console.log(`[measure] capability query round trip: ${(performance.now() - t0).toFixed(1)} ms`);
 
-    await online(alice);
+    await start(alice);
     await retractCapability(alice);
     expect(await queryCapability(bob, "alice@localhost", new Date(), 5_000)).toBe(false);
     await alice.stop();
@@ -77,8 +54,8 @@ describe.skipIf(!isProsodyAvailable())("capability discovery (PEP, open access)"
   });
 
   it("treats an item older than the maximum age as absent", async () => {
-    const carol = session(server, "carol", "pw-c");
-    await online(carol);
+    const carol = ourSession(server, "carol", "pw-c", "cap");
+    await start(carol);
     await publishCapability(carol, new Date(Date.now() - CAPABILITY_MAX_AGE_MS - 60_000));
     expect(await queryCapability(bob, "carol@localhost", new Date(), 5_000)).toBe(false);
     await publishCapability(carol, new Date());
@@ -87,7 +64,7 @@ describe.skipIf(!isProsodyAvailable())("capability discovery (PEP, open access)"
   });
 
   it("rejects (unknown, not no) when the asking session is offline", async () => {
-    const dave = session(server, "bob", "pw-b");
+    const dave = ourSession(server, "bob", "pw-b", "cap");
     await expect(queryCapability(dave, "alice@localhost", new Date(), 1_000)).rejects.toThrow(/not online/);
   });
 });

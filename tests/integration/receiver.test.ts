@@ -7,12 +7,12 @@ import { createLogger } from "../../src/core/log.js";
 import { buildMessage, newMessageId } from "../../src/core/mime/build.js";
 import { encodeBase64, sha256Base64 } from "../../src/core/payload-crypto.js";
 import { NS_MAIL } from "../../src/core/protocol.js";
-import type { SessionStatus } from "../../src/core/status.js";
 import { MailSender } from "../../src/xmpp/mail-sender.js";
 import { buildMailStanza } from "../../src/xmpp/mail-stanza.js";
 import { MailReceiver, type FiledMail, type ReceiveOutcome } from "../../src/xmpp/receiver.js";
-import { realScheduler, webCryptoSha1 } from "../../src/xmpp/runtime.js";
-import { XmppSession } from "../../src/xmpp/session.js";
+import { realScheduler } from "../../src/xmpp/runtime.js";
+import type { XmppSession } from "../../src/xmpp/session.js";
+import { ourSession, whenOnline } from "../support/mail-fixtures.js";
 import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
 
 const log = createLogger(() => {}, () => "debug");
@@ -22,26 +22,7 @@ function mail(from: string, subject: string, messageId: string, body = "Hello ov
   return enc.encode(`From: ${from}\r\nTo: alice@localhost\r\nSubject: ${subject}\r\nMessage-ID: <${messageId}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}`);
 }
 
-function session(server: ProsodyServer, user: string, password: string, resource: string) {
-  return new XmppSession(
-    { jid: `${user}@${server.domain}`, websocketUrl: server.wsUrl, resource },
-    { scheduler: realScheduler, random: Math.random, sha1: webCryptoSha1, log, credentials: { load: async () => ({ password }), saveKeys: async () => {} } },
-  );
-}
 
-function whenOnline(s: XmppSession): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not online: ${JSON.stringify(s.status)}`)), 10_000);
-    const check = (st: SessionStatus) => {
-      if (st.state === "online") {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    s.onStatus(check);
-    check(s.status);
-  });
-}
 
 interface Alice {
   session: XmppSession;
@@ -54,7 +35,7 @@ interface Alice {
 }
 
 function makeAlice(server: ProsodyServer, store = new Map<string, unknown>()): Alice {
-  const s = session(server, "alice", "pw-a", "tb");
+  const s = ourSession(server, "alice", "pw-a", "tb");
   const a: Alice = { session: s, filed: [], outcomes: [], sinkFails: false, addressBook: new Map(), store, receiver: null as unknown as MailReceiver };
   a.receiver = new MailReceiver({
     session: s,
@@ -220,7 +201,7 @@ describe.skipIf(!isProsodyAvailable())("MailReceiver", () => {
   });
 
   it("files a large mail sent by our own sender through the encrypted upload", async () => {
-    const bobSession = session(server, "bob", "pw-b", "engine");
+    const bobSession = ourSession(server, "bob", "pw-b", "engine");
     bobSession.start();
     await whenOnline(bobSession);
     const sender = new MailSender({ session: bobSession, log, scheduler: realScheduler });
@@ -233,7 +214,7 @@ describe.skipIf(!isProsodyAvailable())("MailReceiver", () => {
   });
 
   it("carries a rich mail (HTML + text, Unicode, three attachments incl. binary) byte for byte", async () => {
-    const bobSession = session(server, "bob", "pw-b", "rich");
+    const bobSession = ourSession(server, "bob", "pw-b", "rich");
     bobSession.start();
     await whenOnline(bobSession);
     const sender = new MailSender({ session: bobSession, log, scheduler: realScheduler });

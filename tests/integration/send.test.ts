@@ -6,37 +6,17 @@ import type { Element } from "@xmpp/xml";
 import { createLogger } from "../../src/core/log.js";
 import { decodeBase64Strict, openPayload, sha256Base64 } from "../../src/core/payload-crypto.js";
 import { NS_MAIL } from "../../src/core/protocol.js";
-import type { SessionStatus } from "../../src/core/status.js";
 import { MailSender } from "../../src/xmpp/mail-sender.js";
 import { buildFiledReceipt, buildRejection, fallbackBody } from "../../src/xmpp/mail-stanza.js";
-import { realScheduler, webCryptoSha1 } from "../../src/xmpp/runtime.js";
-import { XmppSession } from "../../src/xmpp/session.js";
+import { realScheduler } from "../../src/xmpp/runtime.js";
+import type { XmppSession } from "../../src/xmpp/session.js";
+import { ourSession, whenOnline } from "../support/mail-fixtures.js";
 import { downloadBytes } from "../../src/xmpp/upload.js";
 import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
 
 const log = createLogger(() => {}, () => "debug");
 
-function session(server: ProsodyServer, user: string, password: string): XmppSession {
-  return new XmppSession(
-    { jid: `${user}@${server.domain}`, websocketUrl: server.wsUrl, resource: "send" },
-    { scheduler: realScheduler, random: Math.random, sha1: webCryptoSha1, log, credentials: { load: async () => ({ password }), saveKeys: async () => {} } },
-  );
-}
 
-async function online(s: XmppSession): Promise<void> {
-  s.start();
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not online: ${JSON.stringify(s.status)}`)), 10_000);
-    const check = (st: SessionStatus) => {
-      if (st.state === "online") {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    s.onStatus(check);
-    check(s.status);
-  });
-}
 
 type Behaviour = "file" | "reject" | "plain-receipt" | "ignore";
 
@@ -90,6 +70,11 @@ function mailOfSize(bytes: number): Uint8Array {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+const start = (s: XmppSession) => {
+  s.start();
+  return whenOnline(s);
+};
+
 describe.skipIf(!isProsodyAvailable())("MailSender", () => {
   let server: ProsodyServer;
   let bob: XmppSession;
@@ -105,8 +90,8 @@ describe.skipIf(!isProsodyAvailable())("MailSender", () => {
       ],
       httpFileShare: true,
     });
-    bob = session(server, "bob", "pw-b");
-    await online(bob);
+    bob = ourSession(server, "bob", "pw-b", "send");
+    await start(bob);
     sender = new MailSender({ session: bob, log, scheduler: realScheduler, filedGraceMs: 1_000 });
     sender.start();
     alice = await recipient(server, "alice", "pw-a");
@@ -188,9 +173,9 @@ describe.skipIf(!isProsodyAvailable())("MailSender", () => {
 
   it("says 'not deliverable over XMPP' for a mail too big for inline when no upload service exists", async () => {
     const plain = await startProsody({ users: [{ user: "dave", password: "pw-d" }, { user: "erin", password: "pw-e" }] });
-    const dave = session(plain, "dave", "pw-d");
+    const dave = ourSession(plain, "dave", "pw-d", "send");
     try {
-      await online(dave);
+      await start(dave);
       const s = new MailSender({ session: dave, log, scheduler: realScheduler });
       s.start();
       const outcome = await s.deliver(copy(mailOfSize(100_000), "erin@localhost"), 10_000);
