@@ -5,7 +5,12 @@
 //   npm run demo -- --gui  (Thunderbird in a virtual X display instead of --headless)
 import { client as stockClient, xml } from "@xmpp/client";
 import type { Element } from "@xmpp/xml";
+import { buildMessage, newMessageId } from "../src/core/mime/build.js";
+import { MailSender } from "../src/xmpp/mail-sender.js";
+import { fallbackBody } from "../src/xmpp/mail-stanza.js";
+import { realScheduler } from "../src/xmpp/runtime.js";
 import { e2eSkipReason, startE2E } from "../tests/support/e2e-env.js";
+import { ourSession, quietLog, whenOnline } from "../tests/support/mail-fixtures.js";
 import "../tests/support/websocket-global.js";
 
 const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
@@ -53,7 +58,30 @@ try {
   const mail = await env.sink.waitFor((m) => m.envelope.to.includes("carol@nowhere.test"), 15_000);
   const subject = /^Subject: (.*)$/m.exec(mail.raw.toString("utf8"))?.[1] ?? "?";
   say(`SMTP sink received it: from ${mail.envelope.from} to ${mail.envelope.to.join(", ")}, subject "${subject}" (send took ${sent.sendMs} ms)`);
-  say("mail to XMPP-capable recipients will travel over XMPP once the engine (issue #3) and routing (#4) land; today everything goes by SMTP, untouched.");
+
+  say("bob's mail engine (running here in Node) sends alice a mail over XMPP …");
+  const bobEngine = ourSession(env.prosody, "bob", "demo-bob", "engine");
+  bobEngine.start();
+  await whenOnline(bobEngine);
+  const sender = new MailSender({ session: bobEngine, log: quietLog, scheduler: realScheduler });
+  sender.start();
+  const messageId = newMessageId(env.prosody.domain);
+  const xmppSubject = "Hello over XMPP";
+  const text = "Hi Alice,\r\nthis mail travelled over XMPP and your Thunderbird confirmed it was filed.\r\n";
+  const rawMail = buildMessage(
+    { from: `Bob <bob@${env.prosody.domain}>`, to: [`alice@${env.prosody.domain}`], cc: [], bcc: [], replyTo: [], subject: xmppSubject, text, isPlainText: true, attachments: [] },
+    { date: new Date(), messageId },
+  );
+  const outcome = await sender.deliver(
+    { to: env.jidOf("alice"), raw: rawMail, subject: xmppSubject, fallbackBody: fallbackBody({ from: "Bob", to: ["alice"], subject: xmppSubject, text, attachmentNames: [] }) },
+    15_000,
+  );
+  say(`outcome: ${outcome.status}${"millis" in outcome ? ` after ${outcome.millis} ms (route ${outcome.route})` : ""}`);
+  const found = await env.tb.helper.command<Array<{ folder: string; subject: string }>>("findMessages", { headerMessageId: messageId.slice(1, -1) }, 10_000);
+  say(found.length === 1 ? `alice's Thunderbird has it in the folder "${found[0]!.folder}": "${found[0]!.subject}"` : "the mail was not found in Thunderbird (unexpected)");
+  await bobEngine.stop();
+  if (outcome.status !== "filed" || found.length !== 1) exitCode = 1;
+  say("sending from Thunderbird's own Send button over XMPP is the next step (issue #4); today Thunderbird sends by SMTP, untouched.");
 } catch (error) {
   exitCode = 1;
   console.error(`[demo] failed: ${error instanceof Error ? error.message : String(error)}`);
