@@ -1,6 +1,7 @@
 // The composition root: the only place that wires settings, credentials, the XMPP session, the router and the
 // platform together. Listeners are registered synchronously at the top level; everything that must survive a
-// restart lives in storage (settings, credentials, resource name), so this file holds no state worth losing.
+// restart lives in storage (settings, credentials, resource name, the receiver's dedupe set and MAM position), so this
+// file holds no state worth losing.
 import { createLogger, type LogLevel } from "../core/log.js";
 import { STATUS_PORT, type AccountInput, type StatusPush } from "../core/messages.js";
 import { DEFAULT_SETTINGS, validateSetting, type Settings } from "../core/settings.js";
@@ -12,7 +13,7 @@ import { testConnection } from "../xmpp/connection-test.js";
 import { discoverWebsocket } from "../xmpp/discovery.js";
 import { newResource, realScheduler, webCryptoSha1 } from "../xmpp/runtime.js";
 import { XmppSession } from "../xmpp/session.js";
-import { publishCapability } from "../xmpp/capability.js";
+import { publishCapability, retractCapability } from "../xmpp/capability.js";
 import { MailReceiver } from "../xmpp/receiver.js";
 import { createKeyValueStore } from "../platform/kv-store.js";
 import { createFolderSink } from "../platform/mail-folder.js";
@@ -96,6 +97,13 @@ async function applySettings(): Promise<void> {
   if (session) {
     const old = session;
     session = null;
+    // Switched off: tell senders first that we no longer accept mail (docs/protocol.md §2).
+    if (!settings.enabled && old.status.state === "online") {
+      await retractCapability(old).then(
+        () => log.info("capability-retracted"),
+        (error: unknown) => log.warn("capability-retract-failed", { error }),
+      );
+    }
     await old.stop();
   }
   if (!settings.enabled) return publish({ state: "disconnected", reason: "switched off" });

@@ -4,6 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import type { SessionStatus } from "../../src/core/status.js";
 import { createFakeHost, installFakeHost, type FakeHost, type FakePort } from "../support/fake-messenger.js";
 import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
+import { ourSession, whenOnline } from "../support/mail-fixtures.js";
+import { queryCapability } from "../../src/xmpp/capability.js";
 
 let uninstall: (() => void) | null = null;
 const logged: string[] = [];
@@ -93,6 +95,27 @@ describe.skipIf(!isProsodyAvailable())("background composition root (fake host, 
     switchOffLater(hostB, portB);
     const again = await waitForState(portB, "online");
     expect(again).toMatchObject({ jid: `alice@localhost/${String(resource)}` });
+  });
+
+  it("tells senders it accepts mail while on, and withdraws that when switched off", async () => {
+    const host = createFakeHost();
+    const port = await startBackground(host);
+    await host.request("saveAccount", { jid: "alice@localhost", password: "secret-a", websocketUrl: server.wsUrl });
+    await waitForState(port, "online");
+    const bob = ourSession(server, "bob", "secret-b", "asker");
+    bob.start();
+    await whenOnline(bob);
+    try {
+      const capable = async () => queryCapability(bob, "alice@localhost", new Date(), 5_000);
+      const deadline = Date.now() + 5_000;
+      while (!(await capable()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await capable()).toBe(true);
+      switchOffLater(host, port);
+      for (const stop of stopFns.splice(0)) await stop();
+      expect(await capable()).toBe(false);
+    } finally {
+      await bob.stop();
+    }
   });
 
   it("answers only its own pages, and validates every request", async () => {
