@@ -14,9 +14,10 @@ import { discoverWebsocket } from "../xmpp/discovery.js";
 import { newResource, realScheduler, webCryptoSha1 } from "../xmpp/runtime.js";
 import { XmppSession } from "../xmpp/session.js";
 import { publishCapability, retractCapability } from "../xmpp/capability.js";
-import { MailReceiver } from "../xmpp/receiver.js";
+import { MailReceiver, type MailSink } from "../xmpp/receiver.js";
 import { createKeyValueStore } from "../platform/kv-store.js";
-import { createFolderSink } from "../platform/mail-folder.js";
+import { createFolderSink, INBOX_FOLDER, UNVERIFIED_FOLDER } from "../platform/mail-folder.js";
+import { createSmtpDuplicateGuard } from "../platform/smtp-duplicates.js";
 import { createSenderDirectory } from "../platform/sender-directory.js";
 import { createRouter, type Handlers } from "./router.js";
 
@@ -35,8 +36,22 @@ const ports = new Set<messenger.runtime.Port>();
 /** The effective settings as of the last applySettings; the folder sink reads them for every mail it files. */
 let currentSettings: Settings = DEFAULT_SETTINGS;
 const folderSink = createFolderSink(log, () => currentSettings);
-const senderDirectory = createSenderDirectory();
 const engineStore = createKeyValueStore();
+const smtpDuplicates = createSmtpDuplicateGuard(
+  log,
+  engineStore,
+  (folder) => folder.name === INBOX_FOLDER || folder.name === UNVERIFIED_FOLDER || folder.id === currentSettings.receiveFolder,
+);
+/** Files received mail; remembers verified ones so a later SMTP copy of the same mail goes to the Trash. */
+const mailSink: MailSink = {
+  async file(mail) {
+    await folderSink.file(mail);
+    if (mail.verified && mail.fromAddress && mail.messageId) {
+      await smtpDuplicates.remember(mail.messageId, mail.fromAddress).catch((error: unknown) => log.warn("filed-index-save-failed", { error }));
+    }
+  },
+};
+const senderDirectory = createSenderDirectory();
 
 let session: XmppSession | null = null;
 let sessionKey = "";
@@ -124,7 +139,7 @@ async function applySettings(): Promise<void> {
   next.onStatus(publish);
   // The receiving engine (file, then receipt), and telling others we accept mail, at every login.
   // (The sending engine, MailSender, is driven by the send routing of issue #4.)
-  new MailReceiver({ session: next, sink: folderSink, directory: senderDirectory, store: engineStore, log }).start();
+  new MailReceiver({ session: next, sink: mailSink, directory: senderDirectory, store: engineStore, log }).start();
   next.onStatus((s) => {
     if (s.state !== "online") return;
     publishCapability(next, new Date()).then(
@@ -191,6 +206,9 @@ messenger.runtime.onConnect.addListener((port) => {
 });
 
 globalThis.addEventListener("online", () => session?.retryNow());
+messenger.folders.onFolderInfoChanged.addListener((folder, info) => {
+  smtpDuplicates.onFolderInfo(folder, info).catch((error: unknown) => log.warn("smtp-duplicate-check-failed", { error }));
+});
 settingsStore.onChange(() => void reconfigure());
 log.info("started", { version: messenger.runtime.getManifest().version });
 void reconfigure();

@@ -114,3 +114,52 @@ export function prependHeader(raw: Uint8Array, headerLine: string): Uint8Array {
   out.set(raw, head.length);
   return out;
 }
+
+/**
+ * Mail filed over XMPP from a *verified* sender: Message-ID → (From address, when). A later copy of the same mail
+ * arriving by SMTP/IMAP is recognized by both (only verified filings count, or anyone could make a genuine mail look
+ * like a duplicate by sending a forged one over XMPP first). Bounded, oldest dropped first; serializable.
+ */
+export class FiledIndex {
+  readonly #byId = new Map<string, { from: string; at: number }>();
+  readonly #max: number;
+
+  constructor(max = 500, saved: unknown = []) {
+    this.#max = max;
+    if (!Array.isArray(saved)) return;
+    for (const e of saved as unknown[]) {
+      const [id, from, at] = Array.isArray(e) ? (e as unknown[]) : [];
+      if (typeof id === "string" && typeof from === "string" && typeof at === "number") this.remember(id, from, at);
+    }
+  }
+
+  static key(messageId: string): string {
+    return messageId.trim().replace(/^<|>$/g, "").toLowerCase();
+  }
+
+  remember(messageId: string, fromAddress: string, at: number): void {
+    const key = FiledIndex.key(messageId);
+    this.#byId.delete(key);
+    this.#byId.set(key, { from: fromAddress.toLowerCase(), at });
+    while (this.#byId.size > this.#max) {
+      const oldest = this.#byId.keys().next().value;
+      if (oldest === undefined) break;
+      this.#byId.delete(oldest);
+    }
+  }
+
+  /** Message-IDs (without brackets) filed within maxAgeMs before now: the ones whose SMTP copy may still come. */
+  recent(now: number, maxAgeMs: number): string[] {
+    return [...this.#byId].filter(([, v]) => now - v.at <= maxAgeMs).map(([k]) => k);
+  }
+
+  /** Is an arrived mail (its Message-ID and the addresses in its From) a copy of one filed over XMPP? */
+  isDuplicate(messageId: string, fromAddresses: readonly string[]): boolean {
+    const stored = this.#byId.get(FiledIndex.key(messageId));
+    return stored !== undefined && fromAddresses.length === 1 && fromAddresses[0]!.toLowerCase() === stored.from;
+  }
+
+  toJSON(): Array<[string, string, number]> {
+    return [...this.#byId].map(([k, v]) => [k, v.from, v.at]);
+  }
+}

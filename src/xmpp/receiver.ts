@@ -19,6 +19,8 @@ export interface FiledMail {
   /** Whether the sender is known (address book); unknown verified senders are tagged. */
   readonly known: boolean;
   readonly fromJid: string;
+  /** The single From address when the sender check verified it (what an SMTP copy of the same mail carries). */
+  readonly fromAddress: string | null;
   readonly originId: string;
   readonly messageId: string | null;
   readonly subject: string;
@@ -174,6 +176,7 @@ export class MailReceiver {
         verified: verdict.verified,
         known: verdict.verified ? verdict.known : senderKnown,
         fromJid: mail.from,
+        fromAddress: verdict.verified ? single : null,
         originId: mail.originId,
         messageId,
         subject: email.subject,

@@ -100,6 +100,26 @@ describe.skipIf(skipReason !== null)("receiving mail over XMPP in a real Thunder
     expect(found[0]!.raw).toContain("this came over XMPP.");
   });
 
+  it("moves a later SMTP copy of a mail already filed over XMPP to the Trash, but not a mail from someone else", async () => {
+    const { outcome, messageId, raw } = await send("Bob <bob@localhost>", "Sent both ways", "One mail, two routes.");
+    expect(outcome).toMatchObject({ status: "filed" });
+    const id = messageId.slice(1, -1);
+    const text = new TextDecoder().decode(raw);
+    const copies = () => env.tb.helper.command<Found[]>("findMessages", { headerMessageId: id }, 10_000);
+    // The same mail arriving by SMTP (simulated: imported as new mail into an ordinary folder).
+    await env.tb.helper.command("importTo", { raw: text, folder: "Arrived by SMTP" }, 10_000);
+    const inArrived = async () => (await copies()).filter((f) => f.folder === "Arrived by SMTP");
+    await new Promise((r) => setTimeout(r, 300));
+    const deadline = Date.now() + 10_000;
+    while ((await inArrived()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await inArrived()).toEqual([]);
+    expect((await copies()).filter((f) => f.folder === "Mail over XMPP")).toHaveLength(1);
+    // Someone else reusing the Message-ID is not a copy of bob's mail: it stays where it arrived.
+    await env.tb.helper.command("importTo", { raw: text.replace("From: Bob <bob@localhost>", "From: Mallory <mallory@evil.example>"), folder: "Arrived by SMTP" }, 10_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await inArrived()).map((f) => f.author)).toEqual([expect.stringContaining("mallory@evil.example")]);
+  });
+
   it("files a mail whose From does not match the sending JID apart, tagged as unverified", async () => {
     const { outcome, messageId } = await send("The Bank <security@bank.example>", "Please confirm your password", "Click here.");
     expect(outcome).toMatchObject({ status: "filed" });

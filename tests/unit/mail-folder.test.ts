@@ -57,6 +57,7 @@ function mail(verified: boolean, known: boolean): FiledMail {
     verified,
     known,
     fromJid: "bob@example.org",
+    fromAddress: null,
     originId: `o-${Math.random()}`,
     messageId: null,
     subject: "hi",

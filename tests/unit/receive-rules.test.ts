@@ -181,3 +181,27 @@ describe("neutralizeTraceHeaders", () => {
     expect(neutralizeTraceHeaders(raw)).toBe(raw);
   });
 });
+
+describe("FiledIndex", () => {
+  it("recognizes an SMTP copy by Message-ID and the verified From address only", async () => {
+    const { FiledIndex } = await import("../../src/core/receive-rules.js");
+    const index = new FiledIndex(3);
+    index.remember("<Abc@Host>", "Bob@Example.org", 1_000);
+    expect(index.isDuplicate("abc@host", ["bob@example.org"])).toBe(true);
+    expect(index.isDuplicate("<abc@host>", ["mallory@evil.example"])).toBe(false);
+    expect(index.isDuplicate("<abc@host>", ["bob@example.org", "x@y"])).toBe(false);
+    expect(index.isDuplicate("<other@host>", ["bob@example.org"])).toBe(false);
+  });
+  it("lists recent ids, stays bounded and survives a restart", async () => {
+    const { FiledIndex } = await import("../../src/core/receive-rules.js");
+    const index = new FiledIndex(2);
+    index.remember("<a@h>", "a@x", 0);
+    index.remember("<b@h>", "b@x", 100);
+    index.remember("<c@h>", "c@x", 200);
+    expect(index.recent(250, 100)).toEqual(["c@h"]); // "a" was dropped (bound 2), "b" is older than 100 ms
+    const again = new FiledIndex(10, JSON.parse(JSON.stringify(index.toJSON())));
+    expect(again.isDuplicate("<a@h>", ["a@x"])).toBe(false);
+    expect(again.isDuplicate("<c@h>", ["c@x"])).toBe(true);
+    expect(new FiledIndex(10, [["x", 1], "junk", null]).toJSON()).toEqual([]);
+  });
+});
