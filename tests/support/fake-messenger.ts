@@ -95,6 +95,7 @@ export function createFakeHost(initialLocal: Map<string, unknown> = new Map()): 
       onMessage,
       onConnect,
     },
+    folders: { onFolderInfoChanged: new FakeEvent<[unknown, unknown]>() },
     dns: {
       async resolve(host: string) {
         const { lookup } = await import("node:dns/promises");
