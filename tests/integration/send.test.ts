@@ -171,6 +171,31 @@ describe.skipIf(!isProsodyAvailable())("MailSender", () => {
     expect(outcome).toMatchObject({ status: "accepted" });
   });
 
+  it("reports a bounce that comes after 'accepted' as a late failure, so the caller can still fall back", async () => {
+    const late: Array<[string, string, string]> = [];
+    const off = sender.onLateFailure((id, to, reason) => void late.push([id, to, reason]));
+    await server.register("frank", "pw-f"); // a fresh account: nothing else waits in its offline store
+    const outcome = await sender.deliver(copy(mailOfSize(1_500), "frank@localhost"), 10_000);
+    expect(outcome).toMatchObject({ status: "accepted" });
+    // Frank's client comes online, gets the stored mail and refuses it with a stanza error (as a server would bounce).
+    const carol = stockClient({ service: server.wsUrl, domain: server.domain, username: "frank", password: "pw-f", resource: "late" });
+    carol.on("error", () => {});
+    carol.on("stanza", (s: Element) => {
+      if (s.is("message") && s.getChild("mail", NS_MAIL)) {
+        void carol.send(
+          xml("message", { to: s.attrs.from!, id: s.attrs.id!, type: "error" }, xml("error", { type: "cancel" }, xml("service-unavailable", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" }))),
+        );
+      }
+    });
+    await carol.start();
+    await carol.send(xml("presence"));
+    const deadline = Date.now() + 5_000;
+    while (late.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    off();
+    await carol.stop();
+    expect(late).toEqual([[expect.any(String), "frank@localhost", "bounced: service-unavailable"]]);
+  });
+
   it("says 'not deliverable over XMPP' for a mail too big for inline when no upload service exists", async () => {
     const plain = await startProsody({ users: [{ user: "dave", password: "pw-d" }, { user: "erin", password: "pw-e" }] });
     const dave = ourSession(plain, "dave", "pw-d", "send");
