@@ -12,12 +12,13 @@
 // after cleanup().
 
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { accessSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePorts } from "./ports";
+import { findOnPath } from "./bin.js";
 
 export interface ProsodyOptions {
   domain?: string; // default "localhost"
@@ -55,19 +56,6 @@ const PORT_ATTEMPTS = 3;
 // ---------------------------------------------------------------------------------------------
 // Binaries
 
-function findOnPath(name: string): string | null {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 /** True when the `prosody` binary (and `prosodyctl`, needed for accounts) is on PATH. */
 export function isProsodyAvailable(): boolean {

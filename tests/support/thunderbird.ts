@@ -13,12 +13,13 @@
 //   MOX_THUNDERBIRD=... the thunderbird executable (default: `thunderbird` on PATH)
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { delimiter, join, resolve as resolvePath } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { startHarnessServer, type HarnessServer, type HelperEvent, type HelperIdentity, type HelperReady } from "./harness-http.js";
+import { findOnPath } from "./bin.js";
 
 export const ADDON_ID = "mail-over-xmpp@mailoverxmpp.net";
 export const HELPER_ID = "mox-test-helper@mailoverxmpp.net";
@@ -133,20 +134,6 @@ export interface TB {
 // ---------------------------------------------------------------------------------------------
 // Binaries
 
-function findOnPath(name: string): string | null {
-  if (name.includes("/")) return existsSync(name) ? name : null;
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      if (statSync(candidate).isFile()) return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
 
 export function thunderbirdBinary(): string | null {
   return findOnPath(process.env.MOX_THUNDERBIRD || "thunderbird");
