@@ -4,8 +4,25 @@ import { defineConfig } from "vitest/config";
 //   unit         pure logic with fakes of the host (fast, no servers)
 //   integration  a real Prosody started by the suite on a free loopback port
 //   e2e          a real Thunderbird (headless) with the built XPI, Prosody and an SMTP server
+/**
+ * A known race in xmpp.js 0.14 (@xmpp/connection `_onData`): a WebSocket frame that arrives after the stream's parser
+ * was detached (while a client is stopping) throws "Cannot read properties of null (reading 'write')" from the
+ * socket's message handler. It is harmless to the tests (the client is going away) but is reported as an unhandled
+ * error. Only that exact signature is ignored; every other unhandled error still fails the run.
+ */
+function isKnownXmppShutdownRace(error: { message?: string; stack?: string }): boolean {
+  return (
+    (error.message ?? "").includes("Cannot read properties of null (reading 'write')") &&
+    (error.stack ?? "").includes("@xmpp/connection") &&
+    (error.stack ?? "").includes("_onData")
+  );
+}
+
 export default defineConfig({
   test: {
+    onUnhandledError(error) {
+      if (isKnownXmppShutdownRace(error)) return false;
+    },
     projects: [
       {
         test: {
