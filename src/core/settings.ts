@@ -31,7 +31,24 @@ export interface Settings {
    * falls back to the default one.
    */
   readonly receiveFolder: string;
+  /**
+   * "whole-message": the mail goes over XMPP only when every recipient can take it, else all of it by SMTP (every copy
+   * carries the headers the author wrote). "split": XMPP-capable recipients get it over XMPP, the others by SMTP (whose
+   * copy then lists only the SMTP recipients in To/Cc, as Thunderbird writes the headers from the envelope).
+   */
+  readonly routePolicy: RoutePolicyMode;
+  /** The longest a Send is held for XMPP delivery before the undelivered recipients fall back to SMTP, in seconds. */
+  readonly sendHoldSeconds: number;
+  /**
+   * Mail domains whose addresses are also JIDs, separated by commas or spaces; "" = the domain of the user's own JID.
+   * A recipient there still gets mail over XMPP only once its account is seen to accept it.
+   */
+  readonly xmppDomains: string;
+  /** Put an X-Jabber-ID header with the user's JID into mail sent by SMTP, so that other users of the add-on learn it. */
+  readonly announceJid: boolean;
 }
+
+export type RoutePolicyMode = "whole-message" | "split";
 
 export type UnknownSenderMode = "deliver-tagged" | "unverified-folder";
 
@@ -47,11 +64,18 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   logLevel: "info",
   unknownSenders: "deliver-tagged",
   receiveFolder: "",
+  routePolicy: "whole-message",
+  sendHoldSeconds: 8,
+  xmppDomains: "",
+  announceJid: true,
 });
 
 export const SETTING_KEYS: readonly SettingKey[] = Object.freeze(Object.keys(DEFAULT_SETTINGS) as SettingKey[]);
 
 export const LOG_LEVELS: readonly LogLevel[] = Object.freeze(["error", "warn", "info", "debug"] as const);
+export const ROUTE_POLICIES: readonly RoutePolicyMode[] = Object.freeze(["whole-message", "split"] as const);
+export const SEND_HOLD_MAX_SECONDS = 20;
+export const XMPP_DOMAINS_MAX_LENGTH = 2048;
 export const UNKNOWN_SENDER_MODES: readonly UnknownSenderMode[] = Object.freeze(["deliver-tagged", "unverified-folder"] as const);
 
 /** The storage.local key holding the version of the stored settings layout. */
@@ -89,7 +113,10 @@ export type SettingError =
   | "log-level-unknown"
   | "unknown-senders-invalid"
   | "receive-folder-too-long"
-  | "receive-folder-control-chars";
+  | "receive-folder-control-chars"
+  | "route-policy-invalid"
+  | "send-hold-invalid"
+  | "xmpp-domains-invalid";
 
 export type Validation<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SettingError };
 
@@ -255,7 +282,35 @@ const VALIDATORS: { readonly [K in SettingKey]: (value: unknown) => Validation<S
     if (CONTROL.test(value)) return { ok: false, error: "receive-folder-control-chars" };
     return { ok: true, value };
   },
+  routePolicy: (value) => {
+    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
+    const mode = ROUTE_POLICIES.find((m) => m === value);
+    return mode === undefined ? { ok: false, error: "route-policy-invalid" } : { ok: true, value: mode };
+  },
+  sendHoldSeconds: (value) => {
+    if (typeof value !== "number") return { ok: false, error: "wrong-type" };
+    return Number.isInteger(value) && value >= 1 && value <= SEND_HOLD_MAX_SECONDS ? { ok: true, value } : { ok: false, error: "send-hold-invalid" };
+  },
+  xmppDomains: (value) => {
+    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
+    return parseXmppDomains(value) === null ? { ok: false, error: "xmpp-domains-invalid" } : { ok: true, value };
+  },
+  announceJid: (value) => (typeof value === "boolean" ? { ok: true, value } : { ok: false, error: "wrong-type" }),
 };
+
+/** The domains of an xmppDomains value, lower case, in order, without duplicates; null when one is not a host name. */
+export function parseXmppDomains(value: string): string[] | null {
+  if (value.length > XMPP_DOMAINS_MAX_LENGTH) return null;
+  const out: string[] = [];
+  for (const raw of value.split(/[\s,;]+/)) {
+    if (raw === "") continue;
+    const domain = raw.toLowerCase().replace(/\.$/, "");
+    const labels = domain.split(".");
+    if (domain.length > 253 || labels.length < 2 || !labels.every((l) => HOST_LABEL.test(l) || /^xn--[a-z0-9-]+$/.test(l))) return null;
+    if (!out.includes(domain)) out.push(domain);
+  }
+  return out;
+}
 
 /** Strictly validates one value for `key`; the value is returned unchanged when valid. */
 export function validateSetting<K extends SettingKey>(key: K, value: unknown): Validation<Settings[K]> {

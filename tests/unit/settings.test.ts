@@ -4,6 +4,7 @@ import {
   DEFAULT_SETTINGS,
   isLoopbackHost,
   migrate,
+  parseXmppDomains,
   resolveSettings,
   SETTINGS_VERSION,
   SETTINGS_VERSION_KEY,
@@ -101,6 +102,29 @@ describe("validateSetting", () => {
     ["unknownSenders", "reject", "unknown-senders-invalid"],
     ["unknownSenders", "", "unknown-senders-invalid"],
     ["unknownSenders", true, "wrong-type"],
+    ["routePolicy", "whole-message", "ok"],
+    ["routePolicy", "split", "ok"],
+    ["routePolicy", "Split", "route-policy-invalid"],
+    ["routePolicy", 1, "wrong-type"],
+    ["sendHoldSeconds", 1, "ok"],
+    ["sendHoldSeconds", 8, "ok"],
+    ["sendHoldSeconds", 20, "ok"],
+    ["sendHoldSeconds", 0, "send-hold-invalid"],
+    ["sendHoldSeconds", 21, "send-hold-invalid"],
+    ["sendHoldSeconds", 2.5, "send-hold-invalid"],
+    ["sendHoldSeconds", Number.NaN, "send-hold-invalid"],
+    ["sendHoldSeconds", "8", "wrong-type"],
+    ["xmppDomains", "", "ok"],
+    ["xmppDomains", "example.org", "ok"],
+    ["xmppDomains", "example.org, Chat.Example.NET  xn--bcher-kva.example", "ok"],
+    ["xmppDomains", "localhost", "xmpp-domains-invalid"],
+    ["xmppDomains", "exa mple.org", "xmpp-domains-invalid"],
+    ["xmppDomains", "user@example.org", "xmpp-domains-invalid"],
+    ["xmppDomains", "-bad.example", "xmpp-domains-invalid"],
+    ["xmppDomains", "a.".repeat(1100) + "org", "xmpp-domains-invalid"],
+    ["xmppDomains", ["example.org"], "wrong-type"],
+    ["announceJid", false, "ok"],
+    ["announceJid", "true", "wrong-type"],
 
     ["receiveFolder", "", "ok"],
     ["receiveFolder", "account1://INBOX", "ok"],
@@ -505,5 +529,15 @@ describe("createSettingsStore", () => {
     await fake.externalWrite({ logLevel: "warn" });
     await settle();
     expect(seen).toEqual(["warn"]);
+  });
+});
+
+describe("parseXmppDomains", () => {
+  it("splits on commas and spaces, lower-cases, drops a trailing dot and duplicates", () => {
+    expect(parseXmppDomains(" Example.ORG, chat.example.net example.org. ")).toEqual(["example.org", "chat.example.net"]);
+    expect(parseXmppDomains("")).toEqual([]);
+  });
+  it("rejects anything that is not a dotted host name", () => {
+    for (const bad of ["user@example.org", "http://example.org", "example", "exa_mple.org", "[::1]"]) expect(parseXmppDomains(bad)).toBeNull();
   });
 });

@@ -6,6 +6,7 @@ import {
   isSettingKey,
   LOG_LEVELS,
   UNKNOWN_SENDER_MODES,
+  ROUTE_POLICIES,
   validateSetting,
   validateWebsocketUrl,
   type SettingError,
@@ -48,6 +49,10 @@ const controls = {
   logLevel: byId("logLevel", HTMLSelectElement),
   unknownSenders: byId("unknownSenders", HTMLSelectElement),
   receiveFolder: byId("receiveFolder", HTMLSelectElement),
+  routePolicy: byId("routePolicy", HTMLSelectElement),
+  sendHoldSeconds: byId("sendHoldSeconds", HTMLInputElement),
+  xmppDomains: byId("xmppDomains", HTMLInputElement),
+  announceJid: byId("announceJid", HTMLInputElement),
 } satisfies Record<SettingKey, HTMLInputElement | HTMLSelectElement>;
 const buttons = {
   discover: byId("discover", HTMLButtonElement),
@@ -134,6 +139,10 @@ function renderSettings(resolved: ResolvedSettings): void {
   if (!dirty.has("websocketUrl")) controls.websocketUrl.value = settings.websocketUrl;
   if (!dirty.has("logLevel")) controls.logLevel.value = settings.logLevel;
   if (!dirty.has("unknownSenders")) controls.unknownSenders.value = settings.unknownSenders;
+  if (!dirty.has("routePolicy")) controls.routePolicy.value = settings.routePolicy;
+  if (!dirty.has("sendHoldSeconds")) controls.sendHoldSeconds.value = String(settings.sendHoldSeconds);
+  if (!dirty.has("xmppDomains")) controls.xmppDomains.value = settings.xmppDomains;
+  if (!dirty.has("announceJid")) controls.announceJid.checked = settings.announceJid;
   renderFolderOptions();
   // A password is never put into the page, not even one set by policy.
   controls.password.value = isLocked("password") ? "" : controls.password.value;
@@ -228,6 +237,12 @@ function readPreferences(): Partial<Settings> {
   const mode = UNKNOWN_SENDER_MODES.find((m) => m === controls.unknownSenders.value);
   if (!isLocked("unknownSenders") && mode !== undefined) prefs.unknownSenders = mode;
   if (!isLocked("receiveFolder")) prefs.receiveFolder = controls.receiveFolder.value;
+  const policy = ROUTE_POLICIES.find((m) => m === controls.routePolicy.value);
+  if (!isLocked("routePolicy") && policy !== undefined) prefs.routePolicy = policy;
+  // An invalid number is passed on as such: the store rejects it and the field shows why.
+  if (!isLocked("sendHoldSeconds")) prefs.sendHoldSeconds = controls.sendHoldSeconds.value.trim() === "" ? Number.NaN : Number(controls.sendHoldSeconds.value);
+  if (!isLocked("xmppDomains")) prefs.xmppDomains = controls.xmppDomains.value.trim();
+  if (!isLocked("announceJid")) prefs.announceJid = controls.announceJid.checked;
   return prefs;
 }
 

@@ -49,6 +49,9 @@ export const SETTING_ERROR_TEXT: { readonly [K in SettingError]: MessageKey } = 
   "unknown-senders-invalid": "settingError_unknownSendersInvalid",
   "receive-folder-too-long": "settingError_receiveFolderTooLong",
   "receive-folder-control-chars": "settingError_receiveFolderControlChars",
+  "route-policy-invalid": "settingError_routePolicyInvalid",
+  "send-hold-invalid": "settingError_sendHoldInvalid",
+  "xmpp-domains-invalid": "settingError_xmppDomainsInvalid",
 };
 
 export const SETTING_NAME_TEXT: { readonly [K in SettingKey]: MessageKey } = {
@@ -59,6 +62,10 @@ export const SETTING_NAME_TEXT: { readonly [K in SettingKey]: MessageKey } = {
   logLevel: "settingName_logLevel",
   unknownSenders: "settingName_unknownSenders",
   receiveFolder: "settingName_receiveFolder",
+  routePolicy: "settingName_routePolicy",
+  sendHoldSeconds: "settingName_sendHoldSeconds",
+  xmppDomains: "settingName_xmppDomains",
+  announceJid: "settingName_announceJid",
 };
 
 // ---- the folder choice for received mail --------------------------------------------------------------
