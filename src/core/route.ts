@@ -94,7 +94,7 @@ interface Distinct {
 const FIELD_RANK: Readonly<Record<RecipientField, number>> = { to: 0, cc: 1, bcc: 2 };
 
 /** The identity of a recipient: its addr-spec in lower case ("Bob <B@x>" and "b@x" are one), else the text itself. */
-function recipientKey(address: string): string {
+export function recipientKey(address: string): string {
   const parsed = parseAddressList(address);
   const only = parsed.length === 1 ? parsed[0]!.address : "";
   return (only.includes("@") ? only : address.trim()).toLowerCase();

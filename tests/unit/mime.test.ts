@@ -419,6 +419,15 @@ describe("buildMessage: Bcc", () => {
     expect(named.bcc).toEqual([{ name: "Secret One", address: "secret1@HIDDEN.example" }]);
   });
 
+  it("lists every Bcc recipient in the sender's own copy (Sent folder), and only there", async () => {
+    const parsed = await parse(buildMessage(m, { ...OPTS, senderCopy: true }));
+    expect(parsed.bcc).toEqual([
+      { name: "Secret One", address: "secret1@hidden.example" },
+      { name: "", address: "secret2@hidden.example" },
+    ]);
+    expect(() => buildMessage(m, { ...OPTS, senderCopy: true, bccVisible: ["secret2@hidden.example"] })).toThrow(/exclude/);
+  });
+
   it("refuses a bccVisible that names others or more than one recipient", () => {
     expect(() => buildMessage(m, { ...OPTS, bccVisible: ["bob@example.net"] })).toThrow(/not a Bcc recipient/);
     expect(() => buildMessage(m, { ...OPTS, bccVisible: ["secret1@hidden.example", "secret2@hidden.example"] })).toThrow(

@@ -25,6 +25,8 @@ export interface BuildOptions {
   readonly messageId: string;
   /** Bcc header content for a Bcc recipient's own copy: at most that recipient, never others. */
   readonly bccVisible?: readonly string[];
+  /** The sender's own copy (Sent folder): the Bcc header lists every Bcc recipient, as Thunderbird's Sent copy does. */
+  readonly senderCopy?: boolean;
   /**
    * Headers the add-on itself adds (e.g. RFC 7259 Jabber-ID). Any valid field name except the
    * ones this builder writes; single-line values.
@@ -278,7 +280,10 @@ export function buildMessage(mail: OutgoingMail, options: BuildOptions): Uint8Ar
   assertSingleLine(mail.subject, "Subject");
 
   let bccVisible: ParsedAddress[] = [];
-  if (options.bccVisible !== undefined) {
+  if (options.senderCopy === true) {
+    if (options.bccVisible !== undefined) throw new Error("senderCopy and bccVisible exclude each other");
+    bccVisible = bcc;
+  } else if (options.bccVisible !== undefined) {
     bccVisible = parseAndValidate(options.bccVisible, "bccVisible");
     if (bccVisible.length > 1) throw new Error("bccVisible may name at most one recipient (the copy's own)");
     for (const v of bccVisible) {

@@ -1,0 +1,311 @@
+// One Send press, start to end: resolve the recipients, decide the route, deliver over XMPP what qualifies within the
+// hold deadline, and tell Thunderbird what to do with the rest. Every platform and network operation is injected, so
+// the whole flow (every exit, every deadline) is tested with fakes, and the same code runs against real Prosody and
+// in Thunderbird.
+//
+// Invariant: every exit (success, partial failure, timeout, exception) leaves each recipient either confirmed over
+// XMPP ("filed") or in the list Thunderbird sends by SMTP — never neither. Anything not proven filed goes by SMTP.
+import type { Logger } from "./log.js";
+import { buildCopies } from "./copies.js";
+import { buildMessage, newMessageId } from "./mime/build.js";
+import type { OutgoingMail } from "./mime/compose-input.js";
+import type { Scheduler } from "./outbox.js";
+import { resolveRecipient, type Resolution, type ResolutionData } from "./resolve.js";
+import { decideRoute, recipientKey, type Decision, type RecipientField, type RecipientReason, type RouteMessage } from "./route.js";
+import type { RoutePolicyMode } from "./settings.js";
+
+/** What happened to one XMPP copy (the shape MailSender reports). */
+export type CopyOutcome =
+  | { readonly status: "filed"; readonly millis: number; readonly route: "inline" | "external" }
+  | { readonly status: "accepted"; readonly millis: number; readonly route: "inline" | "external" }
+  | { readonly status: "failed"; readonly reason: string }
+  | { readonly status: "timeout"; readonly sent: boolean };
+
+export interface SendConfig {
+  readonly policy: RoutePolicyMode;
+  /** The longest the Send may be held, in ms (settings.sendHoldSeconds). */
+  readonly holdMs: number;
+  /** The user's bare JID to announce in an X-Jabber-ID header of SMTP mail, or null. */
+  readonly announceJid: string | null;
+}
+
+export interface CapabilitySource {
+  /** A cached answer, or undefined when unknown: must not wait. */
+  cached(jid: string): boolean | undefined;
+  /** Asks the network (and caches the answer); rejects on timeout or when offline. */
+  lookup(jid: string, timeoutMs: number): Promise<boolean>;
+}
+
+export interface SendFlowDeps {
+  readonly scheduler: Scheduler;
+  readonly log: Logger;
+  readonly now?: () => Date;
+  online(): boolean;
+  config(): SendConfig;
+  /** The resolution sources, already in memory: resolution must not wait on I/O. */
+  resolutionData(): ResolutionData;
+  readonly capability: CapabilitySource;
+  /** Delivers one copy over XMPP; settles by the deadline. */
+  deliver(copy: { readonly jid: string; readonly raw: Uint8Array; readonly mail: OutgoingMail }, deadlineMs: number): Promise<CopyOutcome>;
+  record(entry: DeliveryRecord): void;
+}
+
+/** One Send, as far as it can be known without waiting: recipients are plain strings (contacts/lists expanded). */
+export interface SendRequest {
+  readonly to: readonly string[];
+  readonly cc: readonly string[];
+  readonly bcc: readonly string[];
+  readonly hasNewsgroups: boolean;
+  readonly encryption: RouteMessage["encryption"];
+  readonly xmppSwitchedOff: boolean;
+  readonly customHeaders: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  /** Whether Thunderbird will send now or put the mail into the Outbox; asked only when XMPP is in play. */
+  mode(): Promise<"sendNow" | "sendLater">;
+  /** The full message (bodies, attachments); read only when XMPP is in play. */
+  readMail(): Promise<OutgoingMail>;
+}
+
+export type SendResult =
+  /** Everything was delivered over XMPP: cancel Thunderbird's send, file `sentCopy`, close the compose window. */
+  | { readonly kind: "cancel"; readonly messageId: string; readonly sentCopy: Uint8Array; readonly delivered: readonly string[] }
+  /**
+   * Thunderbird sends by SMTP. `recipients` is set only when the list changed (some were delivered over XMPP, or
+   * split), `customHeaders` only when a header was added; neither set = exactly as Thunderbird would have sent it.
+   */
+  | {
+      readonly kind: "smtp";
+      readonly recipients?: { readonly to: string[]; readonly cc: string[]; readonly bcc: string[] };
+      readonly customHeaders?: Array<{ name: string; value: string }>;
+    };
+
+export type RecipientOutcome = CopyOutcome["status"] | "not-sent";
+
+export interface DeliveryRecord {
+  /** Wall-clock time of the Send, ms since the epoch. */
+  readonly at: number;
+  /** How long the Send was held, ms. */
+  readonly holdMs: number;
+  readonly policy: RoutePolicyMode;
+  /** The Message-ID of the XMPP copies (and the Sent copy); absent when nothing went over XMPP. */
+  readonly messageId?: string;
+  readonly summary: string;
+  readonly result: "xmpp" | "smtp" | "mixed";
+  readonly recipients: ReadonlyArray<{
+    readonly address: string;
+    readonly field: RecipientField;
+    readonly jid?: string;
+    readonly via?: string;
+    readonly reason: RecipientReason;
+    /** What the XMPP attempt gave, when there was one. */
+    readonly outcome?: RecipientOutcome;
+    /** Why the attempt did not prove delivery (failure reason), when known. */
+    readonly detail?: string;
+    readonly smtp: boolean;
+  }>;
+  /** An error that cut the XMPP path short (everything unconfirmed then went by SMTP). */
+  readonly error?: string;
+}
+
+/** Longest wait for one capability lookup, within the hold. */
+export const LOOKUP_TIMEOUT_MS = 2_000;
+/** Kept free at the end of the hold for carrying out the result. */
+const FINISH_MARGIN_MS = 100;
+export const JABBER_ID_HEADER = "X-Jabber-ID";
+
+class DeadlineError extends Error {
+  constructor(what: string) {
+    super(`${what}: deadline passed`);
+    this.name = "DeadlineError";
+  }
+}
+
+function withDeadline<T>(scheduler: Scheduler, promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = scheduler.setTimeout(() => reject(new DeadlineError(what)), Math.max(0, ms));
+    promise.then(
+      (value) => {
+        scheduler.clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        scheduler.clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}
+
+function fieldsOf(req: SendRequest): Array<{ address: string; field: RecipientField }> {
+  return [
+    ...req.to.map((address) => ({ address, field: "to" as const })),
+    ...req.cc.map((address) => ({ address, field: "cc" as const })),
+    ...req.bcc.map((address) => ({ address, field: "bcc" as const })),
+  ];
+}
+
+function domainOfAddress(from: string): string {
+  const match = /@([^>\s]+)>?\s*$/.exec(from);
+  return match?.[1] ?? "localhost";
+}
+
+export class SendFlow {
+  readonly #deps: SendFlowDeps;
+
+  constructor(deps: SendFlowDeps) {
+    this.#deps = deps;
+  }
+
+  /** Decides and carries out one Send; never rejects, settles within the configured hold (plus the finish margin). */
+  async handle(req: SendRequest): Promise<SendResult> {
+    const { scheduler, log } = this.#deps;
+    const started = scheduler.now();
+    const config = this.#deps.config();
+    const deadline = started + config.holdMs;
+    const left = () => deadline - scheduler.now();
+    const recipients = fieldsOf(req);
+
+    const data = this.#deps.resolutionData();
+    const resolutions = new Map<string, Resolution>();
+    const capable = new Map<string, boolean | "unknown">();
+    for (const r of recipients) {
+      if (resolutions.has(r.address)) continue;
+      const resolution = resolveRecipient(r.address, data);
+      resolutions.set(r.address, resolution);
+      if (resolution.jid !== null) capable.set(resolution.jid, this.#deps.capability.cached(resolution.jid) ?? "unknown");
+    }
+    const message: { -readonly [K in keyof RouteMessage]: RouteMessage[K] } = {
+      recipients,
+      encryption: req.encryption,
+      xmppSwitchedOff: req.xmppSwitchedOff,
+      mode: "sendNow",
+      hasNewsgroups: req.hasNewsgroups,
+      // The size path is settled per copy by the deliverer; a copy that cannot go falls back like any failure.
+      sizePath: "inline",
+    };
+    const policy = { mode: config.policy, sendLater: "smtp" } as const;
+    const decide = () => decideRoute(message, { online: this.#deps.online(), resolutions, capable }, policy);
+    let decision = decide();
+
+    const outcomes = new Map<string, CopyOutcome>();
+    let messageId: string | undefined;
+    let error: string | undefined;
+    let result: SendResult | undefined;
+    // The common case ends here, without a single await: nothing can go over XMPP and nothing needs looking up.
+    if (decision.xmpp.length > 0 || decision.needsLookup.length > 0) {
+      try {
+        if ((await withDeadline(scheduler, req.mode(), left(), "send mode")) === "sendLater") {
+          message.mode = "sendLater";
+          decision = decide();
+        }
+        if (decision.needsLookup.length > 0) {
+          await this.#lookUp(decision.needsLookup, capable, Math.min(LOOKUP_TIMEOUT_MS, left() - FINISH_MARGIN_MS));
+          decision = decide();
+        }
+        if (decision.xmpp.length > 0) {
+          const mail = await withDeadline(scheduler, req.readMail(), left() - FINISH_MARGIN_MS, "reading the message");
+          const date = (this.#deps.now ?? (() => new Date()))();
+          messageId = newMessageId(domainOfAddress(mail.from));
+          const copies = buildCopies(mail, decision.xmpp, { date, messageId });
+          await Promise.all(
+            copies.map(async (copy) => {
+              const budget = left() - FINISH_MARGIN_MS;
+              const outcome = await withDeadline(scheduler, this.#deps.deliver({ jid: copy.jid, raw: copy.raw, mail }, budget), budget + 50, "delivery").catch(
+                (): CopyOutcome => ({ status: "timeout", sent: true }),
+              );
+              outcomes.set(recipientKey(copy.address), outcome);
+            }),
+          );
+          const allFiled = decision.smtp.length === 0 && decision.xmpp.every((x) => outcomes.get(recipientKey(x.address))?.status === "filed");
+          if (allFiled) {
+            result = {
+              kind: "cancel",
+              messageId,
+              sentCopy: buildMessage(mail, { date, messageId, senderCopy: true }),
+              delivered: decision.xmpp.map((x) => x.jid),
+            };
+          }
+        }
+      } catch (e) {
+        error = e instanceof Error ? e.message : String(e);
+        log.warn("send-xmpp-path-failed", { error: e });
+      }
+    }
+    result ??= this.#smtpResult(req, decision, outcomes, config);
+    const holdMs = Math.round((scheduler.now() - started) * 1000) / 1000;
+    this.#deps.record(this.#record(req, decision, resolutions, outcomes, config, holdMs, result, messageId, error));
+    log.info("send-decided", { holdMs, result: result.kind, summary: decision.summary, filed: [...outcomes.values()].filter((o) => o.status === "filed").length });
+    return result;
+  }
+
+  async #lookUp(jids: readonly string[], capable: Map<string, boolean | "unknown">, timeoutMs: number): Promise<void> {
+    if (timeoutMs <= 0) return;
+    await Promise.all(
+      jids.map(async (jid) => {
+        try {
+          const answer = await withDeadline(this.#deps.scheduler, this.#deps.capability.lookup(jid, timeoutMs), timeoutMs + 50, "capability lookup");
+          for (const key of capable.keys()) if (key.toLowerCase() === jid.toLowerCase()) capable.set(key, answer);
+        } catch (error) {
+          this.#deps.log.info("capability-lookup-failed", { jid, error });
+        }
+      }),
+    );
+  }
+
+  /** SMTP for everyone not proven filed; the recipient list changes only when someone was filed. */
+  #smtpResult(req: SendRequest, decision: Decision, outcomes: ReadonlyMap<string, CopyOutcome>, config: SendConfig): SendResult {
+    const filed = new Set(decision.xmpp.map((x) => recipientKey(x.address)).filter((k) => outcomes.get(k)?.status === "filed"));
+    const keep = (list: readonly string[]) => list.filter((address) => !filed.has(recipientKey(address)));
+    const recipients = filed.size === 0 ? undefined : { to: keep(req.to), cc: keep(req.cc), bcc: keep(req.bcc) };
+    const announce =
+      config.announceJid !== null && !req.customHeaders.some((h) => h.name.toLowerCase() === JABBER_ID_HEADER.toLowerCase())
+        ? [...req.customHeaders.map((h) => ({ name: h.name, value: h.value })), { name: JABBER_ID_HEADER, value: config.announceJid }]
+        : undefined;
+    return { kind: "smtp", ...(recipients ? { recipients } : {}), ...(announce ? { customHeaders: announce } : {}) };
+  }
+
+  #record(
+    req: SendRequest,
+    decision: Decision,
+    resolutions: ReadonlyMap<string, Resolution>,
+    outcomes: ReadonlyMap<string, CopyOutcome>,
+    config: SendConfig,
+    holdMs: number,
+    result: SendResult,
+    messageId: string | undefined,
+    error: string | undefined,
+  ): DeliveryRecord {
+    const smtpKeys =
+      result.kind === "cancel"
+        ? new Set<string>()
+        : new Set([...(result.recipients ? [...result.recipients.to, ...result.recipients.cc, ...result.recipients.bcc] : [...req.to, ...req.cc, ...req.bcc])].map(recipientKey));
+    const seen = new Set<string>();
+    const rows: Array<DeliveryRecord["recipients"][number]> = [];
+    for (const r of fieldsOf(req)) {
+      const key = recipientKey(r.address);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const resolution = resolutions.get(r.address);
+      const outcome = outcomes.get(key);
+      rows.push({
+        address: r.address,
+        field: r.field,
+        ...(resolution === undefined ? {} : resolution.jid !== null ? { jid: resolution.jid, via: resolution.via } : { via: resolution.why }),
+        reason: decision.reasons.get(r.address) ?? "no-jid",
+        ...(decision.xmpp.some((x) => recipientKey(x.address) === key) ? { outcome: outcome?.status ?? "not-sent" } : {}),
+        ...(outcome?.status === "failed" ? { detail: outcome.reason } : outcome?.status === "timeout" ? { detail: outcome.sent ? "no answer in time (may have arrived)" : "not sent in time" } : {}),
+        smtp: smtpKeys.has(key),
+      });
+    }
+    const anyXmpp = [...outcomes.values()].some((o) => o.status === "filed");
+    return {
+      at: (this.#deps.now ?? (() => new Date()))().getTime(),
+      holdMs,
+      policy: config.policy,
+      ...(messageId ? { messageId } : {}),
+      summary: decision.summary,
+      result: result.kind === "cancel" ? "xmpp" : anyXmpp ? "mixed" : "smtp",
+      recipients: rows,
+      ...(error ? { error } : {}),
+    };
+  }
+}
