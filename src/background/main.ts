@@ -20,6 +20,14 @@ import { createFolderSink, INBOX_FOLDER, UNVERIFIED_FOLDER } from "../platform/m
 import { createSmtpDuplicateGuard } from "../platform/smtp-duplicates.js";
 import { createSenderDirectory } from "../platform/sender-directory.js";
 import { createRouter, type Handlers } from "./router.js";
+import { CapabilityCache } from "../core/capability-cache.js";
+import { SendFlow, type CopyOutcome } from "../core/send-flow.js";
+import { createAddressIndex } from "../platform/address-index.js";
+import { createComposeSend, createDeliveryLog } from "../platform/compose-send.js";
+import { createResolutionStore } from "../platform/resolution-store.js";
+import { queryCapability } from "../xmpp/capability.js";
+import { fallbackBody } from "../xmpp/mail-stanza.js";
+import { MailSender } from "../xmpp/mail-sender.js";
 
 let logLevel: LogLevel = "info";
 const log = createLogger(
@@ -42,18 +50,29 @@ const smtpDuplicates = createSmtpDuplicateGuard(
   engineStore,
   (folder) => folder.name === INBOX_FOLDER || folder.name === UNVERIFIED_FOLDER || folder.id === currentSettings.receiveFolder,
 );
-/** Files received mail; remembers verified ones so a later SMTP copy of the same mail goes to the Trash. */
+const resolutionStore = createResolutionStore();
+const addressIndex = createAddressIndex(log);
+/**
+ * Files received mail; remembers verified ones so a later SMTP copy of the same mail goes to the Trash, and the
+ * checked address ↔ JID pair so that a reply goes back over XMPP.
+ */
 const mailSink: MailSink = {
   async file(mail) {
     await folderSink.file(mail);
-    if (mail.verified && mail.fromAddress && mail.messageId) {
-      await smtpDuplicates.remember(mail.messageId, mail.fromAddress).catch((error: unknown) => log.warn("filed-index-save-failed", { error }));
+    if (mail.verified && mail.fromAddress) {
+      const from = mail.fromAddress;
+      await resolutionStore.rememberVerifiedSender(from, mail.fromJid.split("/")[0]!).catch((error: unknown) => log.warn("verified-sender-save-failed", { error }));
+      if (mail.messageId) {
+        await smtpDuplicates.remember(mail.messageId, from).catch((error: unknown) => log.warn("filed-index-save-failed", { error }));
+      }
     }
   },
 };
 const senderDirectory = createSenderDirectory();
 
 let session: XmppSession | null = null;
+/** The sending engine of the current session. */
+let mailSender: MailSender | null = null;
 let sessionKey = "";
 /** Bumped when the user enters a new password, so the session restarts with it even if no setting changed. */
 let credentialsGeneration = 0;
@@ -112,6 +131,8 @@ async function applySettings(): Promise<void> {
   if (session) {
     const old = session;
     session = null;
+    mailSender?.stop();
+    mailSender = null;
     // Switched off: tell senders first that we no longer accept mail (docs/protocol.md §2).
     if (!settings.enabled && old.status.state === "online") {
       await retractCapability(old).then(
@@ -137,8 +158,11 @@ async function applySettings(): Promise<void> {
     },
   );
   next.onStatus(publish);
-  // The receiving engine (file, then receipt), and telling others we accept mail, at every login.
-  // (The sending engine, MailSender, is driven by the send routing of issue #4.)
+  // The receiving engine (file, then receipt), the sending engine, and telling others we accept mail, at every login.
+  const sender = new MailSender({ session: next, log, scheduler: realScheduler });
+  sender.start();
+  sender.onLateFailure((id, to, reason) => log.warn("mail-bounced-after-accept", { id, to, reason }));
+  mailSender = sender;
   new MailReceiver({ session: next, sink: mailSink, directory: senderDirectory, store: engineStore, log }).start();
   next.onStatus((s) => {
     if (s.state !== "online") return;
@@ -188,6 +212,111 @@ const handlers: Handlers = {
   saveAccount,
   discoverWebsocket: async ({ jid }) => discoverWebsocket(jid.trim().split("@")[1]?.split("/")[0] ?? "", fetchText),
 };
+
+// ---- sending ------------------------------------------------------------------------------------------------
+
+const capabilities = { cache: null as CapabilityCache | null, saving: false };
+function capabilityCache(): CapabilityCache {
+  capabilities.cache ??= new CapabilityCache(() => Date.now());
+  return capabilities.cache;
+}
+void engineStore.get("capabilities").then((saved) => {
+  const loaded = new CapabilityCache(() => Date.now(), undefined, undefined, saved);
+  // Answers learned before the load finished win over the stored ones.
+  for (const entry of capabilities.cache?.toJSON() ?? []) loaded.set(entry.jid, entry.capable);
+  capabilities.cache = loaded;
+});
+function saveCapabilities(): void {
+  if (capabilities.saving) return;
+  capabilities.saving = true;
+  setTimeout(() => {
+    capabilities.saving = false;
+    engineStore.set("capabilities", capabilityCache().toJSON()).catch((error: unknown) => log.warn("capability-cache-save-failed", { error }));
+  }, 1_000);
+}
+
+const deliveryLog = createDeliveryLog();
+const sendFlow = new SendFlow({
+  scheduler: realScheduler,
+  log,
+  online: () => session?.status.state === "online" && mailSender !== null,
+  config: () => {
+    const s = currentSettings;
+    const own = s.jid.split("/")[0] ?? "";
+    return { policy: s.routePolicy, holdMs: s.sendHoldSeconds * 1000, announceJid: s.enabled && s.announceJid && own ? own : null };
+  },
+  resolutionData: () => resolutionStore.data(addressIndex.current.jidsByEmail, currentSettings),
+  capability: {
+    cached: (jid) => capabilityCache().get(jid),
+    lookup: async (jid, timeoutMs) => {
+      const current = session;
+      if (!current || current.status.state !== "online") throw new Error("offline");
+      const answer = await queryCapability(current, jid, new Date(), timeoutMs);
+      capabilityCache().set(jid, answer);
+      saveCapabilities();
+      return answer;
+    },
+  },
+  deliver: async ({ jid, raw, mail }, deadlineMs): Promise<CopyOutcome> => {
+    const sender = mailSender;
+    if (!sender) return { status: "failed", reason: "offline" };
+    const body = fallbackBody({ from: mail.from, to: [...mail.to, ...mail.cc], subject: mail.subject, text: mail.text, attachmentNames: mail.attachments.map((a) => a.name) });
+    const outcome = await sender.deliver({ to: jid, raw, subject: mail.subject, fallbackBody: body }, deadlineMs);
+    // A bounce means the account does not take mail (any more): ask again next time.
+    if (outcome.status === "failed" && /^bounced/.test(outcome.reason)) {
+      capabilityCache().set(jid, false);
+      saveCapabilities();
+    }
+    return outcome;
+  },
+  record: (entry) => deliveryLog.record(entry),
+});
+const composeSend = createComposeSend({
+  flow: sendFlow,
+  log,
+  index: () => addressIndex.current,
+  isSwitchedOff: () => false,
+  notify: (delivered) => {
+    messenger.notifications
+      .create({
+        type: "basic",
+        title: messenger.i18n.getMessage("notifyDeliveredTitle"),
+        message: messenger.i18n.getMessage("notifyDelivered", [delivered.join(", ")]),
+      })
+      .catch((error: unknown) => log.warn("notification-failed", { error }));
+  },
+});
+messenger.compose.onBeforeSend.addListener(async (tab, details) => {
+  // Both are in memory after the first load (milliseconds after start); a Send right at start waits for them.
+  await Promise.all([resolutionStore.ready().catch(() => undefined), addressIndex.ready()]);
+  return composeSend.onBeforeSend(tab, details);
+});
+messenger.compose.onAfterSend.addListener((tab) => {
+  composeSend.onAfterSend(tab);
+});
+messenger.compose.onAfterSave.addListener((tab, info) => {
+  composeSend.onAfterSave(tab, info);
+});
+messenger.tabs.onRemoved.addListener((tabId) => {
+  composeSend.onTabRemoved(tabId);
+});
+for (const event of [
+  messenger.contacts.onCreated,
+  messenger.contacts.onUpdated,
+  messenger.contacts.onDeleted,
+  messenger.mailingLists.onCreated,
+  messenger.mailingLists.onUpdated,
+  messenger.mailingLists.onDeleted,
+  messenger.mailingLists.onMemberAdded,
+  messenger.mailingLists.onMemberRemoved,
+] as Array<{ addListener(cb: () => void): void }>) {
+  event.addListener(() => addressIndex.changed());
+}
+messenger.storage.onChanged.addListener((changes, area) => {
+  if (area === "local") resolutionStore.onStorageChanged(changes);
+});
+void resolutionStore.ready().catch((error: unknown) => log.warn("mappings-load-failed", { error }));
+void addressIndex.ready();
 
 const ownPagePrefix = messenger.runtime.getURL("");
 messenger.runtime.onMessage.addListener(

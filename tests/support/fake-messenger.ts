@@ -96,6 +96,39 @@ export function createFakeHost(initialLocal: Map<string, unknown> = new Map()): 
       onConnect,
     },
     folders: { onFolderInfoChanged: new FakeEvent<[unknown, unknown]>() },
+    compose: {
+      onBeforeSend: new FakeEvent<[unknown, unknown]>(),
+      onAfterSend: new FakeEvent<[unknown, unknown]>(),
+      onAfterSave: new FakeEvent<[unknown, unknown]>(),
+      async getComposeState() {
+        return { canSendNow: true, canSendLater: true };
+      },
+      async listAttachments() {
+        return [];
+      },
+    },
+    tabs: {
+      onRemoved: new FakeEvent<[number, unknown]>(),
+      removed: [] as number[],
+      async remove(tabId: number) {
+        messenger.tabs.removed.push(tabId);
+      },
+    },
+    contacts: { onCreated: new FakeEvent(), onUpdated: new FakeEvent(), onDeleted: new FakeEvent() },
+    mailingLists: { onCreated: new FakeEvent(), onUpdated: new FakeEvent(), onDeleted: new FakeEvent(), onMemberAdded: new FakeEvent(), onMemberRemoved: new FakeEvent() },
+    addressBooks: {
+      async list() {
+        return [];
+      },
+    },
+    notifications: {
+      created: [] as unknown[],
+      async create(options: unknown) {
+        messenger.notifications.created.push(options);
+        return "n";
+      },
+    },
+    i18n: { getMessage: (key: string, subs?: string[]) => [key, ...(subs ?? [])].join(" ") },
     dns: {
       async resolve(host: string) {
         const { lookup } = await import("node:dns/promises");

@@ -4,7 +4,10 @@ import { describe, expect, it } from "vitest";
 // @ts-expect-error -- plain ESM build script without type declarations
 import { options } from "../../scripts/build.mjs";
 
-const BUDGET_BYTES = 250 * 1024;
+// 250 KiB held until the send path (issue 4) joined the bundle: MIME builder, MailSender with upload and
+// AES-GCM, routing and the compose adapter brought it to ~323 KiB (own code ~200 KiB, xmpp.js with ltx/events ~90 KiB),
+// unminified for review. The budget still catches an accidental library pull-in (postal-mime alone is ~128 KiB).
+const BUDGET_BYTES = 360 * 1024;
 
 describe("the add-on bundle", async () => {
   const result = await build({ ...(options as object), write: false, sourcemap: false, metafile: true, logLevel: "silent" });

@@ -1,0 +1,227 @@
+// Thunderbird's side of a Send: turns compose.onBeforeSend's (tab, details) into a SendRequest for the core flow,
+// turns the SendResult back into what onBeforeSend returns, and, after an XMPP-only delivery, does what Thunderbird
+// would have done after sending: a copy in the Sent folder, the autosaved draft removed, the window closed.
+import type { Logger } from "../core/log.js";
+import type { OutgoingMail } from "../core/mime/compose-input.js";
+import type { DeliveryRecord, SendFlow, SendRequest, SendResult } from "../core/send-flow.js";
+import type { AddressIndexSnapshot } from "./address-index.js";
+import { expandRecipients, readOutgoingMail } from "./compose-reader.js";
+
+type Details = messenger.compose.ComposeDetails;
+type RecipientList = messenger.compose.ComposeRecipientList | undefined;
+
+/** "Name <ListName>" (no @ inside the brackets): how Thunderbird writes a mailing list into a recipient field. */
+const LIST_FORM = /^(.*)<([^<>@]+)>\s*$/;
+
+/** Recipients as plain address strings: plain strings stay, lists are expanded from the in-memory index when possible. */
+async function plainRecipients(list: RecipientList, index: AddressIndexSnapshot): Promise<string[]> {
+  if (list === undefined) return [];
+  const items = Array.isArray(list) ? list : [list];
+  // Contact and mailing-list references need the address book: only then is there anything to wait for.
+  const strings = items.every((i) => typeof i === "string") ? (items as string[]).map((s) => s.trim()).filter((s) => s !== "") : await expandRecipients(list);
+  return strings.flatMap((s) => {
+    const m = LIST_FORM.exec(s);
+    const members = m ? index.listMembers.get(m[2]!.trim().toLowerCase()) : undefined;
+    return members && members.length > 0 ? [...members] : [s];
+  });
+}
+
+function hasNewsgroups(details: Details): boolean {
+  const n = details.newsgroups;
+  return Array.isArray(n) ? n.some((g) => g.trim() !== "") : typeof n === "string" && n.trim() !== "";
+}
+
+export async function toSendRequest(
+  tabId: number,
+  details: Details,
+  index: AddressIndexSnapshot,
+  switchedOff: boolean,
+): Promise<SendRequest> {
+  const [to, cc, bcc] = await Promise.all([plainRecipients(details.to, index), plainRecipients(details.cc, index), plainRecipients(details.bcc, index)]);
+  const encryption = details.selectedEncryptionTechnology ?? null;
+  return {
+    to,
+    cc,
+    bcc,
+    hasNewsgroups: hasNewsgroups(details),
+    encryption,
+    xmppSwitchedOff: switchedOff,
+    customHeaders: (details.customHeaders ?? []).map((h) => ({ name: h.name, value: h.value })),
+    // Thunderbird puts the mail into the Outbox instead of sending when it cannot send now (offline).
+    mode: async () => ((await messenger.compose.getComposeState(tabId)).canSendNow ? "sendNow" : "sendLater"),
+    readMail: async (): Promise<OutgoingMail> => ({ ...(await readOutgoingMail(tabId, details)), to, cc, bcc }),
+  };
+}
+
+/** What onBeforeSend returns for a result: {} leaves Thunderbird's send exactly as it was. */
+export function toBeforeSendReturn(result: SendResult): { cancel?: boolean; details?: Details } {
+  if (result.kind === "cancel") return { cancel: true };
+  const details: Details = {};
+  if (result.recipients) {
+    details.to = result.recipients.to;
+    details.cc = result.recipients.cc;
+    details.bcc = result.recipients.bcc;
+  }
+  if (result.customHeaders) details.customHeaders = result.customHeaders;
+  return Object.keys(details).length > 0 ? { details } : {};
+}
+
+type Folder = messenger.folders.MailFolder;
+
+async function sentFolderFor(identityId: string | undefined, log: Logger): Promise<Folder | null> {
+  const identity = identityId ? await messenger.identities.get(identityId).catch(() => null) : null;
+  const accounts = await messenger.accounts.list(false);
+  const local = accounts.find((a) => a.type === "none");
+  const candidates = [identity?.accountId, local?.id].filter((id): id is string => typeof id === "string");
+  for (const accountId of candidates) {
+    const found = await messenger.folders.query({ accountId, specialUse: ["sent"] } as messenger.folders._QueryQueryInfo).catch(() => []);
+    if (Array.isArray(found) && found.length > 0) return found[0]!;
+  }
+  // No Sent folder yet (a fresh profile creates it on the first SMTP send): create it as Thunderbird would, in Local Folders.
+  const root = local?.rootFolder;
+  if (!root) return null;
+  const existing = (await messenger.folders.getSubFolders(root, false)).find((f) => f.name === "Sent");
+  if (existing) return existing;
+  try {
+    const created = await messenger.folders.create(root, "Sent");
+    if (created.name === "Sent") return created;
+  } catch (error) {
+    log.warn("sent-folder-create-failed", { error });
+  }
+  return (await messenger.folders.getSubFolders(root, false)).find((f) => f.name === "Sent") ?? null;
+}
+
+async function fileSentCopy(raw: Uint8Array, details: Details, log: Logger): Promise<string | null> {
+  // The compose window can override the identity's Fcc: "" means "keep no copy".
+  let target: Folder | string | null;
+  if (details.overrideDefaultFcc === true) {
+    const chosen = details.overrideDefaultFccFolder;
+    target = chosen === undefined || chosen === "" ? null : typeof chosen === "string" ? chosen : (chosen.id ?? null);
+  } else {
+    target = await sentFolderFor(details.identityId, log);
+  }
+  const extra = details.additionalFccFolder;
+  const targets = [target, extra === undefined || extra === "" ? null : typeof extra === "string" ? extra : (extra.id ?? null)];
+  let where: string | null = null;
+  for (const folder of targets) {
+    if (folder === null) continue;
+    const id = typeof folder === "string" ? folder : (folder.id ?? "");
+    const file = new File([raw as Uint8Array<ArrayBuffer>], "sent.eml", { type: "message/rfc822" });
+    await messenger.messages.import(file, id, { read: true });
+    where ??= typeof folder === "string" ? folder : (folder.path ?? folder.name ?? id);
+  }
+  return where;
+}
+
+export interface ComposeSendDeps {
+  readonly flow: SendFlow;
+  readonly log: Logger;
+  index(): AddressIndexSnapshot;
+  isSwitchedOff(tabId: number): boolean;
+  /** Localized "Delivered over XMPP to …" notification. */
+  notify(delivered: readonly string[]): void;
+}
+
+export function createComposeSend(deps: ComposeSendDeps) {
+  const { log } = deps;
+  /** Drafts Thunderbird saved for a compose tab (autosave or explicit): removed when that mail went over XMPP. */
+  const drafts = new Map<number, Set<number>>();
+  /** Tabs whose send we cancelled after an XMPP delivery: closed once Thunderbird reports the aborted send. */
+  const closing = new Map<number, () => void>();
+
+  async function complete(tabId: number, details: Details, result: Extract<SendResult, { kind: "cancel" }>): Promise<void> {
+    try {
+      await finish(tabId, details, result);
+    } catch (error) {
+      log.error("after-xmpp-send-failed", { error });
+    }
+  }
+
+  async function finish(tabId: number, details: Details, result: Extract<SendResult, { kind: "cancel" }>): Promise<void> {
+    try {
+      const where = await fileSentCopy(result.sentCopy, details, log);
+      log.info("sent-copy-filed", { folder: where ?? "(none: no Fcc)", messageId: result.messageId });
+    } catch (error) {
+      log.error("sent-copy-failed", { error, messageId: result.messageId });
+    }
+    const draftIds = [...(drafts.get(tabId) ?? [])];
+    if (details.type === "draft" && details.relatedMessageId !== undefined) draftIds.push(details.relatedMessageId);
+    if (draftIds.length > 0) {
+      await messenger.messages.delete(draftIds, true).then(
+        () => log.info("draft-deleted", { count: draftIds.length }),
+        (error: unknown) => log.warn("draft-delete-failed", { error }),
+      );
+    }
+    drafts.delete(tabId);
+    // Close the window only once Thunderbird has finished with the cancelled send (onAfterSend), or after 3 s.
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 3_000);
+      closing.set(tabId, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    closing.delete(tabId);
+    await messenger.tabs.remove(tabId).catch((error: unknown) => log.warn("compose-close-failed", { error }));
+    log.info("compose-closed", { tabId });
+    deps.notify(result.delivered);
+  }
+
+  return {
+    /** compose.onBeforeSend listener. Never rejects: on any error Thunderbird sends as it would have. */
+    async onBeforeSend(tab: messenger.tabs.Tab, details: Details): Promise<{ cancel?: boolean; details?: Details }> {
+      const tabId = tab.id;
+      if (tabId === undefined) return {};
+      try {
+        const request = await toSendRequest(tabId, details, deps.index(), deps.isSwitchedOff(tabId));
+        const result = await deps.flow.handle(request);
+        if (result.kind === "cancel") {
+          void complete(tabId, details, result);
+          return { cancel: true };
+        }
+        return toBeforeSendReturn(result);
+      } catch (error) {
+        log.error("before-send-failed", { error });
+        return {};
+      }
+    },
+    /** compose.onAfterSend listener. */
+    onAfterSend(tab: messenger.tabs.Tab): void {
+      if (tab.id !== undefined) closing.get(tab.id)?.();
+    },
+    /** compose.onAfterSave listener: remembers the drafts of each compose tab. */
+    onAfterSave(tab: messenger.tabs.Tab, info: { mode: string; messages: messenger.messages.MessageHeader[] }): void {
+      if (tab.id === undefined || (info.mode !== "autoSave" && info.mode !== "draft")) return;
+      const set = drafts.get(tab.id) ?? new Set<number>();
+      for (const m of info.messages) set.add(m.id);
+      drafts.set(tab.id, set);
+    },
+    /** tabs.onRemoved listener. */
+    onTabRemoved(tabId: number): void {
+      drafts.delete(tabId);
+    },
+  };
+}
+
+/** The delivery log in storage.local: newest last, bounded. */
+export function createDeliveryLog(max = 500) {
+  const KEY = "deliveryLog";
+  let queue: Promise<void> = Promise.resolve();
+  return {
+    record(entry: DeliveryRecord): void {
+      queue = queue
+        .then(async () => {
+          const got = await messenger.storage.local.get(KEY);
+          const list = Array.isArray(got[KEY]) ? (got[KEY] as unknown[]) : [];
+          list.push(entry);
+          await messenger.storage.local.set({ [KEY]: list.slice(Math.max(0, list.length - max)) });
+        })
+        .catch(() => undefined);
+    },
+    async entries(): Promise<DeliveryRecord[]> {
+      await queue;
+      const got = await messenger.storage.local.get(KEY);
+      return Array.isArray(got[KEY]) ? (got[KEY] as DeliveryRecord[]) : [];
+    },
+  };
+}
