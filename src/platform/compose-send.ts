@@ -99,6 +99,7 @@ async function fileSentCopy(raw: Uint8Array, details: Details, log: Logger): Pro
     target = chosen === undefined || chosen === "" ? null : typeof chosen === "string" ? chosen : (chosen.id ?? null);
   } else {
     target = await sentFolderFor(details.identityId, log);
+    if (target === null) log.warn("sent-folder-missing", {});
   }
   const extra = details.additionalFccFolder;
   const targets = [target, extra === undefined || extra === "" ? null : typeof extra === "string" ? extra : (extra.id ?? null)];

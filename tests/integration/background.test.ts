@@ -5,7 +5,9 @@ import type { SessionStatus } from "../../src/core/status.js";
 import { createFakeHost, installFakeHost, type FakeHost, type FakePort } from "../support/fake-messenger.js";
 import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
 import { ourSession, whenOnline } from "../support/mail-fixtures.js";
-import { queryCapability } from "../../src/xmpp/capability.js";
+import { publishCapability, queryCapability } from "../../src/xmpp/capability.js";
+import { MailReceiver, type FiledMail } from "../../src/xmpp/receiver.js";
+import { quietLog } from "../support/mail-fixtures.js";
 
 let uninstall: (() => void) | null = null;
 const logged: string[] = [];
@@ -41,6 +43,7 @@ describe.skipIf(!isProsodyAvailable())("background composition root (fake host, 
       users: [
         { user: "alice", password: "secret-a" },
         { user: "bob", password: "secret-b" },
+        { user: "dora", password: "secret-d" },
       ],
     });
     vi.spyOn(console, "log").mockImplementation((line: string) => void logged.push(line));
@@ -118,6 +121,64 @@ describe.skipIf(!isProsodyAvailable())("background composition root (fake host, 
     }
   });
 
+  it("routes a Send: over XMPP to a capable recipient (cancel + close), by SMTP otherwise, and logs each decision", async () => {
+    const host = createFakeHost();
+    const port = await startBackground(host);
+    expect(await host.request("saveAccount", { jid: "alice@localhost", password: "secret-a", websocketUrl: server.wsUrl })).toEqual({ ok: true });
+    await waitForState(port, "online");
+    switchOffLater(host, port);
+
+    // dora runs the receiving engine and says she accepts mail; bob has no add-on.
+    const dora = ourSession(server, "dora", "secret-d", "tb");
+    const filed: FiledMail[] = [];
+    const memory = new Map<string, unknown>();
+    new MailReceiver({
+      session: dora,
+      sink: { file: async (mail) => void filed.push(mail) },
+      directory: { confirmedJids: async () => [], addressBookJids: async () => [], isKnown: async () => false },
+      store: { get: async (k) => memory.get(k), set: async (k, v) => void memory.set(k, v) },
+      log: quietLog,
+    }).start();
+    dora.start();
+    await whenOnline(dora);
+    await publishCapability(dora, new Date());
+    stopFns.push(() => dora.stop());
+
+    const m = host.messenger as {
+      compose: { onBeforeSend: { fire(tab: unknown, details: unknown): unknown[] }; onAfterSend: { fire(tab: unknown, info: unknown): unknown[] } };
+      tabs: { removed: number[] };
+      notifications: { created: unknown[] };
+    };
+    const send = async (tabId: number, to: string[]) =>
+      (await m.compose.onBeforeSend.fire({ id: tabId }, { from: "Alice <alice@localhost>", to, subject: `Hello ${tabId}`, plainTextBody: "Hi!", isPlainText: true })[0]) as object;
+
+    // Same domain as alice's JID → dora@localhost is a JID; the PEP item says she accepts mail.
+    expect(await send(5, ["Dora <dora@localhost>"])).toEqual({ cancel: true });
+    expect(filed.map((f) => f.subject)).toEqual(["Hello 5"]);
+    expect(filed[0]!.fromJid).toMatch(/^alice@localhost/);
+    m.compose.onAfterSend.fire({ id: 5 }, { mode: "sendNow", error: "Send aborted by an onBeforeSend event" });
+    const deadline = Date.now() + 5_000;
+    while (!m.tabs.removed.includes(5) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(m.tabs.removed).toEqual([5]);
+    expect(m.notifications.created).toHaveLength(1);
+
+    // bob@localhost has no capability item; carol has no JID at all: SMTP, with alice's JID announced.
+    const announced = { details: { customHeaders: [{ name: "X-Jabber-ID", value: "alice@localhost" }] } };
+    expect(await send(6, ["bob@localhost"])).toEqual(announced);
+    expect(await send(7, ["carol@elsewhere.test", "dora@localhost"])).toEqual(announced);
+    expect(filed).toHaveLength(1);
+
+    const log = (await (host.messenger as { storage: { local: { get(k: string): Promise<Record<string, unknown>> } } }).storage.local.get("deliveryLog"))["deliveryLog"] as Array<{
+      result: string;
+      recipients: Array<{ reason: string }>;
+    }>;
+    expect(log.map((e) => [e.result, e.recipients.map((r) => r.reason)])).toEqual([
+      ["xmpp", ["xmpp"]],
+      ["smtp", ["not-capable"]],
+      ["smtp", ["no-jid", "policy-whole-message"]],
+    ]);
+  });
+
   it("answers only its own pages, and validates every request", async () => {
     const host = createFakeHost();
     const port = await startBackground(host);
@@ -138,7 +199,7 @@ describe.skipIf(!isProsodyAvailable())("background composition root (fake host, 
     const port = await startBackground(host);
     const online = await waitForState(port, "online");
     expect(online).toMatchObject({ jid: expect.stringMatching(/^bob@localhost\//) });
-    expect(logged.filter((l) => l.includes("policy"))).toEqual([expect.stringContaining("logLevel")]);
+    expect(logged.filter((l) => l.includes("policy-value"))).toEqual([expect.stringContaining("logLevel")]);
     expect(logged.join("\n")).not.toContain("secret-b");
     switchOffLater(host, port);
   });

@@ -121,6 +121,16 @@ export function createFakeHost(initialLocal: Map<string, unknown> = new Map()): 
         return [];
       },
     },
+    accounts: {
+      async list() {
+        return [];
+      },
+    },
+    identities: {
+      async get() {
+        throw new Error("no such identity");
+      },
+    },
     notifications: {
       created: [] as unknown[],
       async create(options: unknown) {
