@@ -275,6 +275,10 @@ const composeSend = createComposeSend({
   flow: sendFlow,
   log,
   index: () => addressIndex.current,
+  // Both are in memory after the first load (milliseconds after start); a Send right at start waits for them.
+  ready: async () => {
+    await Promise.all([resolutionStore.ready().catch(() => undefined), addressIndex.ready()]);
+  },
   isSwitchedOff: () => false,
   notify: (delivered) => {
     messenger.notifications
@@ -286,11 +290,7 @@ const composeSend = createComposeSend({
       .catch((error: unknown) => log.warn("notification-failed", { error }));
   },
 });
-messenger.compose.onBeforeSend.addListener(async (tab, details) => {
-  // Both are in memory after the first load (milliseconds after start); a Send right at start waits for them.
-  await Promise.all([resolutionStore.ready().catch(() => undefined), addressIndex.ready()]);
-  return composeSend.onBeforeSend(tab, details);
-});
+messenger.compose.onBeforeSend.addListener((tab, details) => composeSend.onBeforeSend(tab, details));
 messenger.compose.onAfterSend.addListener((tab) => {
   composeSend.onAfterSend(tab);
 });

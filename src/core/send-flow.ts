@@ -232,8 +232,12 @@ export class SendFlow {
     }
     result ??= this.#smtpResult(req, decision, outcomes, config);
     const holdMs = Math.round((scheduler.now() - started) * 1000) / 1000;
-    this.#deps.record(this.#record(req, decision, resolutions, outcomes, config, holdMs, result, messageId, error));
-    log.info("send-decided", { holdMs, result: result.kind, summary: decision.summary, filed: [...outcomes.values()].filter((o) => o.status === "filed").length });
+    const final = result;
+    // Logging and the delivery log wait until Thunderbird has its answer: nothing on the send path writes anywhere.
+    scheduler.setTimeout(() => {
+      this.#deps.record(this.#record(req, decision, resolutions, outcomes, config, holdMs, final, messageId, error));
+      log.info("send-decided", { holdMs, result: final.kind, summary: decision.summary, filed: [...outcomes.values()].filter((o) => o.status === "filed").length });
+    }, 0);
     return result;
   }
 

@@ -47,8 +47,10 @@ export async function toSendRequest(
     encryption,
     xmppSwitchedOff: switchedOff,
     customHeaders: (details.customHeaders ?? []).map((h) => ({ name: h.name, value: h.value })),
-    // Thunderbird puts the mail into the Outbox instead of sending when it cannot send now (offline).
-    mode: async () => ((await messenger.compose.getComposeState(tabId)).canSendNow ? "sendNow" : "sendLater"),
+    // Thunderbird puts the mail into the Outbox instead of sending when it works offline; navigator.onLine follows
+    // that state. (An explicit "Send Later" press is not visible to onBeforeSend: compose.getComposeState reports
+    // canSendNow=false for every Send in progress, and the mode only reaches onAfterSend.)
+    mode: async () => (globalThis.navigator?.onLine === false ? "sendLater" : "sendNow"),
     readMail: async (): Promise<OutgoingMail> => ({ ...(await readOutgoingMail(tabId, details)), to, cc, bcc }),
   };
 }
@@ -117,6 +119,8 @@ async function fileSentCopy(raw: Uint8Array, details: Details, log: Logger): Pro
 export interface ComposeSendDeps {
   readonly flow: SendFlow;
   readonly log: Logger;
+  /** Resolves once the in-memory resolution sources are loaded (at once after start). */
+  ready(): Promise<void>;
   index(): AddressIndexSnapshot;
   isSwitchedOff(tabId: number): boolean;
   /** Localized "Delivered over XMPP to …" notification. */
@@ -131,14 +135,22 @@ export function createComposeSend(deps: ComposeSendDeps) {
   const closing = new Map<number, () => void>();
 
   async function complete(tabId: number, details: Details, result: Extract<SendResult, { kind: "cancel" }>): Promise<void> {
+    // Listen for Thunderbird's report on the cancelled send from now on: it may come before the Sent copy is filed.
+    const aborted = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 3_000);
+      closing.set(tabId, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
     try {
-      await finish(tabId, details, result);
+      await finish(tabId, details, result, aborted);
     } catch (error) {
       log.error("after-xmpp-send-failed", { error });
     }
   }
 
-  async function finish(tabId: number, details: Details, result: Extract<SendResult, { kind: "cancel" }>): Promise<void> {
+  async function finish(tabId: number, details: Details, result: Extract<SendResult, { kind: "cancel" }>, aborted: Promise<void>): Promise<void> {
     try {
       const where = await fileSentCopy(result.sentCopy, details, log);
       log.info("sent-copy-filed", { folder: where ?? "(none: no Fcc)", messageId: result.messageId });
@@ -155,13 +167,7 @@ export function createComposeSend(deps: ComposeSendDeps) {
     }
     drafts.delete(tabId);
     // Close the window only once Thunderbird has finished with the cancelled send (onAfterSend), or after 3 s.
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 3_000);
-      closing.set(tabId, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await aborted;
     closing.delete(tabId);
     await messenger.tabs.remove(tabId).catch((error: unknown) => log.warn("compose-close-failed", { error }));
     log.info("compose-closed", { tabId });
@@ -171,20 +177,23 @@ export function createComposeSend(deps: ComposeSendDeps) {
   return {
     /** compose.onBeforeSend listener. Never rejects: on any error Thunderbird sends as it would have. */
     async onBeforeSend(tab: messenger.tabs.Tab, details: Details): Promise<{ cancel?: boolean; details?: Details }> {
+      const started = performance.now();
       const tabId = tab.id;
       if (tabId === undefined) return {};
+      let answer: { cancel?: boolean; details?: Details } = {};
       try {
+        await deps.ready();
         const request = await toSendRequest(tabId, details, deps.index(), deps.isSwitchedOff(tabId));
         const result = await deps.flow.handle(request);
-        if (result.kind === "cancel") {
-          void complete(tabId, details, result);
-          return { cancel: true };
-        }
-        return toBeforeSendReturn(result);
+        if (result.kind === "cancel") void complete(tabId, details, result);
+        answer = toBeforeSendReturn(result);
       } catch (error) {
         log.error("before-send-failed", { error });
-        return {};
       }
+      // The whole time Thunderbird's Send was held by this listener; logged after the answer is on its way.
+      const ms = Math.round((performance.now() - started) * 1000) / 1000;
+      setTimeout(() => log.info("send-held", { ms, cancel: answer.cancel === true, rewrite: answer.details !== undefined }), 0);
+      return answer;
     },
     /** compose.onAfterSend listener. */
     onAfterSend(tab: messenger.tabs.Tab): void {

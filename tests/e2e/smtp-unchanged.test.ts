@@ -58,8 +58,8 @@ describe.skipIf(skipReason !== null)("mail to a non-XMPP recipient", () => {
     expect(parsed.to?.map((a) => a.address)).toEqual(["carol@nowhere.test"]);
     expect(parsed.messageId).toBe(`<${sent.result!.headerMessageId}>`);
     expect((parsed.text ?? "").replace(/\r\n/g, "\n").trimEnd()).toBe(body.trimEnd());
-    // Nothing of the add-on leaks into a plain SMTP mail.
-    expect(parsed.headers.filter((h) => /xmpp|mox/i.test(h.key))).toEqual([]);
+    // Of the add-on, only the announced JID (X-Jabber-ID, setting announceJid, on by default) is in a plain SMTP mail.
+    expect(parsed.headers.filter((h) => /xmpp|mox|jabber/i.test(h.key))).toEqual([{ key: "x-jabber-id", value: "alice@localhost" }]);
 
     // compose.onAfterSend fired without an error.
     const after = await tb.helper.waitForEvent((e) => e.type === "afterSend" && e.tabId === sent.tabId, 10_000);

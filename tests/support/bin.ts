@@ -1,4 +1,4 @@
-// Finding the programs the tests drive (prosody, thunderbird, xvfb-run) on PATH.
+// Finding the programs the tests drive (prosody, thunderbird, Xvfb, xdotool) on PATH.
 import { accessSync, constants, existsSync, statSync } from "node:fs";
 import { delimiter, join } from "node:path";
 

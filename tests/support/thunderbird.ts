@@ -53,7 +53,7 @@ export interface LaunchOptions {
   identities?: IdentitySpec[];
   /** Install the helper extension and wait until it reports ready (default true). */
   helperExt?: boolean;
-  /** Run under `xvfb-run -a` instead of --headless (needed for real keyboard input). */
+  /** Run on a private Xvfb display instead of --headless (needed for real keyboard input; see TB.display()). */
   xvfb?: boolean;
   extraPrefs?: Record<string, string | number | boolean>;
   /** How long launchThunderbird waits for the helper (default 60 s). */
@@ -69,6 +69,7 @@ export interface SendArgs {
   /** Sender address (must be one of the identities); default the default identity. */
   from?: string;
   identityId?: string;
+  attachments?: Array<{ name: string; type?: string; base64: string }>;
 }
 
 export interface SendResult {
@@ -126,6 +127,8 @@ export interface TB {
   readonly helper: Helper;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   readonly running: boolean;
+  /** The X display (":N") Thunderbird runs on under `xvfb: true`, else null. */
+  display(): string | null;
   /** Resident memory (kB) summed over every process of Thunderbird's process group. */
   memoryKb(): number;
   quit(): Promise<QuitResult>;
@@ -144,7 +147,7 @@ export function isThunderbirdAvailable(): boolean {
 }
 
 export function isXvfbAvailable(): boolean {
-  return findOnPath("xvfb-run") !== null && findOnPath("xauth") !== null;
+  return findOnPath("Xvfb") !== null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -182,6 +185,20 @@ function installExitHook(): void {
     }
   });
 }
+
+// $1 display file, $2 Xvfb, then Thunderbird's command line. Exits with Thunderbird's exit code.
+const XVFB_WRAPPER = `
+file="$1"; xvfb="$2"; shift 2
+"$xvfb" -displayfd 3 -screen 0 1280x1024x24 -nolisten tcp 3>"$file" 2>/dev/null &
+xpid=$!
+i=0
+while [ ! -s "$file" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+DISPLAY=":$(head -n1 "$file")"; export DISPLAY
+"$@"
+code=$?
+kill "$xpid" 2>/dev/null
+exit $code
+`;
 
 // POSIX sh (dash): its kill builtin takes `kill -9 -PGID` but rejects both `kill -KILL -- -PGID` and `kill -s KILL -PGID`.
 const WATCHDOG_SCRIPT = `
@@ -451,7 +468,7 @@ function groupRssKb(pgid: number): number {
 export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
   const bin = thunderbirdBinary();
   if (!bin) throw new Error("thunderbird not found on PATH (apt-get install thunderbird, or set MOX_THUNDERBIRD)");
-  if (opts.xvfb && !isXvfbAvailable()) throw new Error("xvfb-run/xauth not found (apt-get install xvfb xauth)");
+  if (opts.xvfb && !isXvfbAvailable()) throw new Error("Xvfb not found (apt-get install xvfb)");
   if (opts.addonDir && opts.addonXpi) throw new Error("launchThunderbird: give addonDir or addonXpi, not both");
   installExitHook();
 
@@ -519,9 +536,11 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
   let command: string;
   let args: string[];
   if (opts.xvfb) {
+    // Our own Xvfb in Thunderbird's process group (so every stop path takes it down too), on a display number it
+    // picks itself (-displayfd), written to <runDir>/display so that tests can drive the keyboard with xdotool.
     delete env.DISPLAY;
-    command = findOnPath("xvfb-run")!;
-    args = ["-a", "-s", "-screen 0 1280x1024x24 -nolisten tcp", bin, ...tbArgs];
+    command = "sh";
+    args = ["-c", XVFB_WRAPPER, "mox-xvfb", join(runDir, "display"), findOnPath("Xvfb")!, bin, ...tbArgs];
   } else {
     delete env.DISPLAY;
     delete env.WAYLAND_DISPLAY;
@@ -718,6 +737,15 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
     waitForEvent,
     waitForLine,
     outputTail: tail,
+    display: () => {
+      if (!opts.xvfb) return null;
+      try {
+        const n = readFileSync(join(runDir, "display"), "utf8").trim();
+        return /^\d+$/.test(n) ? `:${n}` : null;
+      } catch {
+        return null;
+      }
+    },
     helper,
     exited,
     get running() {

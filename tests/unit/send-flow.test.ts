@@ -60,7 +60,13 @@ function setup(world: World = {}) {
     },
     record: (entry) => records.push(entry),
   });
-  return { flow, delivered, records, lookups };
+  // The record is written after the answer (off the send path): wait one timer turn for it.
+  const handle = async (req: SendRequest) => {
+    const result = await flow.handle(req);
+    await new Promise((r) => setTimeout(r, 1));
+    return result;
+  };
+  return { flow: { handle }, delivered, records, lookups };
 }
 
 function mailOf(req: Pick<SendRequest, "to" | "cc" | "bcc">): OutgoingMail {

@@ -1,0 +1,44 @@
+// A recipient running the add-on's receiving engine in Node: logs in to the test Prosody, publishes the "accepts mail"
+// capability, files what arrives into memory (then answers "filed"), and can be told to stall before filing.
+import type { ProsodyServer } from "./prosody.js";
+import { ourSession, quietLog, whenOnline } from "./mail-fixtures.js";
+import { publishCapability } from "../../src/xmpp/capability.js";
+import { MailReceiver, type FiledMail } from "../../src/xmpp/receiver.js";
+import type { XmppSession } from "../../src/xmpp/session.js";
+
+export interface MailPeer {
+  readonly jid: string;
+  readonly session: XmppSession;
+  readonly filed: FiledMail[];
+  /** When set, called before each mail is filed; filing waits for it. */
+  beforeFile: ((mail: FiledMail) => Promise<void>) | null;
+  stop(): Promise<void>;
+}
+
+export async function startMailPeer(server: ProsodyServer, user: string, password: string, options: { capable?: boolean } = {}): Promise<MailPeer> {
+  const session = ourSession(server, user, password, "engine");
+  const memory = new Map<string, unknown>();
+  const peer: MailPeer = {
+    jid: `${user}@${server.domain}`,
+    session,
+    filed: [],
+    beforeFile: null,
+    stop: () => session.stop(),
+  };
+  new MailReceiver({
+    session,
+    sink: {
+      file: async (mail) => {
+        if (peer.beforeFile) await peer.beforeFile(mail);
+        peer.filed.push(mail);
+      },
+    },
+    directory: { confirmedJids: async () => [], addressBookJids: async () => [], isKnown: async () => true },
+    store: { get: async (k) => memory.get(k), set: async (k, v) => void memory.set(k, v) },
+    log: quietLog,
+  }).start();
+  session.start();
+  await whenOnline(session);
+  if (options.capable !== false) await publishCapability(session, new Date());
+  return peer;
+}
