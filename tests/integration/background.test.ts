@@ -168,10 +168,14 @@ describe.skipIf(!isProsodyAvailable())("background composition root (fake host, 
     expect(await send(7, ["carol@elsewhere.test", "dora@localhost"])).toEqual(announced);
     expect(filed).toHaveLength(1);
 
-    const log = (await (host.messenger as { storage: { local: { get(k: string): Promise<Record<string, unknown>> } } }).storage.local.get("deliveryLog"))["deliveryLog"] as Array<{
-      result: string;
-      recipients: Array<{ reason: string }>;
-    }>;
+    type Entry = { result: string; recipients: Array<{ reason: string }> };
+    const storage = (host.messenger as { storage: { local: { get(k: string): Promise<Record<string, unknown>> } } }).storage.local;
+    let log: Entry[] = [];
+    // The delivery log is written after Thunderbird has its answer.
+    for (let i = 0; i < 100 && log.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      log = ((await storage.get("deliveryLog"))["deliveryLog"] as Entry[] | undefined) ?? [];
+    }
     expect(log.map((e) => [e.result, e.recipients.map((r) => r.reason)])).toEqual([
       ["xmpp", ["xmpp"]],
       ["smtp", ["not-capable"]],
