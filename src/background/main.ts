@@ -25,6 +25,7 @@ import { SendFlow, type CopyOutcome } from "../core/send-flow.js";
 import { createAddressIndex } from "../platform/address-index.js";
 import { createComposeSend, createDeliveryLog } from "../platform/compose-send.js";
 import { createResolutionStore } from "../platform/resolution-store.js";
+import { createJabberIdLearner } from "../platform/jabber-id-learner.js";
 import { queryCapability } from "../xmpp/capability.js";
 import { fallbackBody } from "../xmpp/mail-stanza.js";
 import { MailSender } from "../xmpp/mail-sender.js";
@@ -335,8 +336,12 @@ messenger.runtime.onConnect.addListener((port) => {
 });
 
 globalThis.addEventListener("online", () => session?.retryNow());
+const isOwnFolder = (folder: messenger.folders.MailFolder) =>
+  folder.name === INBOX_FOLDER || folder.name === UNVERIFIED_FOLDER || folder.id === currentSettings.receiveFolder;
+const jabberIdLearner = createJabberIdLearner(log, resolutionStore, () => currentSettings.enabled && currentSettings.learnJids, isOwnFolder);
 messenger.folders.onFolderInfoChanged.addListener((folder, info) => {
   smtpDuplicates.onFolderInfo(folder, info).catch((error: unknown) => log.warn("smtp-duplicate-check-failed", { error }));
+  void jabberIdLearner.onFolderInfo(folder, info);
 });
 settingsStore.onChange(() => void reconfigure());
 log.info("started", { version: messenger.runtime.getManifest().version });

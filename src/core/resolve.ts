@@ -137,3 +137,24 @@ export function resolveRecipient(recipient: string, data: ResolutionData): Resol
 
   return { jid: null, why: unconfirmed ? "learned-unconfirmed" : "no-mapping" };
 }
+
+/**
+ * The JID announced in a Jabber-ID / X-Jabber-ID header (RFC 7259: a bare JID; "xmpp:" URIs and angle brackets are
+ * tolerated), or null when the value is not exactly one valid bare JID. The header is unauthenticated: the caller
+ * decides how far to trust it (resolution step 4).
+ */
+export function parseJabberId(value: string): string | null {
+  if (value.length > 3100 || /[\r\n]/.test(value)) return null;
+  let v = value.trim();
+  if (v.startsWith("<") && v.endsWith(">")) v = v.slice(1, -1).trim();
+  if (/^xmpp:/i.test(v)) {
+    v = v.slice(5).split("?")[0]!;
+    try {
+      v = decodeURIComponent(v);
+    } catch {
+      return null;
+    }
+  }
+  if (v.startsWith("//")) return null;
+  return checkedJid(v);
+}

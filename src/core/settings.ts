@@ -46,6 +46,11 @@ export interface Settings {
   readonly xmppDomains: string;
   /** Put an X-Jabber-ID header with the user's JID into mail sent by SMTP, so that other users of the add-on learn it. */
   readonly announceJid: boolean;
+  /**
+   * Learn address → JID pairs from the X-Jabber-ID header of incoming mail (used automatically when the JID's domain
+   * is the address's domain, else only once the user confirms it).
+   */
+  readonly learnJids: boolean;
 }
 
 export type RoutePolicyMode = "whole-message" | "split";
@@ -68,6 +73,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   sendHoldSeconds: 8,
   xmppDomains: "",
   announceJid: true,
+  learnJids: true,
 });
 
 export const SETTING_KEYS: readonly SettingKey[] = Object.freeze(Object.keys(DEFAULT_SETTINGS) as SettingKey[]);
@@ -296,6 +302,7 @@ const VALIDATORS: { readonly [K in SettingKey]: (value: unknown) => Validation<S
     return parseXmppDomains(value) === null ? { ok: false, error: "xmpp-domains-invalid" } : { ok: true, value };
   },
   announceJid: (value) => (typeof value === "boolean" ? { ok: true, value } : { ok: false, error: "wrong-type" }),
+  learnJids: (value) => (typeof value === "boolean" ? { ok: true, value } : { ok: false, error: "wrong-type" }),
 };
 
 /** The domains of an xmppDomains value, lower case, in order, without duplicates; null when one is not a host name. */

@@ -83,17 +83,24 @@ export function createResolutionStore() {
       verified = next;
       await messenger.storage.local.set({ [VERIFIED]: bounded(next, MAX_ENTRIES) });
     },
-    /** Remembers a JID announced in an X-Jabber-ID header (resolution step 4); a confirmed mapping is kept. */
-    async rememberLearned(address: string, jid: string, confirmed = false): Promise<void> {
+    /**
+     * Remembers a JID announced in an X-Jabber-ID header (resolution step 4). The header is unauthenticated, so the
+     * first JID seen for an address stays (trust on first use): a different one later is reported as a conflict and
+     * not stored; only `confirmed` (the user's word) replaces it.
+     */
+    async rememberLearned(address: string, jid: string, confirmed = false): Promise<"learned" | "known" | "conflict" | "invalid"> {
       await load();
+      if (!isValidBareJid(jid)) return "invalid";
       const key = emailKey(address);
       const known = learned.get(key);
-      if (!isValidBareJid(jid) || (known && known.jid === jid && (known.confirmed || !confirmed))) return;
+      if (known && known.jid.toLowerCase() === jid.toLowerCase() && (known.confirmed || !confirmed)) return "known";
+      if (known && known.jid.toLowerCase() !== jid.toLowerCase() && !confirmed) return "conflict";
       const next = new Map(learned);
       next.delete(key);
-      next.set(key, { jid, confirmed: confirmed || (known?.jid === jid && known.confirmed) });
+      next.set(key, { jid, confirmed });
       learned = next;
       await messenger.storage.local.set({ [LEARNED]: bounded(next, MAX_ENTRIES) });
+      return "learned";
     },
   };
 }

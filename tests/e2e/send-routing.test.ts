@@ -194,7 +194,8 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird on a di
     env = await startE2E({
       users: USERS,
       as: "alice",
-      managed: { routePolicy: "split" },
+      // No XMPP domain: recipients resolve only through what the add-on learns (or the address book).
+      managed: { routePolicy: "split", xmppDomains: "none.invalid" },
       thunderbird: {
         xvfb: true,
         identities: [{ email: "alice@example.test", fullName: "Alice", fcc: true }],
@@ -209,6 +210,25 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird on a di
   afterAll(async () => {
     for (const peer of Object.values(peers)) await peer.stop().catch(() => {});
     if (env) await env.stop();
+  });
+
+  it("learns a JID from the X-Jabber-ID header of incoming mail: same domain used at once, another domain not", async () => {
+    const mail = (from: string, jid: string, subject: string) =>
+      [`From: ${from}`, "To: alice@example.test", `Subject: ${subject}`, `Message-ID: <${subject.replace(/\W/g, "")}@test>`, "Date: Mon, 23 Nov 2026 10:00:00 +0000", `X-Jabber-ID: ${jid}`, "", "hello", ""].join("\r\n");
+    await env.tb.helper.command("importTo", { folder: "Incoming", raw: mail("Bob <bob@localhost>", "bob@localhost", `learn bob ${Date.now()}`) });
+    await env.tb.helper.command("importTo", { folder: "Incoming", raw: mail("Mallory <dora@elsewhere.test>", "dora@localhost", `learn dora ${Date.now()}`) });
+    await env.tb.waitForEvent((e) => e.event === "jabber-id-learned" && e.jid === "bob@localhost", 10_000);
+    await env.tb.waitForEvent((e) => e.event === "jabber-id-learned" && e.jid === "dora@localhost", 10_000);
+    peers.dora ??= await startMailPeer(env.prosody, "dora", "secret-dora");
+
+    const subject = `Learned ${Date.now()}`;
+    await expect(env.tb.helper.send({ to: "bob@localhost", subject, body: "You told me your JID" })).rejects.toThrow(/aborted/i);
+    await waitFor(() => peers.bob!.filed.some((m) => m.subject === subject), 10_000, "filed at bob");
+    // dora@localhost announced for an address on another domain: not used until the user confirms it.
+    const other = `Not learned ${Date.now()}`;
+    await env.tb.helper.send({ to: "dora@elsewhere.test", subject: other, body: "SMTP for you" });
+    await env.sink.waitFor((m) => subjectOf(m) === other, 20_000);
+    expect(peers.dora!.filed).toEqual([]);
   });
 
   it("split: the XMPP-capable recipient gets it over XMPP, the other by SMTP with a shortened list", async () => {

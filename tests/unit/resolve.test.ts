@@ -2,7 +2,7 @@
 // sources, the learned-mapping domain rule, untrusted JIDs, the recipient forms Thunderbird hands over, and the
 // bare-JID sanity check.
 import { describe, expect, it } from "vitest";
-import { isValidBareJid, resolveRecipient, type Resolution, type ResolutionData } from "../../src/core/resolve.js";
+import { isValidBareJid, parseJabberId, resolveRecipient, type Resolution, type ResolutionData } from "../../src/core/resolve.js";
 
 const NONE: ResolutionData = {
   explicit: new Map(),
@@ -172,5 +172,26 @@ describe("isValidBareJid", () => {
     ["a@" + "b".repeat(3070), false],
   ])("%j → %s", (jid, expected) => {
     expect(isValidBareJid(jid)).toBe(expected);
+  });
+});
+
+describe("parseJabberId (X-Jabber-ID header values)", () => {
+  it.each<[string, string | null]>([
+    ["bob@example.org", "bob@example.org"],
+    ["  Bob@Example.ORG ", "Bob@example.org"],
+    ["<bob@example.org>", "bob@example.org"],
+    ["xmpp:bob@example.org", "bob@example.org"],
+    ["xmpp:bob%40work@example.org?message", null],
+    ["xmpp:b%C3%B6b@example.org", "böb@example.org"],
+    ["xmpp:%E0%A4%A", null],
+    ["bob@example.org/phone", null],
+    ["bob@example.org, eve@example.org", null],
+    ["bob@example.org\r\nBcc: x@y.z", null],
+    ["example.org", null],
+    ["", null],
+    ["xmpp://bob@example.org", null],
+    ["a".repeat(4000) + "@example.org", null],
+  ])("%j → %j", (value, expected) => {
+    expect(parseJabberId(value)).toBe(expected);
   });
 });

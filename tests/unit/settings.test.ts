@@ -125,6 +125,8 @@ describe("validateSetting", () => {
     ["xmppDomains", ["example.org"], "wrong-type"],
     ["announceJid", false, "ok"],
     ["announceJid", "true", "wrong-type"],
+    ["learnJids", true, "ok"],
+    ["learnJids", 1, "wrong-type"],
 
     ["receiveFolder", "", "ok"],
     ["receiveFolder", "account1://INBOX", "ok"],

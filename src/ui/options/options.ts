@@ -53,6 +53,7 @@ const controls = {
   sendHoldSeconds: byId("sendHoldSeconds", HTMLInputElement),
   xmppDomains: byId("xmppDomains", HTMLInputElement),
   announceJid: byId("announceJid", HTMLInputElement),
+  learnJids: byId("learnJids", HTMLInputElement),
 } satisfies Record<SettingKey, HTMLInputElement | HTMLSelectElement>;
 const buttons = {
   discover: byId("discover", HTMLButtonElement),
@@ -143,6 +144,7 @@ function renderSettings(resolved: ResolvedSettings): void {
   if (!dirty.has("sendHoldSeconds")) controls.sendHoldSeconds.value = String(settings.sendHoldSeconds);
   if (!dirty.has("xmppDomains")) controls.xmppDomains.value = settings.xmppDomains;
   if (!dirty.has("announceJid")) controls.announceJid.checked = settings.announceJid;
+  if (!dirty.has("learnJids")) controls.learnJids.checked = settings.learnJids;
   renderFolderOptions();
   // A password is never put into the page, not even one set by policy.
   controls.password.value = isLocked("password") ? "" : controls.password.value;
@@ -243,6 +245,7 @@ function readPreferences(): Partial<Settings> {
   if (!isLocked("sendHoldSeconds")) prefs.sendHoldSeconds = controls.sendHoldSeconds.value.trim() === "" ? Number.NaN : Number(controls.sendHoldSeconds.value);
   if (!isLocked("xmppDomains")) prefs.xmppDomains = controls.xmppDomains.value.trim();
   if (!isLocked("announceJid")) prefs.announceJid = controls.announceJid.checked;
+  if (!isLocked("learnJids")) prefs.learnJids = controls.learnJids.checked;
   return prefs;
 }
 

@@ -66,6 +66,7 @@ export const SETTING_NAME_TEXT: { readonly [K in SettingKey]: MessageKey } = {
   sendHoldSeconds: "settingName_sendHoldSeconds",
   xmppDomains: "settingName_xmppDomains",
   announceJid: "settingName_announceJid",
+  learnJids: "settingName_learnJids",
 };
 
 // ---- the folder choice for received mail --------------------------------------------------------------
