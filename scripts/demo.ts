@@ -1,6 +1,7 @@
 // The demo: a private Prosody, an SMTP sink and a real (headless) Thunderbird with the built add-on, configured the
 // way an administrator would (managed storage). Shows the add-on coming online, another XMPP account seeing it
-// advertise the mail protocol, and a test mail to a non-XMPP recipient leaving by SMTP untouched.
+// advertise the mail protocol, Thunderbird's Send delivering a mail over XMPP to bob (whose engine runs here in Node)
+// with proof of filing, a mail to a non-XMPP recipient leaving by SMTP, and a mail received over XMPP.
 //   npm run demo           (builds first)
 //   npm run demo -- --gui  (Thunderbird in a virtual X display instead of --headless)
 import { client as stockClient, xml } from "@xmpp/client";
@@ -10,7 +11,8 @@ import { MailSender } from "../src/xmpp/mail-sender.js";
 import { fallbackBody } from "../src/xmpp/mail-stanza.js";
 import { realScheduler } from "../src/xmpp/runtime.js";
 import { e2eSkipReason, startE2E } from "../tests/support/e2e-env.js";
-import { ourSession, quietLog, whenOnline } from "../tests/support/mail-fixtures.js";
+import { ourSession, quietLog, waitFor, whenOnline } from "../tests/support/mail-fixtures.js";
+import { startMailPeer } from "../tests/support/mail-peer.js";
 import "../tests/support/websocket-global.js";
 
 const NS_DISCO_INFO = "http://jabber.org/protocol/disco#info";
@@ -32,7 +34,7 @@ const env = await startE2E({
     { user: "bob", password: "demo-bob" },
   ],
   as: "alice",
-  ...(process.argv.includes("--gui") ? { thunderbird: { xvfb: true } } : {}),
+  thunderbird: { identities: [{ email: "alice@example.test", fullName: "Alice", fcc: true }], ...(process.argv.includes("--gui") ? { xvfb: true } : {}) },
 });
 let exitCode = 0;
 try {
@@ -53,11 +55,27 @@ try {
   say(`bob@${env.prosody.domain} asked alice's Thunderbird what it supports: ${features.includes(NS_MAIL) ? "it accepts MAIL OVER XMPP" : "no mail feature (unexpected)"}`);
   await bob.stop();
 
+  say(`bob's mail engine starts (in Node) on bob@${env.prosody.domain} and says it accepts mail over XMPP`);
+  const bobPeer = await startMailPeer(env.prosody, "bob", "demo-bob");
+  say(`Thunderbird sends a mail to bob@${env.prosody.domain} (Send, as the user would) …`);
+  const toBob = "Demo: over XMPP from Thunderbird";
+  const t1 = performance.now();
+  await env.tb.helper.send({ to: `Bob <bob@${env.prosody.domain}>`, subject: toBob, body: "Hi Bob, this left Thunderbird over XMPP." }).catch(() => undefined);
+  await waitFor(() => bobPeer.filed.some((m) => m.subject === toBob), 15_000, "bob filed the mail");
+  const held = await env.tb.waitForEvent((e) => e.event === "send-held" && e.cancel === true, 10_000);
+  say(`bob's engine FILED it ${Math.round(performance.now() - t1)} ms after the compose window was opened (Send held ${String(held.ms)} ms for delivery + receipt); SMTP sink got ${env.sink.messages.length} mails`);
+  const sentCopy = await env.tb.waitForEvent((e) => e.event === "sent-copy-filed", 10_000);
+  await env.tb.waitForEvent((e) => e.event === "compose-closed", 10_000);
+  say(`Thunderbird filed the sent copy in "${String(sentCopy.folder)}" and closed the compose window`);
+  await bobPeer.stop();
+  if (env.sink.messages.length !== 0) exitCode = 1;
+
   say("sending a test mail from Thunderbird to carol@nowhere.test (no XMPP account) …");
   const sent = await env.tb.helper.send({ to: "carol@nowhere.test", subject: "Demo: plain SMTP", body: "Carol has no XMPP, so this goes by SMTP." });
   const mail = await env.sink.waitFor((m) => m.envelope.to.includes("carol@nowhere.test"), 15_000);
   const subject = /^Subject: (.*)$/m.exec(mail.raw.toString("utf8"))?.[1] ?? "?";
-  say(`SMTP sink received it: from ${mail.envelope.from} to ${mail.envelope.to.join(", ")}, subject "${subject}" (send took ${sent.sendMs} ms)`);
+  const heldSmtp = env.tb.events().filter((e) => e.event === "send-held").at(-1);
+  say(`SMTP sink received it: from ${mail.envelope.from} to ${mail.envelope.to.join(", ")}, subject "${subject}" (send took ${sent.sendMs} ms; the add-on held it ${String(heldSmtp?.ms)} ms)`);
 
   say("bob's mail engine (running here in Node) sends alice a mail over XMPP …");
   const bobEngine = ourSession(env.prosody, "bob", "demo-bob", "engine");
@@ -81,7 +99,6 @@ try {
   say(found.length === 1 ? `alice's Thunderbird has it in the folder "${found[0]!.folder}": "${found[0]!.subject}"` : "the mail was not found in Thunderbird (unexpected)");
   await bobEngine.stop();
   if (outcome.status !== "filed" || found.length !== 1) exitCode = 1;
-  say("sending from Thunderbird's own Send button over XMPP is the next step (issue #4); today Thunderbird sends by SMTP, untouched.");
 } catch (error) {
   exitCode = 1;
   console.error(`[demo] failed: ${error instanceof Error ? error.message : String(error)}`);
