@@ -59,6 +59,11 @@ const addressIndex = createAddressIndex(log);
  */
 const mailSink: MailSink = {
   async file(mail) {
+    // The sender fell back to SMTP and that copy is here already: show the mail once (the receipt still says filed).
+    if (mail.verified && mail.fromAddress && mail.messageId && (await smtpDuplicates.arrivedBySmtp(mail.messageId, mail.fromAddress))) {
+      log.info("xmpp-copy-already-by-smtp", { messageId: mail.messageId });
+      return;
+    }
     await folderSink.file(mail);
     if (mail.verified && mail.fromAddress) {
       const from = mail.fromAddress;
@@ -338,10 +343,10 @@ messenger.runtime.onConnect.addListener((port) => {
 globalThis.addEventListener("online", () => session?.retryNow());
 const isOwnFolder = (folder: messenger.folders.MailFolder) =>
   folder.name === INBOX_FOLDER || folder.name === UNVERIFIED_FOLDER || folder.id === currentSettings.receiveFolder;
-const jabberIdLearner = createJabberIdLearner(log, resolutionStore, () => currentSettings.enabled && currentSettings.learnJids, isOwnFolder);
+const jabberIdLearner = createJabberIdLearner(log, resolutionStore, () => currentSettings.enabled && currentSettings.learnJids, isOwnFolder, smtpDuplicates);
 messenger.folders.onFolderInfoChanged.addListener((folder, info) => {
   smtpDuplicates.onFolderInfo(folder, info).catch((error: unknown) => log.warn("smtp-duplicate-check-failed", { error }));
-  void jabberIdLearner.onFolderInfo(folder, info);
+  void jabberIdLearner.onFolderInfo(folder);
 });
 settingsStore.onChange(() => void reconfigure());
 log.info("started", { version: messenger.runtime.getManifest().version });

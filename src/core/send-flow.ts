@@ -111,6 +111,11 @@ export const LOOKUP_TIMEOUT_MS = 2_000;
 /** Kept free at the end of the hold for carrying out the result. */
 const FINISH_MARGIN_MS = 100;
 export const JABBER_ID_HEADER = "X-Jabber-ID";
+/**
+ * On an SMTP fallback copy of a mail whose XMPP copy may have arrived anyway: the Message-ID of the XMPP copy, so
+ * that the recipient's add-on shows the mail once (Thunderbird gives the SMTP copy a Message-ID of its own).
+ */
+export const COPY_OF_HEADER = "X-Mail-Over-XMPP-ID";
 
 class DeadlineError extends Error {
   constructor(what: string) {
@@ -230,7 +235,7 @@ export class SendFlow {
         log.warn("send-xmpp-path-failed", { error: e });
       }
     }
-    result ??= this.#smtpResult(req, decision, outcomes, config);
+    result ??= this.#smtpResult(req, decision, outcomes, config, messageId);
     const holdMs = Math.round((scheduler.now() - started) * 1000) / 1000;
     const final = result;
     // Logging and the delivery log wait until Thunderbird has its answer: nothing on the send path writes anywhere.
@@ -256,15 +261,17 @@ export class SendFlow {
   }
 
   /** SMTP for everyone not proven filed; the recipient list changes only when someone was filed. */
-  #smtpResult(req: SendRequest, decision: Decision, outcomes: ReadonlyMap<string, CopyOutcome>, config: SendConfig): SendResult {
+  #smtpResult(req: SendRequest, decision: Decision, outcomes: ReadonlyMap<string, CopyOutcome>, config: SendConfig, messageId: string | undefined): SendResult {
     const filed = new Set(decision.xmpp.map((x) => recipientKey(x.address)).filter((k) => outcomes.get(k)?.status === "filed"));
     const keep = (list: readonly string[]) => list.filter((address) => !filed.has(recipientKey(address)));
     const recipients = filed.size === 0 ? undefined : { to: keep(req.to), cc: keep(req.cc), bcc: keep(req.bcc) };
-    const announce =
-      config.announceJid !== null && !req.customHeaders.some((h) => h.name.toLowerCase() === JABBER_ID_HEADER.toLowerCase())
-        ? [...req.customHeaders.map((h) => ({ name: h.name, value: h.value })), { name: JABBER_ID_HEADER, value: config.announceJid }]
-        : undefined;
-    return { kind: "smtp", ...(recipients ? { recipients } : {}), ...(announce ? { customHeaders: announce } : {}) };
+    const has = (name: string) => req.customHeaders.some((h) => h.name.toLowerCase() === name.toLowerCase());
+    const added: Array<{ name: string; value: string }> = [];
+    if (config.announceJid !== null && !has(JABBER_ID_HEADER)) added.push({ name: JABBER_ID_HEADER, value: config.announceJid });
+    const mayHaveArrived = [...outcomes.values()].some((o) => o.status === "accepted" || (o.status === "timeout" && o.sent));
+    if (messageId !== undefined && mayHaveArrived && !has(COPY_OF_HEADER)) added.push({ name: COPY_OF_HEADER, value: messageId });
+    const customHeaders = added.length > 0 ? [...req.customHeaders.map((h) => ({ name: h.name, value: h.value })), ...added] : undefined;
+    return { kind: "smtp", ...(recipients ? { recipients } : {}), ...(customHeaders ? { customHeaders } : {}) };
   }
 
   #record(

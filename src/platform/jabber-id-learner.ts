@@ -1,6 +1,7 @@
-// Resolution step 4: learns address → JID pairs from the X-Jabber-ID (or RFC 7259 Jabber-ID) header of mail that
-// arrives by SMTP/IMAP. Runs when a folder other than the add-on's own grows; reads only the headers of new messages,
-// a bounded number per change, each message once.
+// Looks at the headers of mail that arrives by SMTP/IMAP, when a folder other than the add-on's own grows (new
+// messages only, a bounded number per change, each once):
+// - resolution step 4: learns address → JID pairs from X-Jabber-ID (or RFC 7259 Jabber-ID), when enabled;
+// - an X-Mail-Over-XMPP-ID header marks the SMTP fallback copy of a mail sent over XMPP: handed to the duplicate guard.
 import type { Logger } from "../core/log.js";
 import { parseAddressList } from "../core/mime/address.js";
 import { parseJabberId } from "../core/resolve.js";
@@ -9,10 +10,18 @@ import type { ResolutionStore } from "./resolution-store.js";
 const PER_CHANGE = 50;
 const SEEN_MAX = 5000;
 
-export function createJabberIdLearner(log: Logger, store: ResolutionStore, enabled: () => boolean, isOwnFolder: (folder: messenger.folders.MailFolder) => boolean) {
+export interface CopyHandler {
+  onSmtpCopy(id: number, copyOf: string, fromAddress: string): Promise<void>;
+}
+
+export function createJabberIdLearner(
+  log: Logger,
+  store: ResolutionStore,
+  enabled: () => boolean,
+  isOwnFolder: (folder: messenger.folders.MailFolder) => boolean,
+  copies: CopyHandler,
+) {
   const seen = new Set<number>();
-  const counts = new Map<string, number>();
-  let busy: Promise<void> = Promise.resolve();
 
   async function learnFrom(folderId: string): Promise<void> {
     const page = await messenger.messages.query({ folderId, new: true, messagesPerPage: PER_CHANGE } as messenger.messages._QueryQueryInfo);
@@ -30,6 +39,11 @@ export function createJabberIdLearner(log: Logger, store: ResolutionStore, enabl
       }
       if (!from?.includes("@")) continue;
       const full = await messenger.messages.getFull(m.id, { decodeContent: false } as never);
+      const copyOf = full.headers?.["x-mail-over-xmpp-id"] ?? [];
+      if (copyOf.length === 1 && /^<[^<>\s]{1,250}>$/.test(copyOf[0]!.trim())) {
+        await copies.onSmtpCopy(m.id, copyOf[0]!.trim(), from).catch((error: unknown) => log.warn("smtp-copy-check-failed", { error }));
+      }
+      if (!enabled()) continue;
       const values = [...(full.headers?.["x-jabber-id"] ?? []), ...(full.headers?.["jabber-id"] ?? [])];
       if (values.length !== 1) continue; // none, or contradicting announcements: learn nothing
       const jid = parseJabberId(values[0]!);
@@ -43,17 +57,43 @@ export function createJabberIdLearner(log: Logger, store: ResolutionStore, enabl
     }
   }
 
+  /** Per folder: a pass is running (and whether another one is due when it ends). */
+  const passes = new Map<string, { again: boolean }>();
+
+  async function run(folderId: string): Promise<void> {
+    const pass = { again: false };
+    passes.set(folderId, pass);
+    try {
+      do {
+        pass.again = false;
+        await learnFrom(folderId).catch((error: unknown) => log.warn("incoming-headers-failed", { error }));
+      } while (pass.again);
+    } finally {
+      passes.delete(folderId);
+    }
+  }
+
   return {
-    /** folders.onFolderInfoChanged listener. */
-    onFolderInfo(folder: messenger.folders.MailFolder, info: { totalMessageCount?: number }): Promise<void> {
+    /**
+     * folders.onFolderInfoChanged listener. Counts are not compared (a decrease can go unreported, and then an
+     * arrival would look like no change): every change of a foreign folder triggers one pass over its new messages;
+     * changes during a pass trigger one more.
+     */
+    onFolderInfo(folder: messenger.folders.MailFolder): Promise<void> {
       const id = folder.id;
-      const total = info.totalMessageCount;
-      if (!id || total === undefined || isOwnFolder(folder) || !enabled()) return Promise.resolve();
-      const before = counts.get(id);
-      counts.set(id, total);
-      if (before !== undefined && total <= before) return Promise.resolve();
-      busy = busy.then(() => learnFrom(id)).catch((error: unknown) => log.warn("jabber-id-learning-failed", { error }));
-      return busy;
+      if (!id || isOwnFolder(folder) || isSpecialFolder(folder)) return Promise.resolve();
+      const running = passes.get(id);
+      if (running) {
+        running.again = true;
+        return Promise.resolve();
+      }
+      return run(id);
     },
   };
+}
+
+/** Folders whose growth is not arriving mail: Trash, Junk, Sent, Drafts, Templates, Outbox, Archives. */
+export function isSpecialFolder(folder: messenger.folders.MailFolder): boolean {
+  const uses = (folder as { specialUse?: string[] }).specialUse ?? [];
+  return uses.some((u) => ["trash", "junk", "sent", "drafts", "templates", "outbox", "archives"].includes(u));
 }

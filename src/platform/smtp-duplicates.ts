@@ -7,17 +7,43 @@ import type { Logger } from "../core/log.js";
 import { parseAddressList } from "../core/mime/address.js";
 import { FiledIndex } from "../core/receive-rules.js";
 import type { KeyValueStore } from "../xmpp/receiver.js";
+import { isSpecialFolder } from "./jabber-id-learner.js";
 
 const INDEX_KEY = "filedIndex";
 /** How long after filing an SMTP copy is still looked for. */
 const WATCH_MS = 14 * 24 * 3600_000;
 
+const COPIES_KEY = "smtpCopies";
+
 export function createSmtpDuplicateGuard(log: Logger, store: KeyValueStore, isOwnFolder: (folder: messenger.folders.MailFolder) => boolean) {
   let index: Promise<FiledIndex> | null = null;
   const load = () => (index ??= store.get(INDEX_KEY).then((saved) => new FiledIndex(500, saved)));
+  /** SMTP copies that named an XMPP copy (X-Mail-Over-XMPP-ID) not filed yet: XMPP Message-ID → their From. */
+  let copies: Promise<FiledIndex> | null = null;
+  const loadCopies = () => (copies ??= store.get(COPIES_KEY).then((saved) => new FiledIndex(500, saved)));
   const counts = new Map<string, number>();
 
   return {
+    /**
+     * A new SMTP/IMAP mail says it is the fallback copy of the XMPP mail `copyOf`: trash it when that mail was filed
+     * over XMPP from the same (verified) sender; otherwise remember it, so the XMPP copy is not filed a second time.
+     */
+    async onSmtpCopy(id: number, copyOf: string, fromAddress: string): Promise<void> {
+      const filed = await load();
+      if (filed.isDuplicate(copyOf, [fromAddress])) {
+        await messenger.messages.delete([id], false);
+        log.info("smtp-duplicate-trashed", { count: 1, by: "copy-header" });
+        return;
+      }
+      const c = await loadCopies();
+      c.remember(copyOf, fromAddress, Date.now());
+      await store.set(COPIES_KEY, c.toJSON());
+      log.info("smtp-copy-seen", { copyOf });
+    },
+    /** Did this XMPP mail (verified From) already arrive as an SMTP fallback copy? */
+    async arrivedBySmtp(messageId: string, fromAddress: string): Promise<boolean> {
+      return (await loadCopies()).isDuplicate(messageId, [fromAddress]);
+    },
     /** Called after a mail from a verified sender was filed. */
     async remember(messageId: string, fromAddress: string): Promise<void> {
       const i = await load();
@@ -28,7 +54,8 @@ export function createSmtpDuplicateGuard(log: Logger, store: KeyValueStore, isOw
     async onFolderInfo(folder: messenger.folders.MailFolder, info: { totalMessageCount?: number }): Promise<void> {
       const id = folder.id;
       const total = info.totalMessageCount;
-      if (!id || total === undefined || isOwnFolder(folder)) return;
+      // Not Trash (where our own deletions land: deleting there again would be for good), Sent, Drafts, Junk, ….
+      if (!id || total === undefined || isOwnFolder(folder) || isSpecialFolder(folder)) return;
       const before = counts.get(id) ?? 0;
       counts.set(id, total);
       if (total <= before) return;

@@ -60,6 +60,7 @@ describe.skipIf(skipReason !== null)("receiving mail over XMPP in a real Thunder
   });
 
   afterAll(async () => {
+    if (process.env.MOX_E2E_DUMP) console.log(env?.tb.events().map((e) => JSON.stringify(e)).join("\n"));
     await bob?.stop();
     const q = await env?.stop();
     if (q) console.log(`[e2e] Thunderbird quit: ${q.how} in ${q.ms} ms`);
@@ -118,6 +119,44 @@ describe.skipIf(skipReason !== null)("receiving mail over XMPP in a real Thunder
     await env.tb.helper.command("importTo", { raw: text.replace("From: Bob <bob@localhost>", "From: Mallory <mallory@evil.example>"), folder: "Arrived by SMTP" }, 10_000);
     await new Promise((r) => setTimeout(r, 1_500));
     expect((await inArrived()).map((f) => f.author)).toEqual([expect.stringContaining("mallory@evil.example")]);
+  });
+
+  /** An SMTP fallback copy as the sender's Thunderbird would write it: its own Message-ID, the XMPP copy's in a header. */
+  function smtpCopy(xmppText: string, xmppMessageId: string): { text: string; id: string } {
+    const id = `smtp-${Date.now()}-${Math.random().toString(36).slice(2)}@example.test`;
+    const text = xmppText.replace(/^Message-ID: .*$/im, `Message-ID: <${id}>\r\nX-Mail-Over-XMPP-ID: ${xmppMessageId}`);
+    return { text, id };
+  }
+
+  it("trashes an SMTP fallback copy that names a mail already filed over XMPP (X-Mail-Over-XMPP-ID)", async () => {
+    const { outcome, messageId, raw } = await send("Bob <bob@localhost>", "Fallback after filing", "Unconfirmed at the sender, so it also went by SMTP.");
+    expect(outcome).toMatchObject({ status: "filed" });
+    const copy = smtpCopy(new TextDecoder().decode(raw), messageId);
+    await env.tb.helper.command("importTo", { raw: copy.text, folder: "Arrived by SMTP" }, 10_000);
+    const where = async () => (await env.tb.helper.command<Found[]>("findMessages", { headerMessageId: copy.id }, 10_000)).map((f) => f.folder);
+    const deadline = Date.now() + 10_000;
+    while (!(await where()).includes("Trash") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(await where()).toEqual(["Trash"]);
+  });
+
+  it("does not file an XMPP mail a second time when its SMTP fallback copy arrived first, and still confirms it", async () => {
+    const messageId = newMessageId("localhost");
+    const subject = `SMTP first ${Date.now()}`;
+    const raw = buildMessage(
+      { from: "Bob <bob@localhost>", to: ["alice@localhost"], cc: [], bcc: [], replyTo: [], subject, text: "Arrives twice.", isPlainText: true, attachments: [] },
+      { date: new Date(), messageId },
+    );
+    const copy = smtpCopy(new TextDecoder().decode(raw), messageId);
+    await env.tb.helper.command("importTo", { raw: copy.text, folder: "Arrived by SMTP" }, 10_000);
+    // Give the add-on the moment it needs to read the new mail's headers.
+    await new Promise((r) => setTimeout(r, 1_500));
+    const outcome = await sender.deliver(
+      { to: env.jidOf("alice"), raw, subject, fallbackBody: fallbackBody({ from: "Bob", to: ["alice@localhost"], subject, text: "Arrives twice.", attachmentNames: [] }) },
+      15_000,
+    );
+    expect(outcome).toMatchObject({ status: "filed" });
+    expect(await env.tb.helper.command<Found[]>("findMessages", { headerMessageId: messageId.slice(1, -1) }, 10_000)).toEqual([]);
+    expect((await env.tb.helper.command<Found[]>("findMessages", { headerMessageId: copy.id }, 10_000)).map((f) => f.folder)).toEqual(["Arrived by SMTP"]);
   });
 
   it("files a mail whose From does not match the sending JID apart, tagged as unverified", async () => {
