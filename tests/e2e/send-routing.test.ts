@@ -89,6 +89,19 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird (whole-
     expect(env.sink.messages.length).toBe(smtpBefore);
   });
 
+  it("deletes the draft of a mail delivered over XMPP, as Thunderbird does after sending", async () => {
+    const subject = `Draft then send ${Date.now()}`;
+    const { tabId } = await env.tb.helper.command<{ tabId: number }>("compose", { to: "bob@localhost", subject, body: "Saved as a draft first" });
+    const draft = await env.tb.helper.command<{ headerMessageId: string; folder: string }>("saveDraft", { tabId });
+    expect(draft.folder).toBe("Drafts");
+    const drafts = async () => (await env.tb.helper.command<Array<{ folder: string | null }>>("findMessages", { headerMessageId: draft.headerMessageId })).map((m) => m.folder);
+    expect(await drafts()).toEqual(["Drafts"]);
+    await expect(env.tb.helper.command("sendTab", { tabId })).rejects.toThrow(/aborted/i);
+    await waitFor(() => peers.bob!.filed.some((m) => m.subject === subject), 10_000, "filed at bob");
+    await env.tb.waitForEvent((e) => e.event === "draft-deleted", 10_000);
+    expect(await drafts()).toEqual([]);
+  });
+
   it("whole-message: one recipient without XMPP sends the whole mail by SMTP with the headers as written", async () => {
     const subject = `Mixed, whole ${Date.now()}`;
     const filedBefore = peers.bob!.filed.length;
@@ -178,6 +191,10 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird (whole-
       expect(sent.result?.mode).toBe("sendNow");
       const msg = await env.sink.waitFor((m) => subjectOf(m) === subject, 20_000);
       expect(msg.envelope.to).toEqual(["bob@localhost"]);
+      // Bob's engine did get the XMPP copy: the SMTP copy names it, so that Bob's add-on shows the mail once.
+      const xmppCopy = peers.bob!.filed.find((m) => m.subject === subject);
+      expect(xmppCopy?.messageId).toBeTruthy();
+      expect((await PostalMime.parse(msg.raw)).headers.find((h) => h.key === "x-mail-over-xmpp-id")?.value).toBe(xmppCopy!.messageId);
     } finally {
       peers.bob!.beforeFile = null;
       await env.prosody.start();
