@@ -6,7 +6,10 @@ import PostalMime from "postal-mime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eSkipReason, startE2E, type E2E } from "../support/e2e-env.js";
 import { startMailPeer, type MailPeer } from "../support/mail-peer.js";
-import { waitFor } from "../support/mail-fixtures.js";
+import { quietLog, waitFor } from "../support/mail-fixtures.js";
+import { buildMessage, newMessageId } from "../../src/core/mime/build.js";
+import { MailSender } from "../../src/xmpp/mail-sender.js";
+import { realScheduler } from "../../src/xmpp/runtime.js";
 import { findOnPath } from "../support/bin.js";
 import type { MoxEvent } from "../support/thunderbird.js";
 import type { SinkMessage } from "../support/smtp.js";
@@ -246,6 +249,24 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird on a di
     await env.tb.helper.send({ to: "dora@elsewhere.test", subject: other, body: "SMTP for you" });
     await env.sink.waitFor((m) => subjectOf(m) === other, 20_000);
     expect(peers.dora!.filed).toEqual([]);
+  });
+
+  it("answers over XMPP a sender whose mail came over XMPP (the verified sender is remembered)", async () => {
+    peers.erin ??= await startMailPeer(env.prosody, "erin", "secret-erin");
+    const sender = new MailSender({ session: peers.erin.session, log: quietLog, scheduler: realScheduler });
+    sender.start();
+    const first = `From erin ${Date.now()}`;
+    const raw = buildMessage(
+      { from: "Erin <erin@localhost>", to: ["alice@example.test"], cc: [], bcc: [], replyTo: [], subject: first, text: "Write back!", isPlainText: true, attachments: [] },
+      { date: new Date(), messageId: newMessageId("localhost") },
+    );
+    const outcome = await sender.deliver({ to: "alice@localhost", raw, subject: first, fallbackBody: "Write back!" }, 15_000);
+    expect(outcome.status).toBe("filed");
+    sender.stop();
+    // No XMPP domain is configured here and nothing was learned for erin: only the verified sender can resolve her.
+    const reply = `Re: ${first}`;
+    await expect(env.tb.helper.send({ to: "Erin <erin@localhost>", subject: reply, body: "Back over XMPP" })).rejects.toThrow(/aborted/i);
+    await waitFor(() => peers.erin!.filed.some((m) => m.subject === reply), 10_000, "filed at erin");
   });
 
   it("split: the XMPP-capable recipient gets it over XMPP, the other by SMTP with a shortened list", async () => {
