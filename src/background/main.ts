@@ -297,9 +297,6 @@ const composeSend = createComposeSend({
   },
 });
 messenger.compose.onBeforeSend.addListener((tab, details) => composeSend.onBeforeSend(tab, details));
-messenger.compose.onAfterSend.addListener((tab) => {
-  composeSend.onAfterSend(tab);
-});
 messenger.compose.onAfterSave.addListener((tab, info) => {
   composeSend.onAfterSave(tab, info);
 });

@@ -131,17 +131,22 @@ export function createComposeSend(deps: ComposeSendDeps) {
   const { log } = deps;
   /** Drafts Thunderbird saved for a compose tab (autosave or explicit): removed when that mail went over XMPP. */
   const drafts = new Map<number, Set<number>>();
-  /** Tabs whose send we cancelled after an XMPP delivery: closed once Thunderbird reports the aborted send. */
-  const closing = new Map<number, () => void>();
 
   async function complete(tabId: number, details: Details, result: Extract<SendResult, { kind: "cancel" }>): Promise<void> {
-    // Listen for Thunderbird's report on the cancelled send from now on: it may come before the Sent copy is filed.
+    // Listen for Thunderbird's report on the cancelled send from now on (this runs before onBeforeSend answers): it
+    // may come before the Sent copy is filed. Only while such a report is due: a registered compose.onAfterSend
+    // listener makes every send of Thunderbird 153 ~65 ms slower (measured), also the ones this add-on leaves alone.
     const aborted = new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, 3_000);
-      closing.set(tabId, () => {
+      const timer = setTimeout(() => done(), 3_000);
+      const listener = (tab: messenger.tabs.Tab) => {
+        if (tab.id === tabId) done();
+      };
+      const done = () => {
         clearTimeout(timer);
+        messenger.compose.onAfterSend.removeListener(listener);
         resolve();
-      });
+      };
+      messenger.compose.onAfterSend.addListener(listener);
     });
     try {
       await finish(tabId, details, result, aborted);
@@ -168,7 +173,6 @@ export function createComposeSend(deps: ComposeSendDeps) {
     drafts.delete(tabId);
     // Close the window only once Thunderbird has finished with the cancelled send (onAfterSend), or after 3 s.
     await aborted;
-    closing.delete(tabId);
     await messenger.tabs.remove(tabId).catch((error: unknown) => log.warn("compose-close-failed", { error }));
     log.info("compose-closed", { tabId });
     deps.notify(result.delivered);
@@ -195,10 +199,6 @@ export function createComposeSend(deps: ComposeSendDeps) {
       setTimeout(() => log.info("send-held", { ms, cancel: answer.cancel === true, rewrite: answer.details !== undefined }), 0);
       return answer;
     },
-    /** compose.onAfterSend listener. */
-    onAfterSend(tab: messenger.tabs.Tab): void {
-      if (tab.id !== undefined) closing.get(tab.id)?.();
-    },
     /** compose.onAfterSave listener: remembers the drafts of each compose tab. */
     onAfterSave(tab: messenger.tabs.Tab, info: { mode: string; messages: messenger.messages.MessageHeader[] }): void {
       if (tab.id === undefined || (info.mode !== "autoSave" && info.mode !== "draft")) return;
@@ -213,22 +213,38 @@ export function createComposeSend(deps: ComposeSendDeps) {
   };
 }
 
-/** The delivery log in storage.local: newest last, bounded. */
-export function createDeliveryLog(max = 500) {
+/**
+ * The delivery log in storage.local: newest last, bounded. Entries are written in batches a moment after the send,
+ * so that the storage write does not compete with Thunderbird's own SMTP send (measured: ~20 ms when it did).
+ */
+export function createDeliveryLog(max = 500, delayMs = 2_000) {
   const KEY = "deliveryLog";
+  const pending: DeliveryRecord[] = [];
+  let timer: ReturnType<typeof setTimeout> | null = null;
   let queue: Promise<void> = Promise.resolve();
+  const flush = () => {
+    timer = null;
+    const batch = pending.splice(0);
+    queue = queue
+      .then(async () => {
+        const got = await messenger.storage.local.get(KEY);
+        const list = Array.isArray(got[KEY]) ? (got[KEY] as unknown[]) : [];
+        list.push(...batch);
+        await messenger.storage.local.set({ [KEY]: list.slice(Math.max(0, list.length - max)) });
+      })
+      .catch(() => undefined);
+    return queue;
+  };
   return {
     record(entry: DeliveryRecord): void {
-      queue = queue
-        .then(async () => {
-          const got = await messenger.storage.local.get(KEY);
-          const list = Array.isArray(got[KEY]) ? (got[KEY] as unknown[]) : [];
-          list.push(entry);
-          await messenger.storage.local.set({ [KEY]: list.slice(Math.max(0, list.length - max)) });
-        })
-        .catch(() => undefined);
+      pending.push(entry);
+      timer ??= setTimeout(flush, delayMs);
     },
     async entries(): Promise<DeliveryRecord[]> {
+      if (timer !== null) {
+        clearTimeout(timer);
+        await flush();
+      }
       await queue;
       const got = await messenger.storage.local.get(KEY);
       return Array.isArray(got[KEY]) ? (got[KEY] as DeliveryRecord[]) : [];

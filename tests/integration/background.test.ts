@@ -172,7 +172,7 @@ describe.skipIf(!isProsodyAvailable())("background composition root (fake host, 
     const storage = (host.messenger as { storage: { local: { get(k: string): Promise<Record<string, unknown>> } } }).storage.local;
     let log: Entry[] = [];
     // The delivery log is written after Thunderbird has its answer.
-    for (let i = 0; i < 100 && log.length < 3; i++) {
+    for (let i = 0; i < 300 && log.length < 3; i++) {
       await new Promise((r) => setTimeout(r, 20));
       log = ((await storage.get("deliveryLog"))["deliveryLog"] as Entry[] | undefined) ?? [];
     }

@@ -74,6 +74,8 @@ export interface SendArgs {
 
 export interface SendResult {
   tabId: number;
+  /** Date.now() inside Thunderbird just before compose.sendMessage (same clock as the SMTP sink's receivedAt). */
+  sendStartedAt: number;
   openMs: number;
   sendMs: number;
   /** What compose.sendMessage resolved with ({mode, headerMessageId, messages}). */
