@@ -31,6 +31,7 @@ export const options = {
   entryPoints: {
     background: join(root, "src/background/main.ts"),
     options: join(root, "src/ui/options/options.ts"),
+    compose: join(root, "src/ui/compose/compose.ts"),
   },
   outdir: dist,
   bundle: true,
@@ -53,6 +54,9 @@ function copyStatic() {
   cpSync(join(root, "_locales"), join(dist, "_locales"), { recursive: true });
   for (const f of ["options.html", "options.css"]) {
     cpSync(join(root, "src/ui/options", f), join(dist, f));
+  }
+  for (const f of ["compose.html", "compose.css"]) {
+    cpSync(join(root, "src/ui/compose", f), join(dist, f));
   }
   cpSync(join(root, "src/ui/icons"), join(dist, "icons"), { recursive: true });
   const manifest = JSON.parse(readFileSync(join(root, "manifest.json"), "utf8"));

@@ -23,7 +23,7 @@ import { createRouter, type Handlers } from "./router.js";
 import { CapabilityCache } from "../core/capability-cache.js";
 import { SendFlow, type CopyOutcome } from "../core/send-flow.js";
 import { createAddressIndex } from "../platform/address-index.js";
-import { createComposeSend, createDeliveryLog } from "../platform/compose-send.js";
+import { createComposeSend, createDeliveryLog, toSendRequest } from "../platform/compose-send.js";
 import { createResolutionStore } from "../platform/resolution-store.js";
 import { createJabberIdLearner } from "../platform/jabber-id-learner.js";
 import { queryCapability } from "../xmpp/capability.js";
@@ -217,6 +217,19 @@ const handlers: Handlers = {
   },
   saveAccount,
   discoverWebsocket: async ({ jid }) => discoverWebsocket(jid.trim().split("@")[1]?.split("/")[0] ?? "", fetchText),
+  previewRoute: async ({ tabId }) => {
+    await Promise.all([resolutionStore.ready().catch(() => undefined), addressIndex.ready()]);
+    const details = await messenger.compose.getComposeDetails(tabId);
+    const request = await toSendRequest(tabId, details, addressIndex.current, xmppOff.has(tabId));
+    return sendFlow.preview(request);
+  },
+  setXmppOff: async ({ tabId, off }) => {
+    if (off) xmppOff.add(tabId);
+    else xmppOff.delete(tabId);
+    log.info("xmpp-switched", { tabId, off });
+    return { ok: true };
+  },
+  getDeliveryLog: async () => ({ entries: await deliveryLog.entries() }),
 };
 
 // ---- sending ------------------------------------------------------------------------------------------------
@@ -242,6 +255,8 @@ function saveCapabilities(): void {
 }
 
 const deliveryLog = createDeliveryLog();
+/** Compose tabs whose message the user switched to "SMTP only" in the compose window's indicator. */
+const xmppOff = new Set<number>();
 const sendFlow = new SendFlow({
   scheduler: realScheduler,
   log,
@@ -285,7 +300,7 @@ const composeSend = createComposeSend({
   ready: async () => {
     await Promise.all([resolutionStore.ready().catch(() => undefined), addressIndex.ready()]);
   },
-  isSwitchedOff: () => false,
+  isSwitchedOff: (tabId) => xmppOff.has(tabId),
   notify: (delivered) => {
     messenger.notifications
       .create({
@@ -302,6 +317,7 @@ messenger.compose.onAfterSave.addListener((tab, info) => {
 });
 messenger.tabs.onRemoved.addListener((tabId) => {
   composeSend.onTabRemoved(tabId);
+  xmppOff.delete(tabId);
 });
 for (const event of [
   messenger.contacts.onCreated,

@@ -6,12 +6,17 @@ export type Handlers = {
   [K in RequestName]: (payload: BackgroundRequests[K][0]) => Promise<BackgroundRequests[K][1]>;
 };
 
-/** What a handler's payload must look like: each named field a string of bounded length. */
-const STRING_FIELDS: { [K in RequestName]: readonly string[] } = {
-  getStatus: [],
-  testConnection: ["jid", "password", "websocketUrl"],
-  saveAccount: ["jid", "password", "websocketUrl"],
-  discoverWebsocket: ["jid"],
+type FieldType = "string" | "tabId" | "boolean";
+
+/** What a handler's payload must look like: each named field of its type (strings of bounded length). */
+const FIELDS: { [K in RequestName]: Readonly<Record<keyof BackgroundRequests[K][0] & string, FieldType>> } = {
+  getStatus: {},
+  testConnection: { jid: "string", password: "string", websocketUrl: "string" },
+  saveAccount: { jid: "string", password: "string", websocketUrl: "string" },
+  discoverWebsocket: { jid: "string" },
+  previewRoute: { tabId: "tabId" },
+  setXmppOff: { tabId: "tabId", off: "boolean" },
+  getDeliveryLog: {},
 };
 const MAX_FIELD_LENGTH = 4096;
 
@@ -19,19 +24,23 @@ export class RequestError extends Error {
   override readonly name = "RequestError";
 }
 
-export function validateRequest(message: unknown): { type: RequestName; payload: Record<string, string> } {
+export function validateRequest(message: unknown): { type: RequestName; payload: Record<string, string | number | boolean> } {
   if (typeof message !== "object" || message === null) throw new RequestError("request is not an object");
   const { type, payload } = message as { type?: unknown; payload?: unknown };
-  if (typeof type !== "string" || !Object.hasOwn(STRING_FIELDS, type)) throw new RequestError(`unknown request ${String(type)}`);
+  if (typeof type !== "string" || !Object.hasOwn(FIELDS, type)) throw new RequestError(`unknown request ${String(type)}`);
   const name = type as RequestName;
   const body = payload ?? {};
   if (typeof body !== "object" || body === null || Array.isArray(body)) throw new RequestError("payload is not an object");
-  const clean: Record<string, string> = {};
-  for (const field of STRING_FIELDS[name]) {
+  const clean: Record<string, string | number | boolean> = {};
+  for (const [field, kind] of Object.entries(FIELDS[name]) as Array<[string, FieldType]>) {
     const value = (body as Record<string, unknown>)[field];
-    if (typeof value !== "string") throw new RequestError(`${field} must be a string`);
-    if (value.length > MAX_FIELD_LENGTH) throw new RequestError(`${field} is too long`);
-    clean[field] = value;
+    if (kind === "string") {
+      if (typeof value !== "string") throw new RequestError(`${field} must be a string`);
+      if (value.length > MAX_FIELD_LENGTH) throw new RequestError(`${field} is too long`);
+    } else if (kind === "tabId") {
+      if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) throw new RequestError(`${field} must be a tab id`);
+    } else if (typeof value !== "boolean") throw new RequestError(`${field} must be true or false`);
+    clean[field] = value as string | number | boolean;
   }
   return { type: name, payload: clean };
 }
@@ -43,7 +52,7 @@ export function validateRequest(message: unknown): { type: RequestName; payload:
 export function createRouter<S>(handlers: Handlers, trusted: (sender: S) => boolean, onError: (error: unknown) => void) {
   return (message: unknown, sender: S): Promise<unknown> | undefined => {
     if (!trusted(sender)) return undefined;
-    let request: { type: RequestName; payload: Record<string, string> };
+    let request: { type: RequestName; payload: Record<string, string | number | boolean> };
     try {
       request = validateRequest(message);
     } catch (error) {

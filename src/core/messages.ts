@@ -1,5 +1,6 @@
 // The typed contract between UI pages and the background (one router, see src/background/router.ts).
 import type { SessionStatus } from "./status.js";
+import type { DeliveryRecord, RoutePreviewResult } from "./send-flow.js";
 
 /** Why a connection test failed, precise enough to tell the user what to fix. */
 export type ConnectFailureKind =
@@ -30,6 +31,12 @@ export interface BackgroundRequests {
   testConnection: [AccountInput, ConnectTestResult];
   saveAccount: [AccountInput, { readonly ok: true } | { readonly ok: false; readonly error: string }];
   discoverWebsocket: [{ readonly jid: string }, { readonly url: string } | { readonly error: string }];
+  /** What a Send from this compose tab would do now (the compose window's indicator). */
+  previewRoute: [{ readonly tabId: number }, RoutePreviewResult | { readonly error: string }];
+  /** Switches XMPP delivery off (or on again) for the message in this compose tab. */
+  setXmppOff: [{ readonly tabId: number; readonly off: boolean }, { readonly ok: true }];
+  /** The delivery log, newest last. */
+  getDeliveryLog: [Record<string, never>, { readonly entries: readonly DeliveryRecord[] }];
 }
 
 export type RequestName = keyof BackgroundRequests;

@@ -80,6 +80,22 @@ export type SendResult =
 
 export type RecipientOutcome = CopyOutcome["status"] | "not-sent";
 
+/** What a Send would do now (the compose window's indicator). */
+export interface RoutePreviewResult {
+  readonly online: boolean;
+  readonly policy: RoutePolicyMode;
+  readonly switchedOff: boolean;
+  /** "empty": no recipients yet. */
+  readonly result: "xmpp" | "smtp" | "mixed" | "empty";
+  readonly recipients: Array<{
+    readonly address: string;
+    readonly route: "xmpp" | "smtp" | "checking";
+    readonly reason: RecipientReason;
+    readonly jid?: string;
+    readonly via?: string;
+  }>;
+}
+
 export interface DeliveryRecord {
   /** Wall-clock time of the Send, ms since the epoch. */
   readonly at: number;
@@ -158,6 +174,57 @@ export class SendFlow {
 
   constructor(deps: SendFlowDeps) {
     this.#deps = deps;
+  }
+
+  readonly #inFlight = new Set<string>();
+
+  /**
+   * What a Send would do right now, from what is known (no waiting): for the compose window's indicator. Unknown
+   * capabilities are looked up in the background (once at a time per JID) and reported as "checking" meanwhile.
+   */
+  preview(req: Pick<SendRequest, "to" | "cc" | "bcc" | "hasNewsgroups" | "encryption" | "xmppSwitchedOff">): RoutePreviewResult {
+    const config = this.#deps.config();
+    const recipients = fieldsOf(req as SendRequest);
+    const data = this.#deps.resolutionData();
+    const resolutions = new Map<string, Resolution>();
+    const capable = new Map<string, boolean | "unknown">();
+    for (const r of recipients) {
+      if (resolutions.has(r.address)) continue;
+      const resolution = resolveRecipient(r.address, data);
+      resolutions.set(r.address, resolution);
+      if (resolution.jid !== null) capable.set(resolution.jid, this.#deps.capability.cached(resolution.jid) ?? "unknown");
+    }
+    const online = this.#deps.online();
+    const decision = decideRoute(
+      { recipients, encryption: req.encryption, xmppSwitchedOff: req.xmppSwitchedOff, mode: "sendNow", hasNewsgroups: req.hasNewsgroups, sizePath: "inline" },
+      { online, resolutions, capable },
+      { mode: config.policy, sendLater: "smtp" },
+    );
+    const checking = new Set(decision.needsLookup.map((j) => j.toLowerCase()));
+    for (const jid of decision.needsLookup) this.#lookUpInBackground(jid);
+    const seen = new Set<string>();
+    const rows: RoutePreviewResult["recipients"] = [];
+    for (const r of recipients) {
+      const key = recipientKey(r.address);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const resolution = resolutions.get(r.address);
+      const jid = resolution?.jid ?? undefined;
+      const reason = decision.reasons.get(r.address) ?? "no-jid";
+      const route = decision.xmpp.some((x) => recipientKey(x.address) === key) ? "xmpp" : jid && checking.has(jid.toLowerCase()) ? "checking" : "smtp";
+      rows.push({ address: r.address, route, reason, ...(jid ? { jid } : {}), ...(resolution ? { via: resolution.jid !== null ? resolution.via : resolution.why } : {}) });
+    }
+    const result = rows.length === 0 ? "empty" : decision.xmpp.length === 0 ? "smtp" : decision.smtp.length === 0 ? "xmpp" : "mixed";
+    return { online, policy: config.policy, switchedOff: req.xmppSwitchedOff, result, recipients: rows };
+  }
+
+  #lookUpInBackground(jid: string): void {
+    const key = jid.toLowerCase();
+    if (this.#inFlight.has(key)) return;
+    this.#inFlight.add(key);
+    withDeadline(this.#deps.scheduler, this.#deps.capability.lookup(jid, LOOKUP_TIMEOUT_MS), LOOKUP_TIMEOUT_MS + 50, "capability lookup")
+      .catch((error: unknown) => this.#deps.log.info("capability-lookup-failed", { jid, error }))
+      .finally(() => this.#inFlight.delete(key));
   }
 
   /** Decides and carries out one Send; never rejects, settles within the configured hold (plus the finish margin). */

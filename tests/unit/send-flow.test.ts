@@ -252,3 +252,36 @@ describe("SendFlow", () => {
     expect(records[0]!.recipients[0]!.reason).toBe("send-later");
   });
 });
+
+describe("SendFlow.preview (the compose window's indicator)", () => {
+  it("shows per recipient what a Send would do now, without waiting, and looks unknown capabilities up once", async () => {
+    let release: (v: boolean) => void = () => {};
+    const lookups: string[] = [];
+    const f = new SendFlow({
+      scheduler: realScheduler,
+      log: quiet,
+      online: () => true,
+      config: () => ({ policy: "split", holdMs: 2_000, announceJid: null }),
+      resolutionData: () => DATA,
+      capability: { cached: (jid) => CACHED.get(jid), lookup: (jid) => (lookups.push(jid), new Promise<boolean>((r) => (release = r))) },
+      deliver: async () => ({ status: "filed", millis: 1, route: "inline" }),
+      record: () => {},
+    });
+    const req = { to: ["Bob <bob@mail.test>", "zoe@mail.test"], cc: ["erin@mail.test", "BOB@mail.test"], bcc: [], hasNewsgroups: false, encryption: null, xmppSwitchedOff: false };
+    const first = f.preview(req);
+    expect(first.result).toBe("mixed");
+    expect(first.recipients.map((r) => [r.address, r.route, r.reason])).toEqual([
+      ["Bob <bob@mail.test>", "xmpp", "xmpp"],
+      ["zoe@mail.test", "smtp", "no-jid"],
+      ["erin@mail.test", "checking", "capability-unknown"],
+    ]);
+    f.preview(req);
+    expect(lookups).toEqual(["erin@x.test"]);
+    release(true);
+    await new Promise((r) => setTimeout(r, 5));
+    f.preview(req);
+    expect(lookups).toEqual(["erin@x.test", "erin@x.test"]);
+    expect(f.preview({ ...req, xmppSwitchedOff: true }).recipients.every((r) => r.route === "smtp" && r.reason === "switched-off")).toBe(true);
+    expect(f.preview({ ...req, to: [], cc: [] }).result).toBe("empty");
+  });
+});

@@ -1,0 +1,48 @@
+// The compose window's indicator: every route and reason has its own sentence, and the verdict counts right; the
+// router accepts only well-typed requests for it.
+import { describe, expect, it } from "vitest";
+import type { RecipientReason } from "../../src/core/route.js";
+import type { RoutePreviewResult } from "../../src/core/send-flow.js";
+import { recipientLine, verdictLine } from "../../src/ui/compose/present.js";
+import { validateRequest } from "../../src/background/router.js";
+import en from "../../_locales/en/messages.json";
+
+const REASONS: RecipientReason[] = ["offline", "no-jid", "not-capable", "capability-unknown", "encrypted", "signed", "switched-off", "too-large", "send-later", "newsgroup", "policy-whole-message"];
+const row = (route: "xmpp" | "smtp" | "checking", reason: RecipientReason, jid?: string) => ({ address: "a@b.test", route, reason, ...(jid ? { jid } : {}) });
+const preview = (recipients: RoutePreviewResult["recipients"], result: RoutePreviewResult["result"]): RoutePreviewResult => ({ online: true, policy: "split", switchedOff: false, result, recipients });
+
+describe("compose indicator texts", () => {
+  it("gives every SMTP reason a distinct, existing message", () => {
+    const keys = REASONS.map((r) => recipientLine(row("smtp", r, "x@y.test")).key);
+    expect(new Set(keys).size).toBe(REASONS.length);
+    for (const k of keys) expect(Object.hasOwn(en, k)).toBe(true);
+  });
+
+  it("names the JID for XMPP, checking and not-capable recipients", () => {
+    expect(recipientLine(row("xmpp", "xmpp", "bob@x.test"))).toEqual({ key: "composeRoute_xmpp", subs: ["bob@x.test"] });
+    expect(recipientLine(row("checking", "capability-unknown", "erin@x.test"))).toEqual({ key: "composeRoute_checking", subs: ["erin@x.test"] });
+    expect(recipientLine(row("smtp", "not-capable", "dave@x.test"))).toEqual({ key: "composeReason_notCapable", subs: ["dave@x.test"] });
+  });
+
+  it.each<[string, RoutePreviewResult, string, string[] | undefined]>([
+    ["no recipients", preview([], "empty"), "composeVerdict_empty", undefined],
+    ["all XMPP", preview([row("xmpp", "xmpp", "b@x.test")], "xmpp"), "composeVerdict_xmpp", undefined],
+    ["mixed", preview([row("xmpp", "xmpp", "b@x.test"), row("smtp", "no-jid"), row("smtp", "no-jid")], "mixed"), "composeVerdict_mixed", ["1", "2"]],
+    ["all SMTP", preview([row("smtp", "no-jid")], "smtp"), "composeVerdict_smtp", undefined],
+    ["still checking", preview([row("checking", "capability-unknown", "e@x.test"), row("xmpp", "xmpp", "b@x.test")], "xmpp"), "composeVerdict_checking", undefined],
+  ])("verdict: %s", (_, p, key, subs) => {
+    expect(verdictLine(p)).toEqual(subs ? { key, subs } : { key });
+  });
+});
+
+describe("router request validation for the indicator", () => {
+  it("accepts well-typed requests only", () => {
+    expect(validateRequest({ type: "previewRoute", payload: { tabId: 3 } })).toEqual({ type: "previewRoute", payload: { tabId: 3 } });
+    expect(validateRequest({ type: "setXmppOff", payload: { tabId: 3, off: true, extra: "dropped" } })).toEqual({ type: "setXmppOff", payload: { tabId: 3, off: true } });
+    for (const bad of [{ tabId: "3" }, { tabId: -1 }, { tabId: 1.5 }, { tabId: Number.NaN }, {}]) {
+      expect(() => validateRequest({ type: "previewRoute", payload: bad })).toThrow(/tab id/);
+    }
+    expect(() => validateRequest({ type: "setXmppOff", payload: { tabId: 1, off: "yes" } })).toThrow(/true or false/);
+    expect(validateRequest({ type: "getDeliveryLog" })).toEqual({ type: "getDeliveryLog", payload: {} });
+  });
+});
