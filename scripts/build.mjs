@@ -32,6 +32,8 @@ export const options = {
     background: join(root, "src/background/main.ts"),
     options: join(root, "src/ui/options/options.ts"),
     compose: join(root, "src/ui/compose/compose.ts"),
+    log: join(root, "src/ui/log/log.ts"),
+    status: join(root, "src/ui/status/status.ts"),
   },
   outdir: dist,
   bundle: true,
@@ -55,8 +57,8 @@ function copyStatic() {
   for (const f of ["options.html", "options.css"]) {
     cpSync(join(root, "src/ui/options", f), join(dist, f));
   }
-  for (const f of ["compose.html", "compose.css"]) {
-    cpSync(join(root, "src/ui/compose", f), join(dist, f));
+  for (const page of ["compose", "log", "status"]) {
+    for (const ext of ["html", "css"]) cpSync(join(root, `src/ui/${page}`, `${page}.${ext}`), join(dist, `${page}.${ext}`));
   }
   cpSync(join(root, "src/ui/icons"), join(dist, "icons"), { recursive: true });
   const manifest = JSON.parse(readFileSync(join(root, "manifest.json"), "utf8"));

@@ -20,6 +20,8 @@ import { createFolderSink, INBOX_FOLDER, UNVERIFIED_FOLDER } from "../platform/m
 import { createSmtpDuplicateGuard } from "../platform/smtp-duplicates.js";
 import { createSenderDirectory } from "../platform/sender-directory.js";
 import { createRouter, type Handlers } from "./router.js";
+import { diagnosticReport } from "../core/diagnostic.js";
+import { showStatusInToolbar } from "../platform/toolbar.js";
 import { CapabilityCache } from "../core/capability-cache.js";
 import { SendFlow, type CopyOutcome } from "../core/send-flow.js";
 import { createAddressIndex } from "../platform/address-index.js";
@@ -86,6 +88,7 @@ let status: SessionStatus = { state: "disconnected", reason: "not configured" };
 
 function publish(next: SessionStatus): void {
   status = next;
+  showStatusInToolbar(next).catch((error: unknown) => log.debug("toolbar-update-failed", { error }));
   const push: StatusPush = { type: "status", status: next };
   for (const port of ports) {
     try {
@@ -230,6 +233,19 @@ const handlers: Handlers = {
     return { ok: true };
   },
   getDeliveryLog: async () => ({ entries: await deliveryLog.entries() }),
+  getDiagnosticReport: async () => {
+    const info = await messenger.runtime.getBrowserInfo().catch(() => ({ name: "unknown", version: "?" }));
+    return {
+      text: diagnosticReport({
+        addonVersion: messenger.runtime.getManifest().version,
+        host: `${info.name} ${info.version}`,
+        status,
+        settings: currentSettings,
+        entries: await deliveryLog.entries(),
+        now: new Date(),
+      }),
+    };
+  },
 };
 
 // ---- sending ------------------------------------------------------------------------------------------------
@@ -362,5 +378,9 @@ messenger.folders.onFolderInfoChanged.addListener((folder, info) => {
   void jabberIdLearner.onFolderInfo(folder);
 });
 settingsStore.onChange(() => void reconfigure());
+// First install: the settings page, with its short explanation and the account form.
+messenger.runtime.onInstalled.addListener(({ reason }) => {
+  if (reason === "install") void messenger.runtime.openOptionsPage().catch((error: unknown) => log.warn("onboarding-open-failed", { error }));
+});
 log.info("started", { version: messenger.runtime.getManifest().version });
 void reconfigure();

@@ -17,6 +17,7 @@ const FIELDS: { [K in RequestName]: Readonly<Record<keyof BackgroundRequests[K][
   previewRoute: { tabId: "tabId" },
   setXmppOff: { tabId: "tabId", off: "boolean" },
   getDeliveryLog: {},
+  getDiagnosticReport: {},
 };
 const MAX_FIELD_LENGTH = 4096;
 

@@ -37,6 +37,8 @@ export interface BackgroundRequests {
   setXmppOff: [{ readonly tabId: number; readonly off: boolean }, { readonly ok: true }];
   /** The delivery log, newest last. */
   getDeliveryLog: [Record<string, never>, { readonly entries: readonly DeliveryRecord[] }];
+  /** The diagnostic report (no addresses, subjects, content or secrets). */
+  getDiagnosticReport: [Record<string, never>, { readonly text: string }];
 }
 
 export type RequestName = keyof BackgroundRequests;

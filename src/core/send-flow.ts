@@ -59,6 +59,8 @@ export interface SendRequest {
   readonly encryption: RouteMessage["encryption"];
   readonly xmppSwitchedOff: boolean;
   readonly customHeaders: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  /** For the delivery log (kept locally, never in the diagnostic report). */
+  readonly subject?: string;
   /** Whether Thunderbird will send now or put the mail into the Outbox; asked only when XMPP is in play. */
   mode(): Promise<"sendNow" | "sendLater">;
   /** The full message (bodies, attachments); read only when XMPP is in play. */
@@ -104,6 +106,7 @@ export interface DeliveryRecord {
   readonly policy: RoutePolicyMode;
   /** The Message-ID of the XMPP copies (and the Sent copy); absent when nothing went over XMPP. */
   readonly messageId?: string;
+  readonly subject?: string;
   readonly summary: string;
   readonly result: "xmpp" | "smtp" | "mixed";
   readonly recipients: ReadonlyArray<{
@@ -380,6 +383,7 @@ export class SendFlow {
       holdMs,
       policy: config.policy,
       ...(messageId ? { messageId } : {}),
+      ...(req.subject !== undefined ? { subject: req.subject.slice(0, 200) } : {}),
       summary: decision.summary,
       result: result.kind === "cancel" ? "xmpp" : anyXmpp ? "mixed" : "smtp",
       recipients: rows,

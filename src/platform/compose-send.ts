@@ -47,6 +47,7 @@ export async function toSendRequest(
     encryption,
     xmppSwitchedOff: switchedOff,
     customHeaders: (details.customHeaders ?? []).map((h) => ({ name: h.name, value: h.value })),
+    ...(details.subject !== undefined ? { subject: details.subject } : {}),
     // Thunderbird puts the mail into the Outbox instead of sending when it works offline; navigator.onLine follows
     // that state. (An explicit "Send Later" press is not visible to onBeforeSend: compose.getComposeState reports
     // canSendNow=false for every Send in progress, and the mode only reaches onAfterSend.)

@@ -92,6 +92,9 @@ export function createFakeHost(initialLocal: Map<string, unknown> = new Map()): 
       id: EXTENSION_ID,
       getURL: (path: string) => BASE_URL + path.replace(/^\//, ""),
       getManifest: () => ({ version: "0.0.0-test" }),
+      getBrowserInfo: async () => ({ name: "FakeBird", version: "0" }),
+      onInstalled: new FakeEvent<[{ reason: string }]>(),
+      openOptionsPage: async () => {},
       onMessage,
       onConnect,
     },
@@ -120,6 +123,11 @@ export function createFakeHost(initialLocal: Map<string, unknown> = new Map()): 
       async list() {
         return [];
       },
+    },
+    browserAction: {
+      async setTitle() {},
+      async setBadgeText() {},
+      async setBadgeBackgroundColor() {},
     },
     accounts: {
       async list() {

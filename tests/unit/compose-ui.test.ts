@@ -46,3 +46,34 @@ describe("router request validation for the indicator", () => {
     expect(validateRequest({ type: "getDeliveryLog" })).toEqual({ type: "getDeliveryLog", payload: {} });
   });
 });
+
+describe("delivery log page", async () => {
+  const { matches, routeLine } = await import("../../src/ui/log/present.js");
+  const entry = {
+    at: 0,
+    holdMs: 3,
+    policy: "split" as const,
+    subject: "Quarterly Report",
+    summary: "",
+    result: "mixed" as const,
+    recipients: [
+      { address: "Bob <bob@x.test>", field: "to" as const, jid: "bob@x.test", reason: "xmpp" as const, outcome: "filed" as const, smtp: false },
+      { address: "carol@y.test", field: "cc" as const, reason: "no-jid" as const, smtp: true },
+      { address: "dave@x.test", field: "cc" as const, jid: "dave@x.test", reason: "xmpp" as const, outcome: "accepted" as const, smtp: true },
+    ],
+  };
+  it("finds entries by every word, case-insensitively, across subject, addresses and reasons", () => {
+    expect(matches(entry, "")).toBe(true);
+    expect(matches(entry, "quarterly BOB")).toBe(true);
+    expect(matches(entry, "no-jid carol")).toBe(true);
+    expect(matches(entry, "accepted")).toBe(true);
+    expect(matches(entry, "quarterly zed")).toBe(false);
+  });
+  it("says for each recipient which route it got and whether it was confirmed", () => {
+    expect(entry.recipients.map((r) => [routeLine(r).line.key, routeLine(r).kind])).toEqual([
+      ["logRoute_filed", "xmpp"],
+      ["composeReason_noJid", "smtp"],
+      ["logOutcome_accepted", "both"],
+    ]);
+  });
+});

@@ -23,6 +23,8 @@ const NAMESPACE_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
   windows: [],
   permissions: [],
   compose: [],
+  browserAction: [],
+  composeAction: [],
   mailTabs: [],
   messengerUtilities: [],
   "messages.tags": [],

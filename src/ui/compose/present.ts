@@ -23,6 +23,11 @@ const SMTP_REASON: { readonly [R in Exclude<RecipientReason, "xmpp">]: MessageKe
   "policy-whole-message": "composeReason_wholeMessage",
 };
 
+/** The sentence for a recipient that goes by ordinary mail, by reason. */
+export function smtpReasonLine(reason: RecipientReason, jid?: string): Line {
+  return reason === "xmpp" ? { key: "composeReason_noJid" } : { key: SMTP_REASON[reason], subs: [jid ?? ""] };
+}
+
 export function recipientLine(r: RoutePreviewResult["recipients"][number]): Line {
   if (r.route === "xmpp") return { key: "composeRoute_xmpp", subs: [r.jid ?? ""] };
   if (r.route === "checking") return { key: "composeRoute_checking", subs: [r.jid ?? ""] };

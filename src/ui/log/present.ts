@@ -1,0 +1,29 @@
+// The delivery log page's logic: which entries match a search, and the line shown for each recipient. Pure.
+import type { DeliveryRecord } from "../../core/send-flow.js";
+import type { MessageKey } from "../../platform/i18n.js";
+import { smtpReasonLine } from "../compose/present.js";
+
+export interface Line {
+  readonly key: MessageKey;
+  readonly subs?: readonly string[];
+}
+
+/** Case-insensitive match of every word of the query against the entry's subject, addresses, JIDs, reasons and outcomes. */
+export function matches(entry: DeliveryRecord, query: string): boolean {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  if (words.length === 0) return true;
+  const haystack = [entry.subject ?? "", entry.result, entry.error ?? "", ...entry.recipients.flatMap((r) => [r.address, r.jid ?? "", r.reason, r.outcome ?? "", r.detail ?? ""])]
+    .join("\n")
+    .toLowerCase();
+  return words.every((w) => haystack.includes(w));
+}
+
+/** "over XMPP, delivery confirmed", "by mail: no XMPP address", "over XMPP unconfirmed, also by mail", … */
+export function routeLine(r: DeliveryRecord["recipients"][number]): { line: Line; kind: "xmpp" | "smtp" | "both" } {
+  if (r.outcome === "filed" && !r.smtp) return { line: { key: "logRoute_filed", subs: [r.jid ?? ""] }, kind: "xmpp" };
+  if (r.outcome !== undefined && r.outcome !== "filed") {
+    const why = r.outcome === "accepted" ? "logOutcome_accepted" : r.outcome === "failed" ? "logOutcome_failed" : r.outcome === "timeout" ? "logOutcome_timeout" : "logOutcome_notSent";
+    return { line: { key: why, subs: [r.jid ?? "", r.detail ?? ""] }, kind: r.outcome === "accepted" || (r.outcome === "timeout" && r.detail?.startsWith("no answer")) ? "both" : "smtp" };
+  }
+  return { line: smtpReasonLine(r.reason, r.jid), kind: "smtp" };
+}
