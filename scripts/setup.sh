@@ -10,6 +10,7 @@ command -v thunderbird >/dev/null 2>&1 || need+=(thunderbird)
 command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v xauth >/dev/null 2>&1 || need+=(xauth)
 command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
+command -v xwd >/dev/null 2>&1 || need+=(x11-apps)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
 if ((${#need[@]})); then

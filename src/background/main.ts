@@ -224,7 +224,9 @@ const handlers: Handlers = {
     await Promise.all([resolutionStore.ready().catch(() => undefined), addressIndex.ready()]);
     const details = await messenger.compose.getComposeDetails(tabId);
     const request = await toSendRequest(tabId, details, addressIndex.current, xmppOff.has(tabId));
-    return sendFlow.preview(request);
+    const preview = sendFlow.preview(request);
+    log.debug("route-previewed", { result: preview.result, recipients: preview.recipients.length, routes: preview.recipients.map((r) => r.route).join(",") });
+    return preview;
   },
   setXmppOff: async ({ tabId, off }) => {
     if (off) xmppOff.add(tabId);
@@ -378,9 +380,25 @@ messenger.folders.onFolderInfoChanged.addListener((folder, info) => {
   void jabberIdLearner.onFolderInfo(folder);
 });
 settingsStore.onChange(() => void reconfigure());
-// First install: the settings page, with its short explanation and the account form.
+// First install: the settings page, with its short explanation and the account form, once the main window has
+// finished opening (earlier, openOptionsPage fails with "An unexpected error occurred", or the tab the main window
+// restores at start is put in front of ours).
 messenger.runtime.onInstalled.addListener(({ reason }) => {
-  if (reason === "install") void messenger.runtime.openOptionsPage().catch((error: unknown) => log.warn("onboarding-open-failed", { error }));
+  log.info("installed", { reason });
+  if (reason !== "install") return;
+  const attempt = async (left: number): Promise<void> => {
+    try {
+      const windows = await messenger.windows.getAll({ windowTypes: ["normal"] });
+      if (!windows.some((w) => w.type === "normal")) throw new Error("no main window yet");
+      await new Promise((r) => setTimeout(r, 1_500));
+      await messenger.runtime.openOptionsPage();
+      log.info("onboarding-opened", {});
+    } catch (error) {
+      if (left > 0) setTimeout(() => void attempt(left - 1), 1_000);
+      else log.warn("onboarding-open-failed", { error });
+    }
+  };
+  void attempt(30);
 });
 log.info("started", { version: messenger.runtime.getManifest().version });
 void reconfigure();

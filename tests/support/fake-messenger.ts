@@ -124,6 +124,11 @@ export function createFakeHost(initialLocal: Map<string, unknown> = new Map()): 
         return [];
       },
     },
+    windows: {
+      async getAll() {
+        return [];
+      },
+    },
     browserAction: {
       async setTitle() {},
       async setBadgeText() {},
