@@ -21,6 +21,20 @@ import { createSmtpDuplicateGuard } from "../platform/smtp-duplicates.js";
 import { createSenderDirectory } from "../platform/sender-directory.js";
 import { createRouter, type Handlers } from "./router.js";
 import { diagnosticReport } from "../core/diagnostic.js";
+import { parseAddressList } from "../core/mime/address.js";
+import { isValidBareJid } from "../core/resolve.js";
+import { addJidToAddressBook } from "../platform/address-book-writer.js";
+
+/** "Name <a@b>" or "a@b" → the one mailbox, or null. */
+function singleMailbox(text: string): { name: string; address: string } | null {
+  try {
+    const list = parseAddressList(text);
+    const only = list.length === 1 ? list[0]! : null;
+    return only && only.address.includes("@") ? { name: only.name, address: only.address } : null;
+  } catch {
+    return null;
+  }
+}
 import { showStatusInToolbar } from "../platform/toolbar.js";
 import { CapabilityCache } from "../core/capability-cache.js";
 import { SendFlow, type CopyOutcome } from "../core/send-flow.js";
@@ -235,6 +249,21 @@ const handlers: Handlers = {
     return { ok: true };
   },
   getDeliveryLog: async () => ({ entries: await deliveryLog.entries() }),
+  confirmMapping: async ({ address, jid }) => {
+    const mailbox = singleMailbox(address);
+    if (!mailbox || !isValidBareJid(jid)) return { error: "not an e-mail address and a bare JID" };
+    await resolutionStore.rememberLearned(mailbox.address, jid, true);
+    log.info("mapping-confirmed", { jid });
+    return { ok: true };
+  },
+  saveJidToAddressBook: async ({ address, jid }) => {
+    const mailbox = singleMailbox(address);
+    if (!mailbox || !isValidBareJid(jid)) return { error: "not an e-mail address and a bare JID" };
+    const how = await addJidToAddressBook(mailbox.address, jid, mailbox.name);
+    addressIndex.changed();
+    log.info("address-book-jid-saved", { how });
+    return { ok: true, how };
+  },
   getDiagnosticReport: async () => {
     const info = await messenger.runtime.getBrowserInfo().catch(() => ({ name: "unknown", version: "?" }));
     return {

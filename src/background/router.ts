@@ -18,6 +18,8 @@ const FIELDS: { [K in RequestName]: Readonly<Record<keyof BackgroundRequests[K][
   setXmppOff: { tabId: "tabId", off: "boolean" },
   getDeliveryLog: {},
   getDiagnosticReport: {},
+  confirmMapping: { address: "string", jid: "string" },
+  saveJidToAddressBook: { address: "string", jid: "string" },
 };
 const MAX_FIELD_LENGTH = 4096;
 

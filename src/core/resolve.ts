@@ -26,7 +26,7 @@ export type NoJidReason = "no-mapping" | "learned-unconfirmed" | "invalid-addres
 
 export type Resolution =
   | { readonly jid: string; readonly via: ResolutionSource }
-  | { readonly jid: null; readonly why: NoJidReason };
+  | { readonly jid: null; readonly why: NoJidReason; /** learned-unconfirmed: the JID the user may confirm. */ readonly candidate?: string };
 
 /** The key under which an e-mail address is looked up: e-mail addresses are compared case-insensitively. */
 export function emailKey(address: string): string {
@@ -122,20 +122,20 @@ export function resolveRecipient(recipient: string, data: ResolutionData): Resol
     if (jid !== null) return { jid, via: "same-address" };
   }
 
-  let unconfirmed = false;
+  let unconfirmed: string | null = null;
   const learned = data.learned.get(key);
   if (learned !== undefined) {
     const jid = checkedJid(learned.jid);
     if (jid !== null) {
       if (learned.confirmed === true || domainKey(domainOf(jid)) === emailDomain) return { jid, via: "learned" };
-      unconfirmed = true;
+      unconfirmed = jid;
     }
   }
 
   const verified = checkedJid(data.verifiedSenders.get(key));
   if (verified !== null) return { jid: verified, via: "verified-sender" };
 
-  return { jid: null, why: unconfirmed ? "learned-unconfirmed" : "no-mapping" };
+  return unconfirmed !== null ? { jid: null, why: "learned-unconfirmed", candidate: unconfirmed } : { jid: null, why: "no-mapping" };
 }
 
 /**

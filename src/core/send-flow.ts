@@ -95,6 +95,8 @@ export interface RoutePreviewResult {
     readonly reason: RecipientReason;
     readonly jid?: string;
     readonly via?: string;
+    /** A JID learned from an X-Jabber-ID header on another domain, waiting for the user's confirmation. */
+    readonly candidate?: string;
   }>;
 }
 
@@ -215,7 +217,15 @@ export class SendFlow {
       const jid = resolution?.jid ?? undefined;
       const reason = decision.reasons.get(r.address) ?? "no-jid";
       const route = decision.xmpp.some((x) => recipientKey(x.address) === key) ? "xmpp" : jid && checking.has(jid.toLowerCase()) ? "checking" : "smtp";
-      rows.push({ address: r.address, route, reason, ...(jid ? { jid } : {}), ...(resolution ? { via: resolution.jid !== null ? resolution.via : resolution.why } : {}) });
+      const candidate = resolution?.jid === null ? resolution.candidate : undefined;
+      rows.push({
+        address: r.address,
+        route,
+        reason,
+        ...(jid ? { jid } : {}),
+        ...(resolution ? { via: resolution.jid !== null ? resolution.via : resolution.why } : {}),
+        ...(candidate ? { candidate } : {}),
+      });
     }
     const result = rows.length === 0 ? "empty" : decision.xmpp.length === 0 ? "smtp" : decision.smtp.length === 0 ? "xmpp" : "mixed";
     return { online, policy: config.policy, switchedOff: req.xmppSwitchedOff, result, recipients: rows };

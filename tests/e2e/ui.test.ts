@@ -52,7 +52,7 @@ describe.skipIf(skipReason !== null)("the user's side in a real Thunderbird (key
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     env = await startE2E({
-      users: ["alice", "bob"].map((u) => ({ user: u, password: `secret-${u}` })),
+      users: ["alice", "bob", "dora"].map((u) => ({ user: u, password: `secret-${u}` })),
       as: "alice",
       managed: { logLevel: "debug" },
       thunderbird: { xvfb: true, identities: [{ email: "alice@example.test", fullName: "Alice", fcc: true }], extraPrefs: { "mail.warn_on_send_accel_key": false, ...(DARK ? { "ui.systemUsesDarkTheme": 1 } : {}) } },
@@ -107,6 +107,41 @@ describe.skipIf(skipReason !== null)("the user's side in a real Thunderbird (key
     expect(bob.filed.some((m) => m.subject === subject)).toBe(false);
     const decided = await env.tb.waitForEvent((e) => e.event === "send-decided" && String(e.summary).includes("switched-off"), 10_000);
     expect(decided).toMatchObject({ result: "smtp" });
+  });
+
+  it("confirms a learned XMPP address with one click, sends over XMPP, and saves the address in the address book", async () => {
+    const dora = await startMailPeer(env.prosody, "dora", "secret-dora");
+    try {
+      // Dora's mail by SMTP announces an XMPP address on another domain: learned, but not used until confirmed.
+      const raw = ["From: Dora <dora@elsewhere.test>", "To: alice@example.test", "Subject: hello from dora", `Message-ID: <dora-${Date.now()}@elsewhere.test>`, "Date: Mon, 23 Nov 2026 10:00:00 +0000", "X-Jabber-ID: dora@localhost", "", "Hi!", ""].join("\r\n");
+      await env.tb.helper.command("importTo", { folder: "Incoming", raw });
+      await env.tb.waitForEvent((e) => e.event === "jabber-id-learned" && e.jid === "dora@localhost", 10_000);
+      const subject = `Confirmed ${Date.now()}`;
+      await env.tb.helper.command("compose", { to: "Dora <dora@elsewhere.test>", subject, body: "Now over XMPP" });
+      const compose = await findWindow(`Write: ${subject}`);
+      await new Promise((r) => setTimeout(r, 800));
+      const underneath = grabWindow(display, compose);
+      await keys(compose, "alt+shift+x");
+      await new Promise((r) => setTimeout(r, 800));
+      const geometry = xdotool("getwindowgeometry", "--shell", compose);
+      const num = (k: string) => Number(new RegExp(`^${k}=(\\d+)`, "m").exec(geometry)?.[1] ?? 0);
+      screenshotOver(display, join(SHOTS, `compose-confirm${DARK ? "-dark" : ""}.png`), underneath, { x: num("X"), y: num("Y"), width: num("WIDTH") + 380, height: num("HEIGHT") });
+      // The first control in the panel is the "Use dora@localhost for this address" button.
+      xdotool("key", "--clearmodifiers", "Tab");
+      xdotool("key", "--clearmodifiers", "Return");
+      await env.tb.waitForEvent((e) => e.event === "mapping-confirmed" && e.jid === "dora@localhost", 10_000);
+      // Now the first control is "Save the XMPP address in the address book".
+      await waitFor(() => env.tb.events().filter((e) => e.event === "route-previewed").at(-1)?.routes === "xmpp", 10_000, "the indicator shows XMPP");
+      xdotool("key", "--clearmodifiers", "Tab");
+      xdotool("key", "--clearmodifiers", "Return");
+      const saved = await env.tb.waitForEvent((e) => e.event === "address-book-jid-saved", 10_000);
+      expect(saved.how).toBe("created");
+      xdotool("key", "--clearmodifiers", "Escape");
+      await keys(compose, "ctrl+Return");
+      await waitFor(() => dora.filed.some((m) => m.subject === subject), 15_000, "filed at dora");
+    } finally {
+      await dora.stop();
+    }
   });
 
   it("shows the session state on the toolbar button and leads to the delivery log", async () => {

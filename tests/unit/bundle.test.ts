@@ -6,8 +6,10 @@ import { options } from "../../scripts/build.mjs";
 
 // 250 KiB held until the send path (issue 4) joined the bundle: MIME builder, MailSender with upload and
 // AES-GCM, routing and the compose adapter brought it to ~323 KiB (own code ~200 KiB, xmpp.js with ltx/events ~90 KiB),
-// unminified for review. The budget still catches an accidental library pull-in (postal-mime alone is ~128 KiB).
-const BUDGET_BYTES = 360 * 1024;
+// unminified for review. Issue 5's pages (compose indicator, status panel, delivery log: ~6 KiB each) and their
+// background handlers brought the total to ~362 KiB. The budget still catches an accidental library pull-in
+// (postal-mime alone is ~128 KiB).
+const BUDGET_BYTES = 400 * 1024;
 
 describe("the add-on bundle", async () => {
   const result = await build({ ...(options as object), write: false, sourcemap: false, metafile: true, logLevel: "silent" });

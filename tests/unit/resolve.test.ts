@@ -49,9 +49,9 @@ describe("resolveRecipient: learned mappings (X-Jabber-ID)", () => {
   it.each<[string, ResolutionData, Resolution]>([
     ["same domain, unconfirmed: automatic", learned("bob@example.org", false), { jid: "bob@example.org", via: "learned" }],
     ["same domain in other case, unconfirmed: automatic", learned("Robert@EXAMPLE.org", false), { jid: "Robert@example.org", via: "learned" }],
-    ["other domain, unconfirmed: not used", learned("bob@jabber.test", false), { jid: null, why: "learned-unconfirmed" }],
+    ["other domain, unconfirmed: not used", learned("bob@jabber.test", false), { jid: null, why: "learned-unconfirmed", candidate: "bob@jabber.test" }],
     ["other domain, confirmed: used", learned("bob@jabber.test", true), { jid: "bob@jabber.test", via: "learned" }],
-    ["subdomain is another domain: not used unconfirmed", learned("bob@xmpp.example.org", false), { jid: null, why: "learned-unconfirmed" }],
+    ["subdomain is another domain: not used unconfirmed", learned("bob@xmpp.example.org", false), { jid: null, why: "learned-unconfirmed", candidate: "bob@xmpp.example.org" }],
     ["subdomain, confirmed: used", learned("bob@xmpp.example.org", true), { jid: "bob@xmpp.example.org", via: "learned" }],
     [
       "other domain, unconfirmed, verified sender known: the verified sender wins",

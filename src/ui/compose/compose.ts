@@ -10,6 +10,27 @@ const list = document.getElementById("recipients") as HTMLUListElement;
 const smtpOnly = document.getElementById("smtpOnly") as HTMLInputElement;
 const text = (line: Line) => t(line.key, line.subs);
 
+/** Buttons are rebuilt with every refresh: one that was just used shows it, and keyboard focus is kept by label. */
+const done = new Set<string>();
+let focusedLabel: string | null = null;
+function actionButton(label: string, action: () => Promise<unknown>): HTMLButtonElement {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "action";
+  button.textContent = label;
+  button.disabled = done.has(label);
+  button.addEventListener("focus", () => (focusedLabel = label));
+  button.addEventListener("blur", () => (focusedLabel = null));
+  button.addEventListener("click", () => {
+    done.add(label);
+    button.disabled = true;
+    void action().then((reply) => {
+      if (typeof reply === "object" && reply !== null && "error" in reply) done.delete(label);
+    });
+  });
+  return button;
+}
+
 function render(preview: RoutePreviewResult): void {
   verdict.textContent = text(verdictLine(preview));
   if (document.activeElement !== smtpOnly) smtpOnly.checked = preview.switchedOff;
@@ -24,9 +45,16 @@ function render(preview: RoutePreviewResult): void {
       route.className = "route";
       route.textContent = text(recipientLine(r));
       item.append(address, route);
+      // One click: use a JID learned from an X-Jabber-ID header on another domain.
+      if (r.candidate) item.append(actionButton(t("composeConfirmJid", [r.candidate]), () => request("confirmMapping", { address: r.address, jid: r.candidate! })));
+      // Keep a JID found by learning or from a verified sender in the address book (Thunderbird's XMPP field).
+      if (r.jid && (r.via === "learned" || r.via === "verified-sender")) {
+        item.append(actionButton(t("composeSaveJid"), () => request("saveJidToAddressBook", { address: r.address, jid: r.jid! })));
+      }
       return item;
     }),
   );
+  if (focusedLabel !== null) [...list.querySelectorAll("button")].find((b) => b.textContent === focusedLabel)?.focus();
 }
 
 async function main(): Promise<void> {

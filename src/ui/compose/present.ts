@@ -32,6 +32,7 @@ export function recipientLine(r: RoutePreviewResult["recipients"][number]): Line
   if (r.route === "xmpp") return { key: "composeRoute_xmpp", subs: [r.jid ?? ""] };
   if (r.route === "checking") return { key: "composeRoute_checking", subs: [r.jid ?? ""] };
   if (r.reason === "xmpp") return { key: "composeReason_noJid" };
+  if (r.candidate) return { key: "composeReason_learnedUnconfirmed", subs: [r.candidate] };
   return { key: SMTP_REASON[r.reason], subs: [r.jid ?? ""] };
 }
 
