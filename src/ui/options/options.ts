@@ -352,12 +352,43 @@ for (const key of Object.keys(controls) as SettingKey[]) {
   controls[key].addEventListener("input", markDirty);
   controls[key].addEventListener("change", markDirty);
 }
+/**
+ * Discovery (XEP-0156) reads https://<domain>/.well-known/host-meta. Many servers allow that cross-origin (CORS);
+ * for the others the add-on needs permission for that one host, asked only when discovery is about to be used and
+ * only from the click itself (the browser shows the prompt only for a user action). A refusal is fine: discovery then
+ * still works where the server allows it.
+ */
+function askDiscoveryPermission(always: boolean): Promise<boolean> {
+  if (!always && controls.websocketUrl.value.trim() !== "") return Promise.resolve(false);
+  const jid = controls.jid.value.trim();
+  const domain = jid.split("@")[1]?.split("/")[0]?.toLowerCase() ?? "";
+  if (validateSetting("jid", jid).ok === false || domain === "" || isLoopbackDomain(domain)) return Promise.resolve(false);
+  return messenger.permissions.request({ origins: [`https://${domain}/*`] }).catch(() => false);
+}
+const isLoopbackDomain = (domain: string) => domain === "localhost" || domain.endsWith(".localhost");
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  void run(save);
+  const asked = askDiscoveryPermission(false);
+  void run(async () => {
+    await asked;
+    await save();
+  });
 });
-buttons.test.addEventListener("click", () => void run(testConnection));
-buttons.discover.addEventListener("click", () => void run(discover));
+buttons.test.addEventListener("click", () => {
+  const asked = askDiscoveryPermission(false);
+  void run(async () => {
+    await asked;
+    await testConnection();
+  });
+});
+buttons.discover.addEventListener("click", () => {
+  const asked = askDiscoveryPermission(true);
+  void run(async () => {
+    await asked;
+    await discover();
+  });
+});
 
 const loadFailed = (): void => showResult("error", { key: "settingsLoadFailed" });
 store.onChange(renderSettings, loadFailed);
