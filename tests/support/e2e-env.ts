@@ -28,6 +28,8 @@ export interface E2EOptions {
   as: string;
   /** Extra managed-storage values for the add-on. */
   managed?: Record<string, unknown>;
+  /** Start the add-on unconfigured (no managed storage at all), as after a fresh install by a user. */
+  unconfigured?: boolean;
   thunderbird?: Partial<Omit<LaunchOptions, "addonDir" | "addonXpi" | "smtpPort" | "managed">>;
 }
 
@@ -54,7 +56,7 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
       ...opts.thunderbird,
       addonDir: DIST_DIR,
       smtpPort: sink.port,
-      managed: { jid: `${me.user}@${prosody.domain}`, password: me.password, websocketUrl: prosody.wsUrl, ...opts.managed },
+      ...(opts.unconfigured ? {} : { managed: { jid: `${me.user}@${prosody.domain}`, password: me.password, websocketUrl: prosody.wsUrl, ...opts.managed } }),
     });
     let stopped: Promise<QuitResult | null> | null = null;
     const s = sink;
