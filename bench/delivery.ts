@@ -1,0 +1,141 @@
+// Delivery benchmarks against the physical limit of the same server, side by side in one run (real Prosody on
+// loopback, the add-on's own engines at both ends):
+//   1. a 10 KB mail, send → "filed" receipt, vs. an XMPP ping round trip (XEP-0199) to the recipient's client;
+//   2. 1 MB and 10 MB mails over the upload path (encrypt, XEP-0363 slot, PUT, stanza, recipient downloads, decrypts,
+//      files, receipt) vs. a raw HTTP upload of the same bytes (slot + PUT only);
+//   3. throughput: N mails from one session to two recipients (mails/s, memory before/after).
+//   npm run build is not needed.  node scripts/run-ts.mjs bench/delivery.ts [rounds] [throughputMails]
+import { xml } from "@xmpp/client";
+import { buildMessage, newMessageId } from "../src/core/mime/build.js";
+import type { OutgoingMail } from "../src/core/mime/compose-input.js";
+import { MailSender } from "../src/xmpp/mail-sender.js";
+import { fallbackBody } from "../src/xmpp/mail-stanza.js";
+import { realScheduler } from "../src/xmpp/runtime.js";
+import { discoverUploadService, requestSlot, uploadBytes } from "../src/xmpp/upload.js";
+import { ourSession, quietLog, whenOnline } from "../tests/support/mail-fixtures.js";
+import { startMailPeer } from "../tests/support/mail-peer.js";
+import { startProsody } from "../tests/support/prosody.js";
+import "../tests/support/websocket-global.js";
+
+const numbers = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
+const rounds = numbers[0] ?? 30;
+const throughputMails = numbers[1] ?? 1000;
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+};
+const p50 = (xs: number[]) => quantile(xs, 0.5);
+const fmt = (xs: number[]) => `p50 ${p50(xs).toFixed(1)} ms, p99 ${quantile(xs, 0.99).toFixed(1)} ms (n=${xs.length})`;
+const filler = (bytes: number) => {
+  const line = "The quick brown fox jumps over the lazy dog 0123456789.\r\n";
+  return line.repeat(Math.ceil(bytes / line.length)).slice(0, bytes);
+};
+
+// mod_limits off: this measures the engine against the server's own speed (Prosody's default 10 kB/s c2s limit is
+// measured separately by bench/inline-threshold.ts).
+const server = await startProsody({
+  users: ["alice", "bob", "carol"].map((u) => ({ user: u, password: `pw-${u}` })),
+  httpFileShare: true,
+  mam: false,
+});
+try {
+  const alice = ourSession(server, "alice", "pw-alice", "bench");
+  alice.start();
+  await whenOnline(alice);
+  const bob = await startMailPeer(server, "bob", "pw-bob");
+  const carol = await startMailPeer(server, "carol", "pw-carol");
+  const sender = new MailSender({ session: alice, log: quietLog, scheduler: realScheduler });
+  sender.start();
+
+  const mail = (to: string, subject: string, text: string): OutgoingMail => ({
+    from: "Alice <alice@localhost>",
+    to: [to],
+    cc: [],
+    bcc: [],
+    replyTo: [],
+    subject,
+    text,
+    isPlainText: true,
+    attachments: [],
+  });
+  const deliver = async (to: string, text: string, tag: string) => {
+    const m = mail(`${to}@localhost`, tag, text);
+    const t0 = performance.now();
+    const raw = buildMessage(m, { date: new Date(), messageId: newMessageId("localhost") });
+    const built = performance.now() - t0;
+    const outcome = await sender.deliver({ to: `${to}@localhost`, raw, subject: tag, fallbackBody: fallbackBody({ from: m.from, to: m.to, subject: tag, text: text.slice(0, 200), attachmentNames: [] }) }, 120_000);
+    if (outcome.status !== "filed") throw new Error(`${tag}: ${JSON.stringify(outcome)}`);
+    return { total: performance.now() - t0, built, route: outcome.route, size: raw.length };
+  };
+
+  // 1. 10 KB mail vs ping, interleaved.
+  const ping = async () => {
+    const t0 = performance.now();
+    await alice.request(xml("iq", { type: "get", to: bob.session.jid! }, xml("ping", { xmlns: "urn:xmpp:ping" })), 10_000);
+    return performance.now() - t0;
+  };
+  for (let i = 0; i < 5; i++) {
+    await ping();
+    await deliver("bob", filler(10_000), `warm ${i}`);
+  }
+  const pings: number[] = [];
+  const mails: number[] = [];
+  const builds: number[] = [];
+  let route10 = "";
+  for (let i = 0; i < rounds; i++) {
+    pings.push(await ping());
+    const r = await deliver("bob", filler(10_000), `10k ${i}`);
+    mails.push(r.total);
+    builds.push(r.built);
+    route10 = `${r.route}, ${r.size} bytes`;
+  }
+  console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}, ${new Date().toISOString()}`);
+  console.log(`XMPP ping round trip (alice → bob's client):   ${fmt(pings)}`);
+  console.log(`10 KB mail send → filed receipt (${route10}):  ${fmt(mails)}; MIME build p50 ${p50(builds).toFixed(2)} ms`);
+  console.log(`ratio mail/ping (p50): ${(p50(mails) / p50(pings)).toFixed(2)}x; (mail - build)/ping: ${((p50(mails) - p50(builds)) / p50(pings)).toFixed(2)}x`);
+
+  // 2. 1 MB and 10 MB over the upload path vs a raw upload of the same bytes.
+  const service = await discoverUploadService(alice, "localhost", 5_000);
+  if (!service) throw new Error("no upload service");
+  for (const mb of [1, 10]) {
+    const n = mb === 1 ? Math.min(rounds, 10) : Math.min(rounds, 4);
+    const text = filler(mb * 1_000_000);
+    const viaMail: number[] = [];
+    const raw: number[] = [];
+    for (let i = 0; i < n; i++) {
+      viaMail.push((await deliver("bob", text, `${mb}MB ${i}`)).total);
+      const bytes = new TextEncoder().encode(text);
+      const t0 = performance.now();
+      const slot = await requestSlot(alice, service, { filename: "raw.bin", size: bytes.length, contentType: "application/octet-stream" }, 30_000);
+      await uploadBytes(slot, bytes, 120_000);
+      raw.push(performance.now() - t0);
+    }
+    console.log(`${mb} MB mail send → filed (upload path): ${fmt(viaMail)}; raw slot+PUT of the same bytes: ${fmt(raw)}; ratio ${(p50(viaMail) / p50(raw)).toFixed(2)}x`);
+  }
+
+  // 3. Throughput: N mails to two recipients, as fast as the engine takes them (64 in flight).
+  globalThis.gc?.();
+  const before = process.memoryUsage().heapUsed;
+  const t0 = performance.now();
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < throughputMails) {
+      const i = next++;
+      await deliver(i % 2 ? "bob" : "carol", `Mail number ${i}.\r\n`, `tp ${i}`);
+      done++;
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  globalThis.gc?.();
+  const after = process.memoryUsage().heapUsed;
+  console.log(`throughput: ${done} mails to 2 recipients in ${seconds.toFixed(1)} s = ${(done / seconds).toFixed(0)} mails/s; heap ${(before / 1e6).toFixed(1)} → ${(after / 1e6).toFixed(1)} MB; filed: bob ${bob.filed.length}, carol ${carol.filed.length}`);
+
+  await bob.stop();
+  await carol.stop();
+  await alice.stop();
+} finally {
+  await server.cleanup();
+}
