@@ -11,6 +11,8 @@ command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
 command -v xauth >/dev/null 2>&1 || need+=(xauth)
 command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
 command -v xwd >/dev/null 2>&1 || need+=(x11-apps)
+command -v gpg >/dev/null 2>&1 || need+=(gnupg)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v unzip >/dev/null 2>&1 || need+=(unzip)
 if ((${#need[@]})); then

@@ -56,6 +56,8 @@ export interface LaunchOptions {
   /** Run on a private Xvfb display instead of --headless (needed for real keyboard input; see TB.display()). */
   xvfb?: boolean;
   extraPrefs?: Record<string, string | number | boolean>;
+  /** Called with the fresh profile directory before Thunderbird starts (e.g. to put OpenPGP keyrings there). */
+  prepareProfile?: (profileDir: string) => void;
   /** How long launchThunderbird waits for the helper (default 60 s). */
   readyTimeoutMs?: number;
 }
@@ -70,6 +72,8 @@ export interface SendArgs {
   from?: string;
   identityId?: string;
   attachments?: Array<{ name: string; type?: string; base64: string }>;
+  /** compose details.selectedEncryptionTechnology (needs an identity with a key). */
+  encryption?: { name: "OpenPGP"; encryptBody: boolean; encryptSubject: boolean; signMessage: boolean };
 }
 
 export interface SendResult {
@@ -512,6 +516,7 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
 
     const prefs = { ...basePrefs(opts.smtpPort, identities), ...(opts.extraPrefs ?? {}) };
     writeFileSync(join(profileDir, "user.js"), `${Object.entries(prefs).map(([k, v]) => prefLine(k, v)).join("\n")}\n`);
+    opts.prepareProfile?.(profileDir);
   } catch (err) {
     await harness?.stop();
     rmSync(runDir, { recursive: true, force: true });
