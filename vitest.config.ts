@@ -1,6 +1,6 @@
 import { defineConfig } from "vitest/config";
 
-// Three rungs of the test ladder, each runnable alone:
+// The rungs of the test ladder, each runnable alone (plus "fuzz": property-based hostile input, npm run test:fuzz):
 //   unit         pure logic with fakes of the host (fast, no servers)
 //   integration  a real Prosody started by the suite on a free loopback port
 //   e2e          a real Thunderbird (headless) with the built XPI, Prosody and an SMTP server
@@ -39,6 +39,16 @@ export default defineConfig({
           testTimeout: 30_000,
           hookTimeout: 30_000,
           fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: "fuzz",
+          include: ["tests/fuzz/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 300_000,
+          // The total-count test reads what the earlier tests in its file counted.
+          sequence: { concurrent: false },
         },
       },
       {
