@@ -43,6 +43,16 @@ export default defineConfig({
       },
       {
         test: {
+          name: "faults",
+          include: ["tests/faults/**/*.test.ts"],
+          setupFiles: ["tests/support/websocket-global.ts"],
+          testTimeout: 30 * 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: "fuzz",
           include: ["tests/fuzz/**/*.test.ts"],
           environment: "node",
