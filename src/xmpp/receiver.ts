@@ -268,7 +268,18 @@ export class MailReceiver {
       return 0;
     }
     for (let i = 0; i < maxPages; i++) {
-      const page = await this.#mamPage(own, after === FROM_START ? { max: pageSize } : { after, max: pageSize });
+      let page: MamPage;
+      try {
+        page = await this.#mamPage(own, after === FROM_START ? { max: pageSize } : { after, max: pageSize });
+      } catch (error) {
+        // The archive no longer knows our position (the server lost or expired it): restart from its current end, as
+        // on a first run. What arrived in between was never confirmed "filed" by us, so its sender used SMTP.
+        if (after === FROM_START || (error as { condition?: unknown } | null)?.condition !== "item-not-found") throw error;
+        log.warn("mam-position-lost", { after });
+        const end = await this.#mamPage(own, { before: "", max: 1 });
+        await store.set(MAM_KEY, end.last ?? FROM_START);
+        return handled;
+      }
       for (const { archiveId, message } of page.messages) {
         const outcome = await this.handle(message, "mam");
         if (outcome.status === "failed") {
@@ -293,7 +304,7 @@ export class MailReceiver {
   async #mamPage(
     own: string,
     rsm: { after?: string; before?: string; max: number },
-  ): Promise<{ messages: Array<{ archiveId: string; message: Element }>; last: string | null; complete: boolean }> {
+  ): Promise<MamPage> {
     const { session, log } = this.#deps;
     const queryid = `q${Math.floor(Math.random() * 1e12).toString(36)}`;
     const messages: Array<{ archiveId: string; message: Element }> = [];
@@ -325,6 +336,12 @@ export class MailReceiver {
       off();
     }
   }
+}
+
+interface MamPage {
+  readonly messages: Array<{ archiveId: string; message: Element }>;
+  readonly last: string | null;
+  readonly complete: boolean;
 }
 
 function ownBare(session: XmppSession): string {

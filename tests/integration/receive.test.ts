@@ -500,6 +500,28 @@ describe.skipIf(!available)("receiving mail over XMPP (MailReceiver on a real Pr
         await phone.xmpp.stop();
       }
     });
+
+    it("recovers when the archive no longer knows the saved position (server lost its archive): restarts from the end", async () => {
+      shared.store.set("mamLast", "no-such-archive-id");
+      // Without recovery this rejects with item-not-found at every login, and no later catch-up ever works.
+      await expect(alice.receiver.catchUp()).resolves.toBe(0);
+      const reset = shared.store.get("mamLast");
+      expect(typeof reset === "string" && reset !== "no-such-archive-id").toBe(true);
+      await alice.session.stop();
+      const id = uid("after-reset");
+      await bob.send(await inlineStanza(rfc5322({ from: "bob@localhost", subject: "after the reset" }), id));
+      const phone = await stockPeer(server, "alice", "pw-a", "phone2");
+      try {
+        await waitFor(() => phone.inbox.some((m) => m.attrs.id === id), 5_000, "phone got it");
+      } finally {
+        await phone.xmpp.stop();
+      }
+      alice = makeAlice(server, shared);
+      alice.receiver.start();
+      alice.session.start();
+      await whenOnline(alice.session);
+      await waitFor(() => alice.filed.some((m) => m.originId === id), 10_000, "caught up from the reset position");
+    });
   });
 });
 

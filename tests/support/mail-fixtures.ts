@@ -104,10 +104,19 @@ export async function stockPeer(server: ProsodyServer, user: string, password: s
 }
 
 /** One of our own sessions (not started). */
-export function ourSession(server: ProsodyServer, user: string, password: string, resource: string, log: Logger = quietLog): XmppSession {
+export function ourSession(
+  server: ProsodyServer,
+  user: string,
+  password: string,
+  resource: string,
+  log: Logger = quietLog,
+  options: { websocketUrl?: string; keepAliveMs?: number; pingTimeoutMs?: number } = {},
+): XmppSession {
   return new XmppSession(
-    { jid: `${user}@${server.domain}`, websocketUrl: server.wsUrl, resource },
+    { jid: `${user}@${server.domain}`, websocketUrl: options.websocketUrl ?? server.wsUrl, resource },
     {
+      ...(options.keepAliveMs === undefined ? {} : { keepAliveMs: options.keepAliveMs }),
+      ...(options.pingTimeoutMs === undefined ? {} : { pingTimeoutMs: options.pingTimeoutMs }),
       scheduler: realScheduler,
       random: Math.random,
       sha1: webCryptoSha1,

@@ -12,17 +12,28 @@ export interface MailPeer {
   readonly filed: FiledMail[];
   /** When set, called before each mail is filed; filing waits for it. */
   beforeFile: ((mail: FiledMail) => Promise<void>) | null;
+  /** The engine's persistent storage (hand it to the next engine to model a restart). */
+  readonly memory: Map<string, unknown>;
   stop(): Promise<void>;
 }
 
-export async function startMailPeer(server: ProsodyServer, user: string, password: string, options: { capable?: boolean } = {}): Promise<MailPeer> {
-  const session = ourSession(server, user, password, "engine");
-  const memory = new Map<string, unknown>();
+export interface MailPeerOptions {
+  readonly capable?: boolean;
+  /** Connect here instead of the server's own URL (e.g. through tests/support/ws-proxy.ts). */
+  readonly websocketUrl?: string;
+  /** The engine's persistent storage; pass the previous one to model a restarted Thunderbird. */
+  readonly memory?: Map<string, unknown>;
+}
+
+export async function startMailPeer(server: ProsodyServer, user: string, password: string, options: MailPeerOptions = {}): Promise<MailPeer> {
+  const session = ourSession(server, user, password, "engine", quietLog, options.websocketUrl ? { websocketUrl: options.websocketUrl } : {});
+  const memory = options.memory ?? new Map<string, unknown>();
   const peer: MailPeer = {
     jid: `${user}@${server.domain}`,
     session,
     filed: [],
     beforeFile: null,
+    memory,
     stop: () => session.stop(),
   };
   new MailReceiver({

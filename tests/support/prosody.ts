@@ -27,6 +27,7 @@ export interface ProsodyOptions {
   rateLimit?: string | false; // mod_limits c2s rate, e.g. "10kb/s"; false (default) = mod_limits not loaded
   mam?: boolean; // load mod_mam with storage archive = "memory"; default false
   httpFileShare?: boolean; // load mod_http_file_share on a component "upload.<domain>"; default false
+  uploadSizeLimit?: number; // http_file_share_size_limit in bytes (Prosody's default: 10 MiB)
   extraModules?: string[];
 }
 
@@ -196,6 +197,7 @@ interface Settings {
   rateLimit: string | false;
   mam: boolean;
   httpFileShare: boolean;
+  uploadSizeLimit: number | null;
   extraModules: string[];
 }
 
@@ -265,6 +267,7 @@ class Prosody implements ProsodyServer {
       MOX_PROSODY_RATE_LIMIT: s.rateLimit === false ? "" : s.rateLimit,
       MOX_PROSODY_MAM: s.mam ? "1" : "",
       MOX_PROSODY_UPLOAD: s.httpFileShare ? "1" : "",
+      MOX_PROSODY_UPLOAD_LIMIT: s.uploadSizeLimit === null ? "" : String(s.uploadSizeLimit),
       MOX_PROSODY_EXTRA_MODULES: s.extraModules.join(","),
       MOX_PROSODY_READY_TOKEN: this.token,
       MOX_PROSODY_PARENT_PID: String(process.pid),
@@ -424,8 +427,12 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
     rateLimit: opts.rateLimit ?? false,
     mam: opts.mam ?? false,
     httpFileShare: opts.httpFileShare ?? false,
+    uploadSizeLimit: opts.uploadSizeLimit ?? null,
     extraModules: opts.extraModules ?? [],
   };
+  if (settings.uploadSizeLimit !== null && !(Number.isSafeInteger(settings.uploadSizeLimit) && settings.uploadSizeLimit > 0)) {
+    throw new Error(`startProsody: uploadSizeLimit must be a positive integer, got ${settings.uploadSizeLimit}`);
+  }
   if (settings.rateLimit !== false && !/^\d+ ?[bkmgt]\w*\/s$/i.test(settings.rateLimit)) {
     throw new Error(`startProsody: rateLimit must look like "10kb/s", got ${JSON.stringify(settings.rateLimit)}`);
   }
