@@ -45,6 +45,8 @@ export default defineConfig({
         test: {
           name: "faults",
           include: ["tests/faults/**/*.test.ts"],
+          // The soak measures the heap after a full collection.
+          execArgv: ["--expose-gc"],
           setupFiles: ["tests/support/websocket-global.ts"],
           testTimeout: 30 * 60_000,
           hookTimeout: 60_000,
