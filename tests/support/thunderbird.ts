@@ -60,6 +60,8 @@ export interface LaunchOptions {
   prepareProfile?: (profileDir: string) => void;
   /** How long launchThunderbird waits for the helper (default 60 s). */
   readyTimeoutMs?: number;
+  /** Start again in the run directory (profile, home) of an earlier Thunderbird that crashed (see TB.crash()). */
+  runDir?: string;
 }
 
 export interface SendArgs {
@@ -137,7 +139,10 @@ export interface TB {
   display(): string | null;
   /** Resident memory (kB) summed over every process of Thunderbird's process group. */
   memoryKb(): number;
-  quit(): Promise<QuitResult>;
+  /** keepRunDir: leave the profile for a later launch with `runDir`. */
+  quit(options?: { keepRunDir?: boolean }): Promise<QuitResult>;
+  /** SIGKILL the whole process group (a crash or power loss) and keep the run directory for a restart (runDir). */
+  crash(): Promise<void>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,7 +486,7 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
   const useHelper = opts.helperExt ?? true;
   const identities = opts.identities?.length ? opts.identities : [{ email: "alice@example.test", fullName: "Alice Example" }];
 
-  const runDir = mkdtempSync(join(tmpdir(), "mox-tb-"));
+  const runDir = opts.runDir ?? mkdtempSync(join(tmpdir(), "mox-tb-"));
   const homeDir = join(runDir, "home");
   const profileDir = join(runDir, "profile");
   const tmpDir = join(runDir, "tmp");
@@ -516,7 +521,7 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
 
     const prefs = { ...basePrefs(opts.smtpPort, identities), ...(opts.extraPrefs ?? {}) };
     writeFileSync(join(profileDir, "user.js"), `${Object.entries(prefs).map(([k, v]) => prefLine(k, v)).join("\n")}\n`);
-    opts.prepareProfile?.(profileDir);
+    if (!opts.runDir) opts.prepareProfile?.(profileDir);
   } catch (err) {
     await harness?.stop();
     rmSync(runDir, { recursive: true, force: true });
@@ -654,7 +659,7 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
   }
 
   let quitting: Promise<QuitResult> | null = null;
-  function quit(): Promise<QuitResult> {
+  function quit(options: { keepRunDir?: boolean } = {}): Promise<QuitResult> {
     quitting ??= (async () => {
       const t0 = performance.now();
       let how: QuitResult["how"] = "exited";
@@ -681,7 +686,7 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
       if (liveEntry.watchdog?.pid) killGroup(liveEntry.watchdog.pid, "SIGKILL");
       live.delete(liveEntry);
       await harness?.stop();
-      if (process.env.MOX_TB_KEEP !== "1") rmSync(runDir, { recursive: true, force: true });
+      if (process.env.MOX_TB_KEEP !== "1" && !options.keepRunDir) rmSync(runDir, { recursive: true, force: true });
       return { how, code, signal, ms: Math.round(performance.now() - t0) };
     })();
     return quitting;
@@ -760,5 +765,22 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
     },
     memoryKb: () => groupRssKb(pid),
     quit,
+    async crash() {
+      if (quitting) return;
+      const t0 = performance.now();
+      quitting = (async () => {
+        killGroup(pid!, "SIGKILL");
+        const { code, signal } = await exited;
+        // Child processes die a moment later; until the last one is gone the profile is still locked and a restart
+        // would stop at "Thunderbird is already running".
+        const end = performance.now() + 10_000;
+        while (killGroup(pid!, "SIGKILL") && performance.now() < end) await sleep(20);
+        if (liveEntry.watchdog?.pid) killGroup(liveEntry.watchdog.pid, "SIGKILL");
+        live.delete(liveEntry);
+        await harness?.stop();
+        return { how: "SIGKILL" as const, code, signal, ms: Math.round(performance.now() - t0) };
+      })();
+      await quitting;
+    },
   };
 }
