@@ -139,6 +139,8 @@ export interface TB {
   display(): string | null;
   /** Resident memory (kB) summed over every process of Thunderbird's process group. */
   memoryKb(): number;
+  /** CPU seconds (user + system) used by Thunderbird's live processes so far. */
+  cpuSeconds(): number;
   /** keepRunDir: leave the profile for a later launch with `runDir`. */
   quit(options?: { keepRunDir?: boolean }): Promise<QuitResult>;
   /** SIGKILL the whole process group (a crash or power loss) and keep the run directory for a restart (runDir). */
@@ -449,6 +451,26 @@ export function parseMoxLine(line: string): MoxEvent | null {
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** CPU time (user + system, seconds) used so far by the processes of the group that are still alive. */
+function groupCpuSeconds(pgid: number): number {
+  let ticks = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[2]) !== pgid) continue;
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+/** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)). */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 function groupRssKb(pgid: number): number {
   let total = 0;
@@ -764,6 +786,7 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
       return running;
     },
     memoryKb: () => groupRssKb(pid),
+    cpuSeconds: () => groupCpuSeconds(pid),
     quit,
     async crash() {
       if (quitting) return;

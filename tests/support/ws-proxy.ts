@@ -9,6 +9,8 @@ export interface WsProxy {
   readonly url: string;
   /** Connections currently relayed (silenced ones included). */
   readonly connections: number;
+  /** Frames relayed so far, client → server and server → client. */
+  readonly frames: { up: number; down: number };
   /** Client → server frames pass through this first; return the frame to forward (possibly changed). */
   rewriteUp: ((frame: string) => string) | null;
   /** From now on, the current connections relay nothing in either direction and are never closed (a dead path). */
@@ -41,6 +43,7 @@ export async function startWsProxy(targetUrl: string): Promise<WsProxy> {
     get connections() {
       return pairs.size;
     },
+    frames: { up: 0, down: 0 },
     rewriteUp: null,
     silenceCurrent() {
       for (const p of pairs) p.silenced = true;
@@ -73,6 +76,7 @@ export async function startWsProxy(targetUrl: string): Promise<WsProxy> {
       if (pair.silenced) return;
       let frame = text(data);
       if (proxy.rewriteUp) frame = proxy.rewriteUp(frame);
+      proxy.frames.up++;
       if (upstream.readyState === WebSocket.OPEN) upstream.send(frame);
       else early.push(frame);
     });
@@ -80,7 +84,9 @@ export async function startWsProxy(targetUrl: string): Promise<WsProxy> {
       for (const f of early.splice(0)) upstream.send(f);
     });
     upstream.on("message", (data) => {
-      if (!pair.silenced && client.readyState === WebSocket.OPEN) client.send(text(data));
+      if (pair.silenced || client.readyState !== WebSocket.OPEN) return;
+      proxy.frames.down++;
+      client.send(text(data));
     });
     // A close on one side is passed on (unless the path is dead); errors end the pair.
     client.on("close", () => {
