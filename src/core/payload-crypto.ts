@@ -43,13 +43,16 @@ function subtle(): SubtleCrypto {
 }
 
 /** Encrypts one mail under a fresh key and IV. */
-export async function sealPayload(plain: Uint8Array): Promise<SealedPayload> {
+/** The ciphertext is exactly this much longer than the plaintext (the GCM tag). */
+export const SEAL_OVERHEAD_BYTES = TAG_BYTES;
+
+export async function sealPayload(plain: Uint8Array, knownSha256?: string): Promise<SealedPayload> {
   const keyBytes = globalThis.crypto.getRandomValues(new Uint8Array(KEY_BYTES));
   const iv = globalThis.crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const key = await subtle().importKey("raw", keyBytes, { name: "AES-GCM" }, false, ["encrypt"]);
   const [sealed, sha256] = await Promise.all([
     subtle().encrypt({ name: "AES-GCM", iv, tagLength: TAG_BYTES * 8 }, key, bufferSource(plain)),
-    sha256Base64(plain),
+    knownSha256 ?? sha256Base64(plain),
   ]);
   const result: SealedPayload = { ciphertext: new Uint8Array(sealed), key: encodeBase64(keyBytes), iv: encodeBase64(iv), sha256 };
   keyBytes.fill(0);

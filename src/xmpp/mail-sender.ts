@@ -3,7 +3,7 @@
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "../core/log.js";
 import type { Scheduler } from "../core/outbox.js";
-import { encodeBase64, sealPayload, sha256Base64 } from "../core/payload-crypto.js";
+import { encodeBase64, SEAL_OVERHEAD_BYTES, sealPayload, sha256Base64 } from "../core/payload-crypto.js";
 import { buildMailStanza, parseDeliveryReport, type MailEnvelope } from "./mail-stanza.js";
 import type { XmppSession } from "./session.js";
 import { discoverUploadService, requestSlot, uploadBytes, type UploadService } from "./upload.js";
@@ -121,10 +121,15 @@ export class MailSender {
       return { envelope: { ...base, payload: { inline: encodeBase64(copy.raw) } }, route: "inline" };
     }
     const service = await this.#uploadService(Math.max(1, deadline - this.#deps.scheduler.now()));
-    if (service && (service.maxFileSize === null || copy.raw.length + 16 <= service.maxFileSize)) {
-      const sealed = await sealPayload(copy.raw);
+    if (service && (service.maxFileSize === null || copy.raw.length + SEAL_OVERHEAD_BYTES <= service.maxFileSize)) {
       const left = () => Math.max(1, deadline - this.#deps.scheduler.now());
-      const slot = await requestSlot(this.#deps.session, service, { filename: "mail.bin", size: sealed.ciphertext.length, contentType: "application/octet-stream" }, left());
+      // The ciphertext's size is known before encrypting: ask for the slot while encrypting (saves a round trip).
+      const size = copy.raw.length + SEAL_OVERHEAD_BYTES;
+      const [sealed, slot] = await Promise.all([
+        sealPayload(copy.raw, sha256),
+        requestSlot(this.#deps.session, service, { filename: "mail.bin", size, contentType: "application/octet-stream" }, left()),
+      ]);
+      if (sealed.ciphertext.length !== size) throw new Error("encrypted size differs from the slot's");
       await uploadBytes(slot, sealed.ciphertext, left(), this.#deps.fetchFn);
       return {
         envelope: {

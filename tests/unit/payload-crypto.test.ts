@@ -6,6 +6,7 @@ import {
   openPayload,
   PayloadError,
   sealPayload,
+  SEAL_OVERHEAD_BYTES,
   sha256Base64,
   type PayloadErrorCode,
 } from "../../src/core/payload-crypto.js";
@@ -46,6 +47,15 @@ function alterChar(b64: string, index: number): string {
 }
 
 describe("sealPayload / openPayload", () => {
+  it("uses a hash the caller already has instead of hashing again, and the result still opens", async () => {
+    const plain = randomBytes(1000);
+    const sha256 = await sha256Base64(plain);
+    const sealed = await sealPayload(plain, sha256);
+    expect(sealed.sha256).toBe(sha256);
+    const opened = await openPayload(sealed.ciphertext, sealed, plain.length);
+    expect(Buffer.from(opened).equals(Buffer.from(plain))).toBe(true);
+  });
+
   it.each([
     ["0 B", 0],
     ["1 B", 1],
@@ -54,6 +64,7 @@ describe("sealPayload / openPayload", () => {
     const plain = randomBytes(size);
     const sealed = await sealPayload(plain);
     expect(sealed.ciphertext.length).toBe(size + 16); // GCM tag appended
+    expect(sealed.ciphertext.length).toBe(size + SEAL_OVERHEAD_BYTES); // the sender asks for its slot before encrypting
     expect(sealed.sha256).toBe(await sha256Base64(plain));
     expect(decodeBase64Strict(sealed.key, 64)).toHaveLength(32);
     expect(decodeBase64Strict(sealed.iv, 64)).toHaveLength(12);
