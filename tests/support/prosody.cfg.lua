@@ -15,6 +15,7 @@
 --   MOX_PROSODY_MAM            "1" = load mod_mam with in-memory archive storage
 --   MOX_PROSODY_UPLOAD         "1" = mod_http_file_share on component "upload.<domain>"
 --   MOX_PROSODY_UPLOAD_LIMIT   http_file_share_size_limit in bytes (default: Prosody's, 10 MiB)
+--   MOX_PROSODY_UPLOAD_QUOTA   http_file_share_daily_quota per user in bytes (default: Prosody's, 10 × the limit)
 --   MOX_PROSODY_EXTRA_MODULES  comma separated extra modules for the virtual host
 --   MOX_PROSODY_READY_TOKEN    text served by GET /xmpp-websocket, lets the harness tell its
 --                              own server from whatever else might answer on the port
@@ -150,5 +151,8 @@ if want_upload then
 		http_external_url = "http://127.0.0.1:" .. http_port .. "/"
 		if tonumber(ENV_MOX_PROSODY_UPLOAD_LIMIT or "") then
 			http_file_share_size_limit = tonumber(ENV_MOX_PROSODY_UPLOAD_LIMIT)
+		end
+		if tonumber(ENV_MOX_PROSODY_UPLOAD_QUOTA or "") then
+			http_file_share_daily_quota = tonumber(ENV_MOX_PROSODY_UPLOAD_QUOTA)
 		end
 end

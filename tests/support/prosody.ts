@@ -28,6 +28,7 @@ export interface ProsodyOptions {
   mam?: boolean; // load mod_mam with storage archive = "memory"; default false
   httpFileShare?: boolean; // load mod_http_file_share on a component "upload.<domain>"; default false
   uploadSizeLimit?: number; // http_file_share_size_limit in bytes (Prosody's default: 10 MiB)
+  uploadDailyQuota?: number; // http_file_share_daily_quota per user in bytes (Prosody's default: 10 × the size limit)
   extraModules?: string[];
 }
 
@@ -198,6 +199,7 @@ interface Settings {
   mam: boolean;
   httpFileShare: boolean;
   uploadSizeLimit: number | null;
+  uploadDailyQuota: number | null;
   extraModules: string[];
 }
 
@@ -268,6 +270,7 @@ class Prosody implements ProsodyServer {
       MOX_PROSODY_MAM: s.mam ? "1" : "",
       MOX_PROSODY_UPLOAD: s.httpFileShare ? "1" : "",
       MOX_PROSODY_UPLOAD_LIMIT: s.uploadSizeLimit === null ? "" : String(s.uploadSizeLimit),
+      MOX_PROSODY_UPLOAD_QUOTA: s.uploadDailyQuota === null ? "" : String(s.uploadDailyQuota),
       MOX_PROSODY_EXTRA_MODULES: s.extraModules.join(","),
       MOX_PROSODY_READY_TOKEN: this.token,
       MOX_PROSODY_PARENT_PID: String(process.pid),
@@ -428,10 +431,11 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
     mam: opts.mam ?? false,
     httpFileShare: opts.httpFileShare ?? false,
     uploadSizeLimit: opts.uploadSizeLimit ?? null,
+    uploadDailyQuota: opts.uploadDailyQuota ?? null,
     extraModules: opts.extraModules ?? [],
   };
-  if (settings.uploadSizeLimit !== null && !(Number.isSafeInteger(settings.uploadSizeLimit) && settings.uploadSizeLimit > 0)) {
-    throw new Error(`startProsody: uploadSizeLimit must be a positive integer, got ${settings.uploadSizeLimit}`);
+  for (const [name, value] of [["uploadSizeLimit", settings.uploadSizeLimit], ["uploadDailyQuota", settings.uploadDailyQuota]] as const) {
+    if (value !== null && !(Number.isSafeInteger(value) && value > 0)) throw new Error(`startProsody: ${name} must be a positive integer, got ${value}`);
   }
   if (settings.rateLimit !== false && !/^\d+ ?[bkmgt]\w*\/s$/i.test(settings.rateLimit)) {
     throw new Error(`startProsody: rateLimit must look like "10kb/s", got ${JSON.stringify(settings.rateLimit)}`);
