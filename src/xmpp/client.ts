@@ -55,6 +55,10 @@ export function createXmppClient(options: XmppClientOptions): XmppClientParts {
   // The library waits 250 ms before asking for an ack, which makes every delivery confirmation slow.
   // 0 still coalesces a synchronous burst of sends into one <r/>.
   streamManagement.requestAckDebounce = 0;
+  // The library also asks for an ack after every 30 s without inbound traffic: two wake-ups a minute on an idle
+  // connection. The session's own keep-alive (a ping after 60 s of silence, answered within 15 s) checks liveness
+  // once a minute instead; acks for stanzas sent are still requested at once (the debounce above).
+  streamManagement.requestAckInterval = 0;
   resourceBinding({ iqCaller, streamFeatures }, options.resource);
 
   return { entity, middleware, iqCaller, iqCallee, streamManagement };
