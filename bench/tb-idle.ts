@@ -48,7 +48,7 @@ try {
   console.log(`machine: ${process.platform} ${process.arch}, node ${process.version}, ${new Date().toISOString()}; idle ${idleMin.toFixed(1)} min`);
   console.log(`RSS A (add-on) ${mb(start.rssA)} → ${mb(end.rssA)} MB (${end.rssA >= start.rssA ? "+" : ""}${mb(end.rssA - start.rssA)}); B (none) ${mb(start.rssB)} → ${mb(end.rssB)} MB (${end.rssB >= start.rssB ? "+" : ""}${mb(end.rssB - start.rssB)}); A − B at the end ${mb(end.rssA - end.rssB)} MB`);
   console.log(`CPU while idle: A ${(end.cpuA - start.cpuA).toFixed(2)} s, B ${(end.cpuB - start.cpuB).toFixed(2)} s → the add-on ≈ ${(((end.cpuA - start.cpuA) - (end.cpuB - start.cpuB)) / idleMin).toFixed(3)} CPU s per minute`);
-  console.log(`WebSocket frames while idle: ↑${end.up - start.up} ↓${end.down - start.down} = ${((end.up - start.up) / idleMin).toFixed(2)} sent per minute (keep-alive ping after 60 s of silence: ≤ 1/min expected)`);
+  console.log(`WebSocket frames while idle: ↑${end.up - start.up} ↓${end.down - start.down} = ${((end.up - start.up) / idleMin).toFixed(2)} sent per minute (one keep-alive per minute = the ping and its ack request: 2 frames each way)`);
   console.log(`status changes / warnings in A while idle: ${events.filter((e) => (a.timeOf(e) ?? 0) > start.t).length}`);
 } finally {
   for (const tb of tbs) await tb.quit().catch(() => {});
