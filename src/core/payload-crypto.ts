@@ -42,10 +42,10 @@ function subtle(): SubtleCrypto {
   return s;
 }
 
-/** Encrypts one mail under a fresh key and IV. */
 /** The ciphertext is exactly this much longer than the plaintext (the GCM tag). */
 export const SEAL_OVERHEAD_BYTES = TAG_BYTES;
 
+/** Encrypts one mail under a fresh key and IV; `knownSha256` spares hashing a mail the caller already hashed. */
 export async function sealPayload(plain: Uint8Array, knownSha256?: string): Promise<SealedPayload> {
   const keyBytes = globalThis.crypto.getRandomValues(new Uint8Array(KEY_BYTES));
   const iv = globalThis.crypto.getRandomValues(new Uint8Array(IV_BYTES));

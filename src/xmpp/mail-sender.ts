@@ -121,10 +121,10 @@ export class MailSender {
       return { envelope: { ...base, payload: { inline: encodeBase64(copy.raw) } }, route: "inline" };
     }
     const service = await this.#uploadService(Math.max(1, deadline - this.#deps.scheduler.now()));
-    if (service && (service.maxFileSize === null || copy.raw.length + SEAL_OVERHEAD_BYTES <= service.maxFileSize)) {
+    // The ciphertext's size is known before encrypting: the slot is asked for while encrypting (saves a round trip).
+    const size = copy.raw.length + SEAL_OVERHEAD_BYTES;
+    if (service && (service.maxFileSize === null || size <= service.maxFileSize)) {
       const left = () => Math.max(1, deadline - this.#deps.scheduler.now());
-      // The ciphertext's size is known before encrypting: ask for the slot while encrypting (saves a round trip).
-      const size = copy.raw.length + SEAL_OVERHEAD_BYTES;
       const [sealed, slot] = await Promise.all([
         sealPayload(copy.raw, sha256),
         requestSlot(this.#deps.session, service, { filename: "mail.bin", size, contentType: "application/octet-stream" }, left()),

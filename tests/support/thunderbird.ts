@@ -452,33 +452,16 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** CPU time (user + system, seconds) used so far by the processes of the group that are still alive. */
-function groupCpuSeconds(pgid: number): number {
-  let ticks = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(fields[2]) !== pgid) continue;
-      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return ticks / CLOCK_TICKS_PER_SECOND;
-}
-
 /** USER_HZ: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)). */
 const CLOCK_TICKS_PER_SECOND = 100;
 
-function groupRssKb(pgid: number): number {
-  let total = 0;
+/** Calls `visit` with the pid and the /proc stat fields (from field 3, the state, on) of each live process in the group. */
+function forEachInGroup(pgid: number, visit: (pid: string, fields: string[]) => void): void {
   let entries: string[];
   try {
     entries = readdirSync("/proc");
   } catch {
-    return 0;
+    return;
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
@@ -486,13 +469,28 @@ function groupRssKb(pgid: number): number {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       if (Number(fields[2]) !== pgid) continue; // field 5 (pgrp), counted from state = field 3
-      const status = readFileSync(`/proc/${entry}/status`, "utf8");
-      const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-      if (m) total += Number(m[1]);
+      visit(entry, fields);
     } catch {
       // process gone meanwhile
     }
   }
+}
+
+/** CPU time (user + system, seconds) used so far by the processes of the group that are still alive. */
+function groupCpuSeconds(pgid: number): number {
+  let ticks = 0;
+  forEachInGroup(pgid, (_pid, fields) => {
+    ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15)
+  });
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
+function groupRssKb(pgid: number): number {
+  let total = 0;
+  forEachInGroup(pgid, (pid) => {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    if (m) total += Number(m[1]);
+  });
   return total;
 }
 
@@ -680,6 +678,13 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
     });
   }
 
+  /** After Thunderbird has exited: stop its watchdog and the harness, forget it (the run directory stays). */
+  async function release(): Promise<void> {
+    if (liveEntry.watchdog?.pid) killGroup(liveEntry.watchdog.pid, "SIGKILL");
+    live.delete(liveEntry);
+    await harness?.stop();
+  }
+
   let quitting: Promise<QuitResult> | null = null;
   function quit(options: { keepRunDir?: boolean } = {}): Promise<QuitResult> {
     quitting ??= (async () => {
@@ -705,9 +710,7 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
       }
       const { code, signal } = await exited;
       killGroup(pid!, "SIGKILL"); // stragglers of our own group (child processes), if any
-      if (liveEntry.watchdog?.pid) killGroup(liveEntry.watchdog.pid, "SIGKILL");
-      live.delete(liveEntry);
-      await harness?.stop();
+      await release();
       if (process.env.MOX_TB_KEEP !== "1" && !options.keepRunDir) rmSync(runDir, { recursive: true, force: true });
       return { how, code, signal, ms: Math.round(performance.now() - t0) };
     })();
@@ -798,9 +801,7 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
         // would stop at "Thunderbird is already running".
         const end = performance.now() + 10_000;
         while (killGroup(pid!, "SIGKILL") && performance.now() < end) await sleep(20);
-        if (liveEntry.watchdog?.pid) killGroup(liveEntry.watchdog.pid, "SIGKILL");
-        live.delete(liveEntry);
-        await harness?.stop();
+        await release();
         return { how: "SIGKILL" as const, code, signal, ms: Math.round(performance.now() - t0) };
       })();
       await quitting;

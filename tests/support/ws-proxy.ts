@@ -7,8 +7,6 @@ import { WebSocket, WebSocketServer, type RawData } from "ws";
 export interface WsProxy {
   /** ws://127.0.0.1:<port>/xmpp-websocket — give this to the session instead of the server's URL. */
   readonly url: string;
-  /** Connections currently relayed (silenced ones included). */
-  readonly connections: number;
   /** Frames relayed so far, client → server and server → client. */
   readonly frames: { up: number; down: number };
   /** Client → server frames pass through this first; return the frame to forward (possibly changed). */
@@ -40,9 +38,6 @@ export async function startWsProxy(targetUrl: string): Promise<WsProxy> {
 
   const proxy: WsProxy = {
     url: `ws://127.0.0.1:${address.port}/xmpp-websocket`,
-    get connections() {
-      return pairs.size;
-    },
     frames: { up: 0, down: 0 },
     rewriteUp: null,
     silenceCurrent() {
