@@ -1,9 +1,9 @@
-// Capability discovery on a real Prosody: our PEP item is readable by non-contacts, also while we are offline.
+// Capability discovery on a real Prosody and a real ejabberd: our PEP item is readable by non-contacts, also while we are offline.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { publishCapability, queryCapability, retractCapability, CAPABILITY_MAX_AGE_MS } from "../../src/xmpp/capability.js";
 import type { XmppSession } from "../../src/xmpp/session.js";
 import { ourSession, whenOnline } from "../support/mail-fixtures.js";
-import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
+import { startServer, testServers, type XmppServer } from "../support/servers.js";
 
 
 
@@ -12,12 +12,12 @@ const start = (s: XmppSession) => {
   return whenOnline(s);
 };
 
-describe.skipIf(!isProsodyAvailable())("capability discovery (PEP, open access)", () => {
-  let server: ProsodyServer;
+describe.each(testServers())("capability discovery (PEP, open access) on %s", (kind) => {
+  let server: XmppServer;
   let bob: XmppSession;
 
   beforeAll(async () => {
-    server = await startProsody({
+    server = await startServer(kind, {
       users: [
         { user: "alice", password: "pw-a" },
         { user: "bob", password: "pw-b" },

@@ -17,6 +17,7 @@
 --   MOX_PROSODY_UPLOAD_LIMIT   http_file_share_size_limit in bytes (default: Prosody's, 10 MiB)
 --   MOX_PROSODY_UPLOAD_QUOTA   http_file_share_daily_quota per user in bytes (default: Prosody's, 10 × the limit)
 --   MOX_PROSODY_EXTRA_MODULES  comma separated extra modules for the virtual host
+--   MOX_PROSODY_WITHOUT_MODULES comma separated modules to leave out ("offline" is disabled, the rest not loaded)
 --   MOX_PROSODY_READY_TOKEN    text served by GET /xmpp-websocket, lets the harness tell its
 --                              own server from whatever else might answer on the port
 --   MOX_PROSODY_PARENT_PID     pid of the test process; with the generated mod_mox_watchdog
@@ -113,9 +114,19 @@ end
 if parent_pid then
 	table.insert(modules, "mox_watchdog") -- written into dir/plugins by the harness
 end
+local disabled = { "s2s"; "s2s_auth_certs"; "dialback" }
+local without = {}
+for name in string.gmatch(ENV_MOX_PROSODY_WITHOUT_MODULES or "", "[^,%s]+") do
+	without[name] = true
+	table.insert(disabled, name) -- for auto-loaded modules such as "offline"
+end
+local kept = {}
+for _, name in ipairs(modules) do
+	if not without[name] then table.insert(kept, name) end
+end
 -- modules_enabled must be assigned as a whole table, it cannot be appended to later
-modules_enabled = modules
-modules_disabled = { "s2s"; "s2s_auth_certs"; "dialback" }
+modules_enabled = kept
+modules_disabled = disabled
 
 smacks_hibernation_time = sm_timeout
 if rate_limit ~= "" then
