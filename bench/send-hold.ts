@@ -38,7 +38,7 @@ try {
   const b = await launchThunderbird({
     smtpPort: env.sink.port,
     addonDir: DIST_DIR,
-    managed: { jid: "carl@localhost", password: "pw-carl", websocketUrl: env.prosody.wsUrl, announceJid: false },
+    managed: { jid: "carl@localhost", password: "pw-carl", websocketUrl: env.server.wsUrl, announceJid: false },
   });
   others.push(b);
   const c = await launchThunderbird({ smtpPort: env.sink.port });
@@ -47,7 +47,7 @@ try {
   others.push(d);
   const a = env.tb;
   for (const tb of [a, b]) await tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
-  const bob = await startMailPeer(env.prosody, "bob", "pw-bob");
+  const bob = await startMailPeer(env.server, "bob", "pw-bob");
 
   const tbs = { A: a, B: b, C: c, D: d } as const;
   const NAMES = ["A", "B", "C", "D"] as const;

@@ -38,13 +38,13 @@ const env = await startE2E({
 });
 let exitCode = 0;
 try {
-  say(`Prosody: ${env.prosody.wsUrl}; SMTP sink: 127.0.0.1:${env.sink.port}; Thunderbird pid ${env.tb.pid}`);
+  say(`Prosody: ${env.server.wsUrl}; SMTP sink: 127.0.0.1:${env.sink.port}; Thunderbird pid ${env.tb.pid}`);
   const online = await env.tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
   say(`the add-on is ONLINE as ${String(online.jid)} (${Math.round(env.tb.timeOf(online)! - env.tb.spawnedAt)} ms after Thunderbird started)`);
   const ready = env.tb.events().find((e) => e.event === "ready");
   if (ready) say(`  login: ${String(ready.mechanism)}, stream management ${ready.streamManagement ? "on" : "off"}, ${String(ready.millis)} ms`);
 
-  const bob = stockClient({ service: env.prosody.wsUrl, domain: env.prosody.domain, username: "bob", password: "demo-bob", resource: "demo" });
+  const bob = stockClient({ service: env.server.wsUrl, domain: env.server.domain, username: "bob", password: "demo-bob", resource: "demo" });
   bob.on("error", () => {});
   await bob.start();
   const info: Element = await bob.iqCaller.request(
@@ -52,15 +52,15 @@ try {
     10_000,
   );
   const features = info.getChild("query", NS_DISCO_INFO)?.getChildren("feature").map((f: Element) => f.attrs.var) ?? [];
-  say(`bob@${env.prosody.domain} asked alice's Thunderbird what it supports: ${features.includes(NS_MAIL) ? "it accepts MAIL OVER XMPP" : "no mail feature (unexpected)"}`);
+  say(`bob@${env.server.domain} asked alice's Thunderbird what it supports: ${features.includes(NS_MAIL) ? "it accepts MAIL OVER XMPP" : "no mail feature (unexpected)"}`);
   await bob.stop();
 
-  say(`bob's mail engine starts (in Node) on bob@${env.prosody.domain} and says it accepts mail over XMPP`);
-  const bobPeer = await startMailPeer(env.prosody, "bob", "demo-bob");
-  say(`Thunderbird sends a mail to bob@${env.prosody.domain} (Send, as the user would) …`);
+  say(`bob's mail engine starts (in Node) on bob@${env.server.domain} and says it accepts mail over XMPP`);
+  const bobPeer = await startMailPeer(env.server, "bob", "demo-bob");
+  say(`Thunderbird sends a mail to bob@${env.server.domain} (Send, as the user would) …`);
   const toBob = "Demo: over XMPP from Thunderbird";
   const t1 = performance.now();
-  await env.tb.helper.send({ to: `Bob <bob@${env.prosody.domain}>`, subject: toBob, body: "Hi Bob, this left Thunderbird over XMPP." }).catch(() => undefined);
+  await env.tb.helper.send({ to: `Bob <bob@${env.server.domain}>`, subject: toBob, body: "Hi Bob, this left Thunderbird over XMPP." }).catch(() => undefined);
   await waitFor(() => bobPeer.filed.some((m) => m.subject === toBob), 15_000, "bob filed the mail");
   const held = await env.tb.waitForEvent((e) => e.event === "send-held" && e.cancel === true, 10_000);
   say(`bob's engine FILED it ${Math.round(performance.now() - t1)} ms after the compose window was opened (Send held ${String(held.ms)} ms for delivery + receipt); SMTP sink got ${env.sink.messages.length} mails`);
@@ -78,16 +78,16 @@ try {
   say(`SMTP sink received it: from ${mail.envelope.from} to ${mail.envelope.to.join(", ")}, subject "${subject}" (send took ${sent.sendMs} ms; the add-on held it ${String(heldSmtp?.ms)} ms)`);
 
   say("bob's mail engine (running here in Node) sends alice a mail over XMPP …");
-  const bobEngine = ourSession(env.prosody, "bob", "demo-bob", "engine");
+  const bobEngine = ourSession(env.server, "bob", "demo-bob", "engine");
   bobEngine.start();
   await whenOnline(bobEngine);
   const sender = new MailSender({ session: bobEngine, log: quietLog, scheduler: realScheduler });
   sender.start();
-  const messageId = newMessageId(env.prosody.domain);
+  const messageId = newMessageId(env.server.domain);
   const xmppSubject = "Hello over XMPP";
   const text = "Hi Alice,\r\nthis mail travelled over XMPP and your Thunderbird confirmed it was filed.\r\n";
   const rawMail = buildMessage(
-    { from: `Bob <bob@${env.prosody.domain}>`, to: [`alice@${env.prosody.domain}`], cc: [], bcc: [], replyTo: [], subject: xmppSubject, text, isPlainText: true, attachments: [] },
+    { from: `Bob <bob@${env.server.domain}>`, to: [`alice@${env.server.domain}`], cc: [], bcc: [], replyTo: [], subject: xmppSubject, text, isPlainText: true, attachments: [] },
     { date: new Date(), messageId },
   );
   const outcome = await sender.deliver(

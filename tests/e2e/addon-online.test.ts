@@ -36,7 +36,7 @@ describe.skipIf(skipReason !== null)("add-on in a real Thunderbird", () => {
   });
 
   it("comes online from managed configuration and answers disco#info with the mail feature", async () => {
-    const { tb, prosody } = env!;
+    const { tb, server: prosody } = env!;
     console.log(`[e2e] Thunderbird up (helper ready) ${tb.readyMs} ms after spawn`);
 
     const online: MoxEvent = await tb.waitForEvent((e) => e.event === "status" && e.state === "online", ONLINE_WITHIN_MS);

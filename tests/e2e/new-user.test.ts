@@ -23,7 +23,7 @@ describe.skipIf(skipReason !== null)("a new user, from install to the first XMPP
       unconfigured: true,
       thunderbird: { xvfb: true, identities: [{ email: "alice@localhost", fullName: "Alice" }], extraPrefs: { "mail.warn_on_send_accel_key": false } },
     });
-    bob = await startMailPeer(env.prosody, "bob", "secret-bob");
+    bob = await startMailPeer(env.server, "bob", "secret-bob");
   });
 
   afterAll(async () => {
@@ -61,7 +61,7 @@ describe.skipIf(skipReason !== null)("a new user, from install to the first XMPP
     xdotool("key", "Tab");
     type("secret-alice");
     xdotool("key", "Tab");
-    type(env.prosody.wsUrl);
+    type(env.server.wsUrl);
     xdotool("key", "Return");
     step("typed address, password and WebSocket URL, pressed Enter");
 

@@ -37,7 +37,7 @@ describe.skipIf(skipReason !== null)("receiving mail over XMPP in a real Thunder
     });
     await env.tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
     bob = new XmppSession(
-      { jid: env.jidOf("bob"), websocketUrl: env.prosody.wsUrl, resource: "node" },
+      { jid: env.jidOf("bob"), websocketUrl: env.server.wsUrl, resource: "node" },
       {
         scheduler: realScheduler,
         random: Math.random,

@@ -32,7 +32,7 @@ describe.skipIf(skipReason !== null)("a message set to be signed or encrypted in
         extraPrefs: { "mail.identity.id1.openpgp_key_id": key.keyId, "mail.identity.id1.attachPgpKey": false },
       },
     });
-    bob = await startMailPeer(env.prosody, "bob", "secret-bob");
+    bob = await startMailPeer(env.server, "bob", "secret-bob");
     await env.tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
   });
 

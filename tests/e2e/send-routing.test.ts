@@ -28,7 +28,7 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird (whole-
 
   beforeAll(async () => {
     env = await startE2E({ users: USERS, as: "alice", thunderbird: { identities: [{ email: "alice@example.test", fullName: "Alice", fcc: true }] } });
-    for (const user of ["bob", "dora", "erin"]) peers[user] = await startMailPeer(env.prosody, user, `secret-${user}`);
+    for (const user of ["bob", "dora", "erin"]) peers[user] = await startMailPeer(env.server, user, `secret-${user}`);
     await env.tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
   });
 
@@ -166,7 +166,7 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird (whole-
   });
 
   it("sends by SMTP within the deadline when the XMPP server is down before Send", async () => {
-    await env.prosody.kill();
+    await env.server.kill();
     try {
       await waitFor(() => lastStatus() !== "online", 10_000, "add-on noticed the server is gone");
       const subject = `Server down ${Date.now()}`;
@@ -179,7 +179,7 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird (whole-
       console.log(`[e2e] server down: sendMessage resolved after ${ms} ms`);
       expect(ms).toBeLessThan(8_000);
     } finally {
-      await env.prosody.start();
+      await env.server.start();
     }
     await waitFor(() => peers.bob!.session.status.state === "online", 20_000, "bob back online");
   });
@@ -190,7 +190,7 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird (whole-
     const subject = `Dies mid-delivery ${Date.now()}`;
     // Bob's engine gets the mail, then the server dies before Bob can answer "filed".
     peers.bob!.beforeFile = async (mail) => {
-      if (mail.subject === subject) await env.prosody.kill();
+      if (mail.subject === subject) await env.server.kill();
     };
     try {
       const t0 = performance.now();
@@ -205,7 +205,7 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird (whole-
       expect((await PostalMime.parse(msg.raw)).headers.find((h) => h.key === "x-mail-over-xmpp-id")?.value).toBe(xmppCopy!.messageId);
     } finally {
       peers.bob!.beforeFile = null;
-      await env.prosody.start();
+      await env.server.start();
     }
   });
 });
@@ -228,7 +228,7 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird on a di
         extraPrefs: { "mail.warn_on_send_accel_key": false },
       },
     });
-    peers.bob = await startMailPeer(env.prosody, "bob", "secret-bob");
+    peers.bob = await startMailPeer(env.server, "bob", "secret-bob");
     await env.tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
   });
 
@@ -244,7 +244,7 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird on a di
     await env.tb.helper.command("importTo", { folder: "Incoming", raw: mail("Mallory <dora@elsewhere.test>", "dora@localhost", `learn dora ${Date.now()}`) });
     await env.tb.waitForEvent((e) => e.event === "jabber-id-learned" && e.jid === "bob@localhost", 10_000);
     await env.tb.waitForEvent((e) => e.event === "jabber-id-learned" && e.jid === "dora@localhost", 10_000);
-    peers.dora ??= await startMailPeer(env.prosody, "dora", "secret-dora");
+    peers.dora ??= await startMailPeer(env.server, "dora", "secret-dora");
 
     const subject = `Learned ${Date.now()}`;
     await expect(env.tb.helper.send({ to: "bob@localhost", subject, body: "You told me your JID" })).rejects.toThrow(/aborted/i);
@@ -257,7 +257,7 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird on a di
   });
 
   it("answers over XMPP a sender whose mail came over XMPP (the verified sender is remembered)", async () => {
-    peers.erin ??= await startMailPeer(env.prosody, "erin", "secret-erin");
+    peers.erin ??= await startMailPeer(env.server, "erin", "secret-erin");
     const sender = new MailSender({ session: peers.erin.session, log: quietLog, scheduler: realScheduler });
     sender.start();
     const first = `From erin ${Date.now()}`;

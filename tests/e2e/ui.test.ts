@@ -58,7 +58,7 @@ describe.skipIf(skipReason !== null)("the user's side in a real Thunderbird (key
       thunderbird: { xvfb: true, identities: [{ email: "alice@example.test", fullName: "Alice", fcc: true }], extraPrefs: { "mail.warn_on_send_accel_key": false, ...(DARK ? { "ui.systemUsesDarkTheme": 1 } : {}) } },
     });
     display = env.tb.display()!;
-    bob = await startMailPeer(env.prosody, "bob", "secret-bob");
+    bob = await startMailPeer(env.server, "bob", "secret-bob");
     await env.tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
   });
 
@@ -110,7 +110,7 @@ describe.skipIf(skipReason !== null)("the user's side in a real Thunderbird (key
   });
 
   it("confirms a learned XMPP address with one click, sends over XMPP, and saves the address in the address book", async () => {
-    const dora = await startMailPeer(env.prosody, "dora", "secret-dora");
+    const dora = await startMailPeer(env.server, "dora", "secret-dora");
     try {
       // Dora's mail by SMTP announces an XMPP address on another domain: learned, but not used until confirmed.
       const raw = ["From: Dora <dora@elsewhere.test>", "To: alice@example.test", "Subject: hello from dora", `Message-ID: <dora-${Date.now()}@elsewhere.test>`, "Date: Mon, 23 Nov 2026 10:00:00 +0000", "X-Jabber-ID: dora@localhost", "", "Hi!", ""].join("\r\n");

@@ -1,14 +1,15 @@
-// The usual end-to-end stage: a private Prosody with accounts, an SMTP sink, and a Thunderbird running the
-// built add-on (dist/) configured through managed storage for one of the accounts.
+// The usual end-to-end stage: a private XMPP server (Prosody by default, or ejabberd) with accounts, an SMTP sink, and
+// a Thunderbird running the built add-on (dist/) configured through managed storage for one of the accounts.
 //
 //   const why = e2eSkipReason();                 // null when everything needed is installed/built
 //   const env = await startE2E({ users: [...], as: "alice" });
-//   ... env.tb, env.prosody, env.sink, env.jidOf("bob") ...
+//   ... env.tb, env.server, env.sink, env.jidOf("bob") ...
 //   await env.stop();
 
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { isProsodyAvailable, startProsody, type ProsodyServer } from "./prosody.js";
+import { isProsodyAvailable } from "./prosody.js";
+import { startServer, type ServerKind, type ServerOptions, type XmppServer } from "./servers.js";
 import { startSmtpSink, type SmtpSink } from "./smtp.js";
 import { isThunderbirdAvailable, launchThunderbird, type LaunchOptions, type QuitResult, type TB } from "./thunderbird.js";
 
@@ -24,6 +25,10 @@ export function e2eSkipReason(): string | null {
 
 export interface E2EOptions {
   users: Array<{ user: string; password: string }>;
+  /** Which server (default "prosody"). */
+  kind?: ServerKind;
+  /** More of the server's options (users are set from `users`). */
+  serverOptions?: Omit<ServerOptions, "users">;
   /** The account the add-on is configured with (managed storage: jid, password, websocketUrl). */
   as: string;
   /** Extra managed-storage values for the add-on. */
@@ -34,20 +39,20 @@ export interface E2EOptions {
 }
 
 export interface E2E {
-  prosody: ProsodyServer;
+  server: XmppServer;
   sink: SmtpSink;
   tb: TB;
-  /** performance.now() just before Thunderbird was spawned (Prosody and the sink were already up). */
+  /** performance.now() just before Thunderbird was spawned (the server and the sink were already up). */
   launchedAt: number;
   jidOf(user: string): string;
-  /** Quit Thunderbird (clean if possible), stop the sink and Prosody. Safe to call twice. */
+  /** Quit Thunderbird (clean if possible), stop the sink and the server. Safe to call twice. */
   stop(): Promise<QuitResult | null>;
 }
 
 export async function startE2E(opts: E2EOptions): Promise<E2E> {
   const me = opts.users.find((u) => u.user === opts.as);
   if (!me) throw new Error(`startE2E: ${opts.as} is not among the users`);
-  const prosody = await startProsody({ users: opts.users });
+  const server = await startServer(opts.kind ?? "prosody", { ...opts.serverOptions, users: opts.users });
   let sink: SmtpSink | null = null;
   try {
     sink = await startSmtpSink();
@@ -56,23 +61,23 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
       ...opts.thunderbird,
       addonDir: DIST_DIR,
       smtpPort: sink.port,
-      ...(opts.unconfigured ? {} : { managed: { jid: `${me.user}@${prosody.domain}`, password: me.password, websocketUrl: prosody.wsUrl, ...opts.managed } }),
+      ...(opts.unconfigured ? {} : { managed: { jid: `${me.user}@${server.domain}`, password: me.password, websocketUrl: server.wsUrl, ...opts.managed } }),
     });
     let stopped: Promise<QuitResult | null> | null = null;
     const s = sink;
     return {
-      prosody,
+      server,
       sink: s,
       tb,
       launchedAt,
-      jidOf: (user) => `${user}@${prosody.domain}`,
+      jidOf: (user) => `${user}@${server.domain}`,
       stop() {
         stopped ??= (async () => {
           try {
             return await tb.quit();
           } finally {
             await s.stop();
-            await prosody.cleanup();
+            await server.cleanup();
           }
         })();
         return stopped;
@@ -80,7 +85,7 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
     };
   } catch (err) {
     await sink?.stop();
-    await prosody.cleanup();
+    await server.cleanup();
     throw err;
   }
 }
