@@ -3,3 +3,8 @@
 export const NS_MAIL = "https://mailoverxmpp.net/protocol/mail/0";
 export const CAPS_NODE = "https://mailoverxmpp.net/thunderbird";
 export const CLIENT_NAME = "Mail over XMPP for Thunderbird";
+
+/** Message Carbons (XEP-0280). */
+export const NS_CARBONS = "urn:xmpp:carbons:2";
+/** Stanza Forwarding (XEP-0297), the wrapper of carbons and MAM results. */
+export const NS_FORWARD = "urn:xmpp:forward:0";

@@ -4,6 +4,7 @@
 import xml, { type Element } from "@xmpp/xml";
 import jidParse from "@xmpp/jid";
 import type { Logger } from "../core/log.js";
+import { NS_CARBONS, NS_FORWARD } from "../core/protocol.js";
 import { parseAddressList } from "../core/mime/address.js";
 import { inspectMail, MimeInspectError, type InspectedMail } from "../core/mime/inspect.js";
 import { decodeBase64Strict, openPayload, PayloadError, sha256Base64 } from "../core/payload-crypto.js";
@@ -42,6 +43,9 @@ export interface KeyValueStore {
   set(key: string, value: unknown): Promise<void>;
 }
 
+/** How a stanza reached us: directly, as a carbon copy of a message routed to another client of ours, or from MAM. */
+export type Via = "live" | "carbon" | "mam";
+
 export type ReceiveOutcome =
   | { readonly status: "filed"; readonly verified: boolean }
   | { readonly status: "duplicate" }
@@ -62,7 +66,6 @@ export interface MailReceiverDeps {
 }
 
 const NS_MAM = "urn:xmpp:mam:2";
-const NS_FORWARD = "urn:xmpp:forward:0";
 const NS_RSM = "http://jabber.org/protocol/rsm";
 const DEDUPE_KEY = "dedupe";
 const MAM_KEY = "mamLast";
@@ -101,6 +104,18 @@ export class MailReceiver {
         if (from !== ownBare(session)) log.warn("forged-mam-result-dropped", { from });
         return;
       }
+      const carbon = stanza.getChild("received", NS_CARBONS) ?? stanza.getChild("sent", NS_CARBONS);
+      if (carbon) {
+        // XEP-0280 §11: a carbon is genuine only when it comes from our own bare JID (the server stamps it); anyone
+        // else can wrap a forged "received" message. A "sent" carbon is another client's outgoing message: not mail.
+        if (stanza.attrs.from?.toLowerCase() !== ownBare(session)) {
+          log.warn("forged-carbon-dropped", { from: stanza.attrs.from ?? "" });
+          return;
+        }
+        const inner = carbon.getChild("forwarded", NS_FORWARD)?.getChild("message");
+        if (carbon.is("received") && inner) void this.handle(inner, "carbon");
+        return;
+      }
       void this.handle(stanza, "live");
     });
     session.onStatus((s) => {
@@ -113,13 +128,15 @@ export class MailReceiver {
   }
 
   /** Runs the pipeline for one stanza; stanzas are processed one at a time, so simultaneous duplicates file once. */
-  handle(stanza: Element, via: "live" | "mam" = "live"): Promise<ReceiveOutcome> {
+  handle(stanza: Element, via: Via = "live"): Promise<ReceiveOutcome> {
     const run = this.#queue.then(() => this.#handle(stanza, via));
     this.#queue = run.catch(() => undefined);
     return run;
   }
 
-  async #handle(stanza: Element, via: "live" | "mam"): Promise<ReceiveOutcome> {
+  async #handle(stanza: Element, via: Via): Promise<ReceiveOutcome> {
+    // Live and carbon copies are answered (their sender waits for the receipt); archive copies are not.
+    const answer = via !== "mam";
     const { log, session } = this.#deps;
     const limits = this.#deps.limits ?? DEFAULT_MAIL_LIMITS;
     const parsed = parseMailStanza(stanza, limits);
@@ -127,7 +144,7 @@ export class MailReceiver {
       if (parsed.ignore) return { status: "ignored" };
       log.warn("mail-rejected", { from: parsed.from ?? "", reason: parsed.reason, detail: parsed.detail, via });
       // Archive copies were answered when they first arrived (or their sender has long given up): no second reply.
-      if (via === "live" && parsed.from && parsed.id && stanza.attrs.from) this.#reply(buildRejection(stanza.attrs.from, parsed.id, parsed.reason));
+      if (answer && parsed.from && parsed.id && stanza.attrs.from) this.#reply(buildRejection(stanza.attrs.from, parsed.id, parsed.reason));
       return { status: "rejected", reason: parsed.reason };
     }
     const mail = parsed.mail;
@@ -136,7 +153,7 @@ export class MailReceiver {
       const dedupe = await this.#dedupeSet();
       const oKey = originKey(mail.from, mail.originId);
       if (dedupe.has(oKey)) {
-        if (via === "live") this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
+        if (answer) this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
         return { status: "duplicate" };
       }
       const raw = await this.#bytes(mail, limits);
@@ -151,7 +168,7 @@ export class MailReceiver {
       if (messageId && dedupe.has(messageIdKey(mail.from, messageId))) {
         dedupe.add(oKey);
         await this.#persist(dedupe);
-        if (via === "live") this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
+        if (answer) this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
         return { status: "duplicate" };
       }
       const fromAddresses = email.from.length > 1 ? ["(several From headers)", "x"] : fromAddressList(email.from[0]!);
@@ -196,7 +213,7 @@ export class MailReceiver {
     } catch (error) {
       if (error instanceof Rejection) {
         log.warn("mail-rejected", { from: mail.from, reason: error.reason, detail: error.message, via });
-        if (via === "live") this.#reply(buildRejection(mail.fromFull, mail.id, error.reason));
+        if (answer) this.#reply(buildRejection(mail.fromFull, mail.id, error.reason));
         return { status: "rejected", reason: error.reason };
       }
       // Not filed (sink failure or a bug): no receipt, nothing remembered — the sender falls back, a retransmission files.

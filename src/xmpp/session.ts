@@ -11,10 +11,12 @@ import { capsVer, NS_CAPS, NS_DISCO_INFO, NS_PING, OWN_DISCO_INFO } from "../cor
 import { chooseMechanism } from "../core/auth.js";
 import type { Logger } from "../core/log.js";
 import { Outbox, type DeliveryOutcome, type Scheduler } from "../core/outbox.js";
-import { CAPS_NODE } from "../core/protocol.js";
+import { CAPS_NODE, NS_CARBONS } from "../core/protocol.js";
 import type { SessionStatus } from "../core/status.js";
 import { createXmppClient, type XmppClientParts } from "./client.js";
 import { ScramNeedsPasswordError, ScramServerSignatureError, type ScramKeys, type ScramMechanism } from "./scram.js";
+
+export type CarbonsState = "enabled" | "unsupported" | "unknown";
 
 export interface SessionConfig {
   /** Bare JID of the account. */
@@ -49,6 +51,8 @@ export interface SessionDeps {
   /** Ping the server after this much silence (default 60 s); the reply must come within pingTimeoutMs (default 15 s). */
   readonly keepAliveMs?: number;
   readonly pingTimeoutMs?: number;
+  /** Deadline of the carbons request at login (default 10 s). */
+  readonly carbonsTimeoutMs?: number;
 }
 
 export class AuthError extends Error {
@@ -80,6 +84,7 @@ export class XmppSession {
   #connecting: Promise<void> | null = null;
   #smOffered = false;
   #mechanism = "";
+  #carbons: CarbonsState = "unknown";
   #capsVer: Promise<string> | null = null;
   /** The SCRAM exchange of the login in progress, and the additional data of the server's <success/>. */
   #scram: ScramMechanism | null = null;
@@ -100,6 +105,15 @@ export class XmppSession {
   /** The SASL mechanism of the current (or last) login. */
   get mechanism(): string {
     return this.#mechanism;
+  }
+
+  /**
+   * Message Carbons (XEP-0280) for this session: "enabled" once the server confirmed, "unsupported" when it refused.
+   * With carbons, a mail addressed to the bare JID reaches this resource even while another client of the account
+   * (a phone) has a higher presence priority and gets the stanza itself (docs/protocol.md §6).
+   */
+  get carbons(): CarbonsState {
+    return this.#carbons;
   }
 
   /** The full JID while online. */
@@ -371,7 +385,13 @@ export class XmppSession {
         mechanism: this.#mechanism,
         millis: Math.round(this.#deps.scheduler.now() - started),
       });
-      if (!resumed) await this.#sendPresence(parts);
+      if (!resumed) {
+        // Carbons first, presence right after, without waiting for the answer: the server handles our stanzas in
+        // order, so carbons are on before the first message is routed to us, and coming online costs no round trip.
+        const carbons = this.#enableCarbons();
+        await this.#sendPresence(parts);
+        void carbons;
+      }
       this.#setStatus({ state: "online", jid: fullJid, since: Date.now() });
       this.#armKeepAlive();
       this.#flush();
@@ -437,6 +457,20 @@ export class XmppSession {
         .then(() => entity.open({ domain }))
         .catch(fail);
     });
+  }
+
+  /** Asks for carbons; records and logs the answer. Never rejects. A resumed stream keeps its carbons state. */
+  async #enableCarbons(): Promise<void> {
+    this.#carbons = "unknown";
+    try {
+      await this.request(xml("iq", { type: "set" }, xml("enable", { xmlns: NS_CARBONS })), this.#deps.carbonsTimeoutMs ?? 10_000);
+      this.#carbons = "enabled";
+      this.#deps.log.debug("carbons-enabled", {});
+    } catch (error) {
+      // A stanza error means the server has no carbons; a timeout or a lost stream leaves it unknown.
+      this.#carbons = error instanceof Error && error.name === "StanzaError" ? "unsupported" : "unknown";
+      this.#deps.log.warn("carbons-not-enabled", { error: safeMessage(error) });
+    }
   }
 
   async #sendPresence(parts: XmppClientParts): Promise<void> {
