@@ -1,44 +1,230 @@
 // Capability discovery (docs/protocol.md §2): our PEP item says "this account accepts mail over XMPP", readable by
 // anyone (open access model), so senders can check non-contacts and offline recipients too.
+//
+// Servers differ in what they take (measured: Prosody 0.12 accepts every publish option; ejabberd 23.01 rejects the
+// whole publish when one option is unknown to it, e.g. pubsub#max_items, and aborts two simultaneous first publishes
+// with item-not-found). publishCapability() therefore asks the account what it supports (disco#info) and walks a short
+// ladder: all options → without max_items → access_model only → configure the node as its owner and publish without
+// options. It ends with an item that non-contacts can read, or with a CapabilityUnavailableError that says why not.
 import xml, { type Element } from "@xmpp/xml";
+import { NS_DISCO_INFO } from "../core/caps.js";
 import { NS_MAIL } from "../core/protocol.js";
 import type { XmppSession } from "./session.js";
 
 export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
+const NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner";
+const NS_PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors";
 const NS_DATA = "jabber:x:data";
+const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+export const FEATURE_PUBLISH_OPTIONS = `${NS_PUBSUB}#publish-options`;
+export const FEATURE_CONFIG_NODE = `${NS_PUBSUB}#config-node`;
+export const FEATURE_ACCESS_OPEN = `${NS_PUBSUB}#access-open`;
 /** A capability item older than this is treated as absent (the add-on may have been removed). */
 export const CAPABILITY_MAX_AGE_MS = 30 * 24 * 3600_000;
 
-function field(name: string, value: string, type?: string): Element {
-  return xml("field", { var: name, ...(type ? { type } : {}) }, xml("value", {}, value));
+type Option = readonly [name: string, value: string];
+const ACCESS_OPEN: Option = ["pubsub#access_model", "open"];
+const PERSIST: Option = ["pubsub#persist_items", "true"];
+const MAX_ITEMS_1: Option = ["pubsub#max_items", "1"];
+
+/** How the item got published: which rung of the ladder the server took. */
+export type PublishStep = "all-options" | "without-max-items" | "access-only" | "configured-node";
+const LADDER: ReadonlyArray<{ readonly step: PublishStep; readonly options: readonly Option[] }> = [
+  { step: "all-options", options: [ACCESS_OPEN, PERSIST, MAX_ITEMS_1] },
+  { step: "without-max-items", options: [ACCESS_OPEN, PERSIST] },
+  { step: "access-only", options: [ACCESS_OPEN] },
+];
+
+export interface PublishReport {
+  readonly step: PublishStep;
+  /** IQs sent (disco, publishes, configures). */
+  readonly requests: number;
+  /** The errors met on the way, one line each (for the log). */
+  readonly rejected: readonly string[];
 }
 
-/** Publishes (or refreshes) our capability item on the own PEP node. */
-export async function publishCapability(session: XmppSession, now: Date, timeoutMs = 10_000): Promise<void> {
-  await session.request(
+/** Why the capability cannot be made readable by others. */
+export type CapabilityUnavailableCode =
+  /** The account has no PEP service (XEP-0163). */
+  | "no-pep"
+  /** The item exists, but the server would not make it readable by everyone (only contacts may see it). */
+  | "no-open-access"
+  /** The server refused the publish itself. */
+  | "refused";
+
+export class CapabilityUnavailableError extends Error {
+  override readonly name = "CapabilityUnavailableError";
+  constructor(
+    readonly code: CapabilityUnavailableCode,
+    /** The server's words (condition and text), for the status and the log. */
+    readonly detail: string,
+  ) {
+    super(`${code}: ${detail}`);
+  }
+}
+
+/** What the account's disco#info says about PEP; null fields mean the server did not answer the question. */
+export interface PepSupport {
+  readonly pep: boolean;
+  readonly publishOptions: boolean;
+  readonly configNode: boolean;
+  readonly accessOpen: boolean;
+}
+
+/** disco#info on the own bare JID → PEP support. Null when it was answered with an error; rejects on timeout/offline. */
+export async function pepSupport(session: XmppSession, timeoutMs: number): Promise<PepSupport | null> {
+  const bare = ownBareJid(session);
+  let reply: Element;
+  try {
+    reply = await session.request(xml("iq", { type: "get", to: bare }, xml("query", { xmlns: NS_DISCO_INFO })), timeoutMs);
+  } catch (error) {
+    if (isStanzaError(error)) return null;
+    throw error;
+  }
+  return pepSupportFrom(reply);
+}
+
+/** Pure: PEP support from a disco#info reply of the own bare JID. */
+export function pepSupportFrom(reply: Element): PepSupport {
+  const query = reply.getChild("query", NS_DISCO_INFO);
+  const features = new Set((query?.getChildren("feature") ?? []).map((f) => f.attrs.var as string));
+  const pepIdentity = (query?.getChildren("identity") ?? []).some((i) => i.attrs.category === "pubsub" && i.attrs.type === "pep");
+  return {
+    pep: pepIdentity || features.has(NS_PUBSUB),
+    publishOptions: features.has(FEATURE_PUBLISH_OPTIONS),
+    configNode: features.has(FEATURE_CONFIG_NODE),
+    accessOpen: features.has(FEATURE_ACCESS_OPEN),
+  };
+}
+
+export interface PublishOptions {
+  readonly timeoutMs?: number;
+  /** Waits before retrying a race (item-not-found/conflict on a first publish); injected for tests. */
+  readonly wait?: (ms: number) => Promise<void>;
+  /** Known support (skips the disco#info request). */
+  readonly support?: PepSupport | null;
+}
+
+/**
+ * Publishes (or refreshes) our capability item so that anyone can read it, with whatever the server accepts.
+ * Resolves with how it was done; rejects with CapabilityUnavailableError when the server cannot or will not, and
+ * with any other error when it did not answer (timeout, offline): then it is worth trying again later.
+ */
+export async function publishCapability(session: XmppSession, now: Date, opts: PublishOptions | number = {}): Promise<PublishReport> {
+  const o: PublishOptions = typeof opts === "number" ? { timeoutMs: opts } : opts;
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  const wait = o.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  let requests = 0;
+  const rejected: string[] = [];
+  const send = (iq: Element) => {
+    requests += 1;
+    return session.request(iq, timeoutMs);
+  };
+  /** One request, retried once after a short pause when the error looks like a race between two publishers. */
+  const once = async (iq: () => Element): Promise<void> => {
+    try {
+      await send(iq());
+    } catch (error) {
+      if (!isStanzaError(error) || classify(error) !== "race") throw error;
+      rejected.push(describeError(error));
+      await wait(150 + Math.floor(Math.random() * 250));
+      await send(iq());
+    }
+  };
+
+  let support = o.support;
+  if (support === undefined) {
+    requests += 1;
+    support = await pepSupport(session, timeoutMs);
+  }
+  if (support && !support.pep) throw new CapabilityUnavailableError("no-pep", "the account has no PEP service (XEP-0163)");
+
+  // Publish options, unless the server says it has none.
+  if (!support || support.publishOptions) {
+    for (const rung of LADDER) {
+      try {
+        await once(() => publishIq(now, rung.options));
+        return { step: rung.step, requests, rejected };
+      } catch (error) {
+        if (!isStanzaError(error)) throw error;
+        rejected.push(`${rung.step}: ${describeError(error)}`);
+        const kind = classify(error);
+        if (kind === "no-publish-options") break;
+        if (kind === "option-rejected" || kind === "race") continue;
+        throw new CapabilityUnavailableError(support ? "refused" : "no-pep", describeError(error));
+      }
+    }
+  }
+
+  // As the node's owner: make it open and publish without options. A node that does not exist yet cannot be
+  // configured: the plain publish creates it (readable by contacts only, the PEP default), then it is opened.
+  const configure = async (): Promise<StanzaErrorLike | null> => {
+    try {
+      await send(configureOpenIq());
+      return null;
+    } catch (error) {
+      if (!isStanzaError(error)) throw error;
+      rejected.push(`configure: ${describeError(error)}`);
+      return error;
+    }
+  };
+  const publishPlain = async (): Promise<void> => {
+    try {
+      await once(() => publishIq(now, []));
+    } catch (error) {
+      if (!isStanzaError(error)) throw error;
+      rejected.push(`plain publish: ${describeError(error)}`);
+      const noService = ["service-unavailable", "feature-not-implemented"].some((c) => hasCondition(error, c));
+      throw new CapabilityUnavailableError(noService && !support ? "no-pep" : "refused", describeError(error));
+    }
+  };
+  let refusal = await configure();
+  if (refusal && hasCondition(refusal, "item-not-found")) {
+    await publishPlain();
+    refusal = await configure();
+    if (!refusal) return { step: "configured-node", requests, rejected };
+  } else {
+    await publishPlain();
+    if (!refusal) return { step: "configured-node", requests, rejected };
+  }
+  throw new CapabilityUnavailableError("no-open-access", describeError(refusal));
+}
+
+function publishIq(now: Date, options: readonly Option[]): Element {
+  const item = xml("item", { id: "current" }, xml("accepts", { xmlns: NS_MAIL, version: "0", updated: now.toISOString() }));
+  return xml(
+    "iq",
+    { type: "set" },
     xml(
-      "iq",
-      { type: "set" },
-      xml(
-        "pubsub",
-        { xmlns: NS_PUBSUB },
-        xml("publish", { node: NS_MAIL }, xml("item", { id: "current" }, xml("accepts", { xmlns: NS_MAIL, version: "0", updated: now.toISOString() }))),
-        xml(
-          "publish-options",
-          {},
-          xml(
-            "x",
-            { xmlns: NS_DATA, type: "submit" },
-            field("FORM_TYPE", "http://jabber.org/protocol/pubsub#publish-options", "hidden"),
-            field("pubsub#access_model", "open"),
-            field("pubsub#persist_items", "true"),
-            field("pubsub#max_items", "1"),
-          ),
-        ),
-      ),
+      "pubsub",
+      { xmlns: NS_PUBSUB },
+      xml("publish", { node: NS_MAIL }, item),
+      ...(options.length
+        ? [xml("publish-options", {}, form(`${NS_PUBSUB}#publish-options`, options))]
+        : []),
     ),
-    timeoutMs,
   );
+}
+
+function configureOpenIq(): Element {
+  return xml(
+    "iq",
+    { type: "set" },
+    xml("pubsub", { xmlns: NS_PUBSUB_OWNER }, xml("configure", { node: NS_MAIL }, form(`${NS_PUBSUB}#node_config`, [ACCESS_OPEN]))),
+  );
+}
+
+function form(formType: string, options: readonly Option[]): Element {
+  return xml(
+    "x",
+    { xmlns: NS_DATA, type: "submit" },
+    field("FORM_TYPE", formType, "hidden"),
+    ...options.map(([name, value]) => field(name, value)),
+  );
+}
+
+function field(name: string, value: string, type?: string): Element {
+  return xml("field", { var: name, ...(type ? { type } : {}) }, xml("value", {}, value));
 }
 
 /** Removes our capability item (switched off): senders stop routing to us. */
@@ -64,8 +250,12 @@ export async function queryCapability(session: XmppSession, jid: string, now: Da
     if (isStanzaError(error)) return false;
     throw error;
   }
-  const item = reply.getChild("pubsub", NS_PUBSUB)?.getChild("items")?.getChild("item");
-  const accepts = item?.getChild("accepts", NS_MAIL);
+  // Servers differ in whether they honour max_items; any fresh, well-formed item of ours counts.
+  const items = reply.getChild("pubsub", NS_PUBSUB)?.getChild("items")?.getChildren("item") ?? [];
+  return items.some((item) => isFreshAccepts(item.getChild("accepts", NS_MAIL), now));
+}
+
+function isFreshAccepts(accepts: Element | undefined, now: Date): boolean {
   if (!accepts || accepts.attrs.version !== "0") return false;
   const updated = Date.parse(accepts.attrs.updated ?? "");
   if (!Number.isFinite(updated)) return false;
@@ -73,6 +263,65 @@ export async function queryCapability(session: XmppSession, jid: string, now: Da
   return age <= CAPABILITY_MAX_AGE_MS && age > -24 * 3600_000;
 }
 
-function isStanzaError(error: unknown): boolean {
+// ---- errors -----------------------------------------------------------------------------------------------
+
+type ErrorKind = "option-rejected" | "no-publish-options" | "race" | "other";
+
+interface StanzaErrorLike extends Error {
+  readonly condition?: string;
+  readonly text?: string;
+  readonly element?: Element;
+}
+
+/** Every condition named in the error: the defined condition and any application condition (ejabberd puts the
+ * pubsub one first). */
+function conditions(error: StanzaErrorLike): Element[] {
+  const children = error.element?.getChildElements?.() ?? [];
+  return children.filter((c) => c.name !== "text");
+}
+
+function hasCondition(error: unknown, name: string): boolean {
+  const e = error as StanzaErrorLike;
+  return e.condition === name || conditions(e).some((c) => c.name === name);
+}
+
+/**
+ * How a publish error is read (XEP-0060 §7.1.3, §7.1.5): a rejected option (precondition-not-met, or a
+ * resource-constraint/not-acceptable/bad-request/policy-violation naming an option, as ejabberd does) means try with
+ * fewer; publish-options not implemented means configure the node instead; item-not-found or a bare conflict on a
+ * publish is the race of two first publishes; everything else is a refusal.
+ */
+function classify(error: StanzaErrorLike): ErrorKind {
+  const parts = conditions(error);
+  const unsupported = parts.find((c) => c.name === "unsupported" && c.attrs.xmlns === NS_PUBSUB_ERRORS);
+  if (unsupported?.attrs.feature === "publish-options") return "no-publish-options";
+  if (hasCondition(error, "feature-not-implemented") && !unsupported) return "no-publish-options";
+  if (hasCondition(error, "precondition-not-met")) return "option-rejected";
+  if (hasCondition(error, "item-not-found")) return "race";
+  if (hasCondition(error, "conflict")) return "race";
+  if (["resource-constraint", "not-acceptable", "bad-request", "policy-violation", "invalid-options"].some((c) => hasCondition(error, c))) {
+    return "option-rejected";
+  }
+  return "other";
+}
+
+/** "condition - text", bounded, no markup. */
+export function describeError(error: unknown): string {
+  const e = error as StanzaErrorLike;
+  const text = (e.text ?? "").replace(/\s+/g, " ").trim();
+  const condition = e.condition ?? (error instanceof Error ? error.message : String(error));
+  const extra = conditions(e)
+    .filter((c) => c.name !== condition && c.attrs.xmlns !== NS_STANZAS)
+    .map((c) => c.name);
+  return `${condition}${extra.length ? ` (${extra.join(", ")})` : ""}${text ? ` - ${text}` : ""}`.slice(0, 300);
+}
+
+function ownBareJid(session: XmppSession): string {
+  const jid = session.jid;
+  if (!jid) throw new Error("not online");
+  return jid.split("/")[0]!;
+}
+
+function isStanzaError(error: unknown): error is StanzaErrorLike {
   return error instanceof Error && error.name === "StanzaError";
 }
