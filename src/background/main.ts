@@ -13,7 +13,9 @@ import { testConnection } from "../xmpp/connection-test.js";
 import { discoverWebsocket } from "../xmpp/discovery.js";
 import { newResource, realScheduler, webCryptoSha1 } from "../xmpp/runtime.js";
 import { XmppSession } from "../xmpp/session.js";
-import { publishCapability, retractCapability } from "../xmpp/capability.js";
+import { retractCapability } from "../xmpp/capability.js";
+import { AccountHealth } from "../xmpp/account-health.js";
+import { observeStreamManagement } from "../xmpp/server-features.js";
 import { MailReceiver, type MailSink } from "../xmpp/receiver.js";
 import { createKeyValueStore } from "../platform/kv-store.js";
 import { createFolderSink, INBOX_FOLDER, UNVERIFIED_FOLDER } from "../platform/mail-folder.js";
@@ -93,6 +95,8 @@ const mailSink: MailSink = {
 const senderDirectory = createSenderDirectory();
 
 let session: XmppSession | null = null;
+/** The current session's limitations (missing server features, capability not published), shown with its status. */
+let health: AccountHealth | null = null;
 /** The sending engine of the current session. */
 let mailSender: MailSender | null = null;
 let sessionKey = "";
@@ -156,6 +160,8 @@ async function applySettings(): Promise<void> {
     session = null;
     mailSender?.stop();
     mailSender = null;
+    health?.stop();
+    health = null;
     // Switched off: tell senders first that we no longer accept mail (docs/protocol.md §2).
     if (!settings.enabled && old.status.state === "online") {
       await retractCapability(old).then(
@@ -170,9 +176,11 @@ async function applySettings(): Promise<void> {
   const url = await websocketUrlFor(settings);
   if (!url) return publish({ state: "error", reason: "no WebSocket URL: enter it in the options" });
 
+  const sm = observeStreamManagement();
   const next = new XmppSession(
     { jid: settings.jid, websocketUrl: url, resource: await resourceName() },
     {
+      createClient: sm.createClient,
       scheduler: realScheduler,
       random: Math.random,
       sha1: webCryptoSha1,
@@ -180,20 +188,20 @@ async function applySettings(): Promise<void> {
       credentials: credentials.sourceFor(settings.jid, settings.password || undefined),
     },
   );
-  next.onStatus(publish);
+  const nextHealth = new AccountHealth({ session: next, scheduler: realScheduler, random: Math.random, log, streamManagement: sm.enabled });
+  next.onStatus((s) => publish(nextHealth.decorate(s)));
+  nextHealth.onChange(() => {
+    if (session === next) publish(nextHealth.decorate(next.status));
+  });
   // The receiving engine (file, then receipt), the sending engine, and telling others we accept mail, at every login.
   const sender = new MailSender({ session: next, log, scheduler: realScheduler });
   sender.start();
   sender.onLateFailure((id, to, reason) => log.warn("mail-bounced-after-accept", { id, to, reason }));
   mailSender = sender;
   new MailReceiver({ session: next, sink: mailSink, directory: senderDirectory, store: engineStore, log }).start();
-  next.onStatus((s) => {
-    if (s.state !== "online") return;
-    publishCapability(next, new Date()).then(
-      () => log.info("capability-published"),
-      (error: unknown) => log.warn("capability-publish-failed", { error }),
-    );
-  });
+  // Telling others we accept mail (at every login, retried with backoff) and what the server lacks: in the status.
+  nextHealth.start();
+  health = nextHealth;
   session = next;
   next.start();
 }

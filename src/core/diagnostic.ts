@@ -2,7 +2,8 @@
 // went, and nothing private — no addresses, no subjects, no message content, no password, no key. Pure.
 import type { DeliveryRecord } from "./send-flow.js";
 import type { Settings } from "./settings.js";
-import type { SessionStatus } from "./status.js";
+import { describeLimitation } from "./limitations.js";
+import { limitationsOf, type SessionStatus } from "./status.js";
 
 export interface DiagnosticInput {
   readonly addonVersion: string;
@@ -41,6 +42,17 @@ function statusLine(status: SessionStatus): string {
   }
 }
 
+/** One line per limitation of the account's server ("limitation: capability — …"), or "limitations: none known". */
+function limitationLines(status: SessionStatus, now: Date): string[] {
+  const list = limitationsOf(status);
+  if (status.state !== "online") return [];
+  if (list.length === 0) return ["limitations: none known"];
+  return list.map((l) => {
+    const retry = l.feature === "capability" && l.retryAt !== undefined ? ` [next try in ${Math.max(0, Math.round((l.retryAt - now.getTime()) / 1000))} s]` : "";
+    return `limitation: ${l.feature} — ${describeLimitation(l)}${retry}`;
+  });
+}
+
 export function diagnosticReport(input: DiagnosticInput): string {
   const { settings, entries } = input;
   const domain = settings.jid.split("@")[1]?.split("/")[0] ?? "";
@@ -49,6 +61,7 @@ export function diagnosticReport(input: DiagnosticInput): string {
     `created: ${input.now.toISOString()}`,
     `add-on: ${input.addonVersion}; host: ${input.host}`,
     `session: ${statusLine(input.status)}`,
+    ...limitationLines(input.status, input.now),
     `settings: enabled ${settings.enabled}, account domain ${domain || "(none)"}, WebSocket URL ${settings.websocketUrl ? "set" : "discovered"}, ` +
       `routePolicy ${settings.routePolicy}, sendHoldSeconds ${settings.sendHoldSeconds}, xmppDomains ${settings.xmppDomains ? settings.xmppDomains.split(/[\s,;]+/).filter(Boolean).length : 0} listed, ` +
       `announceJid ${settings.announceJid}, learnJids ${settings.learnJids}, unknownSenders ${settings.unknownSenders}, receiveFolder ${settings.receiveFolder ? "chosen" : "default"}, logLevel ${settings.logLevel}`,

@@ -1,4 +1,5 @@
 // The typed contract between UI pages and the background (one router, see src/background/router.ts).
+import type { Limitation } from "./limitations.js";
 import type { SessionStatus } from "./status.js";
 import type { DeliveryRecord, RoutePreviewResult } from "./send-flow.js";
 
@@ -15,7 +16,14 @@ export type ConnectFailureKind =
   | "other";
 
 export type ConnectTestResult =
-  | { readonly ok: true; readonly jid: string; readonly mechanism: string; readonly millis: number }
+  | {
+      readonly ok: true;
+      readonly jid: string;
+      readonly mechanism: string;
+      readonly millis: number;
+      /** What the server lacks and what it costs (issue 11 point 8); absent or empty: nothing. */
+      readonly limitations?: readonly Limitation[];
+    }
   | { readonly ok: false; readonly kind: ConnectFailureKind; readonly detail: string };
 
 export interface AccountInput {

@@ -1,6 +1,8 @@
-// The toolbar button (browser_action) shows the session's state: tooltip in words, a badge for anything but online.
-import type { SessionStatus } from "../core/status.js";
-import { statusText } from "../ui/options/present.js";
+// The toolbar button (browser_action) shows the session's state: tooltip in words (with each limitation of the
+// server and what it costs), a badge for anything but a plain online.
+import { limitationSeverity } from "../core/limitations.js";
+import { limitationsOf, type SessionStatus } from "../core/status.js";
+import { statusSummary } from "../ui/options/present.js";
 import { t } from "./i18n.js";
 
 const BADGE: { readonly [S in SessionStatus["state"]]: { text: string; color: string } } = {
@@ -11,11 +13,19 @@ const BADGE: { readonly [S in SessionStatus["state"]]: { text: string; color: st
   error: { text: "!", color: "#c50042" },
 };
 
+/** Online, but limited: "!" when nobody can reach the user over XMPP, "i" when only some mail goes by SMTP. */
+const LIMITED_BADGE = { severe: { text: "!", color: "#b35900" }, partial: { text: "i", color: "#5b5b66" } } as const;
+
+export function toolbarBadge(status: SessionStatus): { text: string; color: string } {
+  const severity = limitationSeverity(limitationsOf(status));
+  return severity === "none" ? BADGE[status.state] : LIMITED_BADGE[severity];
+}
+
 export async function showStatusInToolbar(status: SessionStatus): Promise<void> {
-  const text = statusText(status, (ms) => new Date(ms).toLocaleTimeString());
-  const badge = BADGE[status.state];
+  const summary = statusSummary(status, (ms) => new Date(ms).toLocaleTimeString(), (key, subs) => t(key, subs));
+  const badge = toolbarBadge(status);
   await Promise.all([
-    messenger.browserAction.setTitle({ title: `${t("extensionName")}: ${t(text.key, text.subs)}` }),
+    messenger.browserAction.setTitle({ title: `${t("extensionName")}: ${summary}` }),
     messenger.browserAction.setBadgeText({ text: badge.text }),
     messenger.browserAction.setBadgeBackgroundColor({ color: badge.color }),
   ]);

@@ -1,5 +1,7 @@
 // "Test connection": a throw-away session with the entered credentials, then, only if it failed before the XMPP
-// layer, probes that tell DNS, refused/TLS and not-a-WebSocket apart. Never touches the running session.
+// layer, probes that tell DNS, refused/TLS and not-a-WebSocket apart. Never touches the running session. On success
+// it also asks what the server lacks (PEP, carbons, MAM, upload, stream management) and reports each with its cost,
+// as the status does once the account is in use.
 import jidParse from "@xmpp/jid";
 import { classifyConnectFailure, type ProbeResults } from "../core/diagnose.js";
 import type { Logger } from "../core/log.js";
@@ -7,7 +9,8 @@ import type { ConnectTestResult } from "../core/messages.js";
 import type { Scheduler } from "../core/outbox.js";
 import { validateWebsocketUrl } from "../core/settings.js";
 import type { SessionStatus } from "../core/status.js";
-import type { createXmppClient } from "./client.js";
+import { createXmppClient } from "./client.js";
+import { detectServerFeatures, observeStreamManagement, serverLimitations } from "./server-features.js";
 import type { ScramKeys } from "./scram.js";
 import { XmppSession } from "./session.js";
 
@@ -56,6 +59,7 @@ export async function testConnection(input: ConnectionTestInput, deps: Connectio
 
   const timeoutMs = deps.timeoutMs ?? 10_000;
   const started = deps.scheduler.now();
+  const sm = observeStreamManagement(deps.createClient ?? createXmppClient);
   const session = new XmppSession(
     { jid: bare, websocketUrl: url.href, resource: `test-${Math.floor(deps.random() * 1e9).toString(36)}` },
     {
@@ -68,7 +72,7 @@ export async function testConnection(input: ConnectionTestInput, deps: Connectio
         load: async () => ({ ...(input.password ? { password: input.password } : {}), ...(input.keys ? { keys: input.keys } : {}) }),
         saveKeys: async () => {},
       },
-      ...(deps.createClient ? { createClient: deps.createClient } : {}),
+      createClient: sm.createClient,
     },
   );
   const final = await new Promise<SessionStatus>((resolve) => {
@@ -83,9 +87,13 @@ export async function testConnection(input: ConnectionTestInput, deps: Connectio
   });
   const millis = Math.round(deps.scheduler.now() - started);
   const mechanism = session.mechanism;
+  const limitations =
+    final.state === "online"
+      ? serverLimitations(await detectServerFeatures(session, { timeoutMs: Math.min(5_000, timeoutMs), streamManagement: sm.enabled }))
+      : [];
   await session.stop();
 
-  if (final.state === "online") return { ok: true, jid: final.jid, mechanism, millis };
+  if (final.state === "online") return { ok: true, jid: final.jid, mechanism, millis, ...(limitations.length ? { limitations } : {}) };
   if (final.state === "auth-failed") return { ok: false, kind: "auth", detail: final.reason };
 
   const reason = final.state === "error" ? final.reason : "failed";

@@ -1,4 +1,6 @@
-// "Test connection" against real sockets: success, and each failure named precisely.
+// "Test connection" against real sockets on Prosody and ejabberd: success (and, on a server with every feature the
+// add-on uses, no limitation reported), and each failure named precisely. A server that lacks features:
+// tests/integration/server-features.test.ts.
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/core/log.js";
@@ -6,17 +8,17 @@ import { realScheduler, webCryptoSha1 } from "../../src/xmpp/runtime.js";
 import { testConnection, type ConnectionTestInput } from "../../src/xmpp/connection-test.js";
 import { freePort } from "../support/ports.js";
 import { nodeProbes } from "../support/node-probes.js";
-import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
+import { startServer, testServers, type XmppServer } from "../support/servers.js";
 
 const deps = { probes: nodeProbes, scheduler: realScheduler, random: Math.random, sha1: webCryptoSha1, log: silentLogger, timeoutMs: 4_000 };
 
-describe.skipIf(!isProsodyAvailable())("testConnection", () => {
-  let server: ProsodyServer;
+describe.each(testServers())("testConnection on %s", (kind) => {
+  let server: XmppServer;
   let web: Server;
   let webPort: number;
 
   beforeAll(async () => {
-    server = await startProsody({ users: [{ user: "alice", password: "secret-a" }] });
+    server = await startServer(kind, { users: [{ user: "alice", password: "secret-a" }], mam: true, upload: true });
     webPort = await freePort();
     web = createServer((_req, res) => {
       res.writeHead(200, { "content-type": "text/html" });
@@ -32,9 +34,10 @@ describe.skipIf(!isProsodyAvailable())("testConnection", () => {
   const run = (input: Partial<ConnectionTestInput>) =>
     testConnection({ jid: "alice@localhost", websocketUrl: server.wsUrl, password: "secret-a", ...input }, deps);
 
-  it("succeeds with the right credentials and says how", async () => {
+  it("succeeds with the right credentials and says how; reports no limitation on a full-featured server", async () => {
     const result = await run({});
-    expect(result).toMatchObject({ ok: true, jid: expect.stringMatching(/^alice@localhost\/test-/), mechanism: "SCRAM-SHA-1" });
+    expect(result).toMatchObject({ ok: true, jid: expect.stringMatching(/^alice@localhost\/test-/), mechanism: expect.stringMatching(/^SCRAM-SHA-/) });
+    expect(result.ok && result.limitations).toBeUndefined();
   });
 
   it.each([

@@ -29,6 +29,8 @@ import {
   SETTING_ERROR_TEXT,
   SETTING_NAME_TEXT,
   statusText,
+  limitationLine,
+  limitationLines,
   testResultText,
   type FolderChoice,
   type Text,
@@ -66,6 +68,8 @@ const policyList = byId("policy-error-list", HTMLUListElement);
 const result = byId("result", HTMLElement);
 const resultText = byId("result-text", HTMLElement);
 const resultDetail = byId("result-detail", HTMLElement);
+const resultLimitations = byId("result-limitations", HTMLUListElement);
+const statusLimitations = byId("status-limitations", HTMLUListElement);
 
 const store = createSettingsStore();
 let current: ResolvedSettings | undefined;
@@ -101,11 +105,24 @@ function clearFieldErrors(): void {
   for (const key of Object.keys(controls) as SettingKey[]) setFieldError(key, null);
 }
 
-function showResult(outcome: "ok" | "error" | "working", message: Text, detail?: Text): void {
+function showResult(outcome: "ok" | "error" | "working", message: Text, detail?: Text, limitations: readonly string[] = []): void {
   result.dataset.outcome = outcome;
   resultText.textContent = text(message);
   resultDetail.textContent = detail === undefined ? "" : text(detail);
   resultDetail.hidden = detail === undefined;
+  showList(resultLimitations, limitations);
+}
+
+/** Fills a list of plain-text lines (textContent only); hidden when empty. */
+function showList(list: HTMLUListElement, lines: readonly string[]): void {
+  list.replaceChildren(
+    ...lines.map((line) => {
+      const item = document.createElement("li");
+      item.textContent = line;
+      return item;
+    }),
+  );
+  list.hidden = lines.length === 0;
 }
 
 function settingErrorText(error: SettingError): Text {
@@ -193,6 +210,9 @@ const formatTime = (epochMillis: number): string => new Date(epochMillis).toLoca
 function renderStatus(status: SessionStatus | null): void {
   statusTextEl.dataset.state = status?.state ?? "unknown";
   statusTextEl.textContent = status === null ? t("statusUnknown") : text(statusText(status, formatTime));
+  const lines = status === null ? [] : limitationLines(status, formatTime, (key, subs) => t(key, subs));
+  statusTextEl.dataset.limited = String(lines.length > 0);
+  showList(statusLimitations, lines);
 }
 
 // ---- reading and checking the form --------------------------------------------------------------------
@@ -301,7 +321,8 @@ async function testConnection(): Promise<void> {
   const reply = parseTestResult(await request("testConnection", account));
   if (reply === null) return showResult("error", { key: "invalidReply" });
   const shown = testResultText(reply);
-  showResult(reply.ok ? "ok" : "error", shown.text, shown.detail);
+  const limits = reply.ok ? (reply.limitations ?? []).map((l) => limitationLine(l, formatTime, (key, subs) => t(key, subs))) : [];
+  showResult(reply.ok ? "ok" : "error", shown.text, shown.detail, limits);
   if (!reply.ok && reply.kind === "auth" && !isLocked("password")) controls.password.focus();
 }
 

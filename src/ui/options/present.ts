@@ -2,7 +2,9 @@
 // settings error, and runtime checks of what the background sends (the page displays nothing unchecked).
 import type { ConnectFailureKind, ConnectTestResult } from "../../core/messages.js";
 import { validateSetting, type SettingError, type SettingKey } from "../../core/settings.js";
-import type { SessionStatus } from "../../core/status.js";
+import type { CapabilityLimitCode, Limitation } from "../../core/limitations.js";
+import { aboutKib } from "../../core/limitations.js";
+import { limitationsOf, type SessionStatus } from "../../core/status.js";
 import type { MessageKey } from "../../platform/i18n.js";
 
 /** A message key with its substitutions, turned into text by i18n.t(). */
@@ -126,7 +128,7 @@ export function statusText(status: SessionStatus, formatTime: (epochMillis: numb
     case "connecting":
       return status.attempt > 1 ? { key: "statusConnectingAttempt", subs: [String(status.attempt)] } : { key: "statusConnecting" };
     case "online":
-      return { key: "statusOnline", subs: [clip(status.jid)] };
+      return status.limitations?.length ? { key: "statusOnlineLimited", subs: [clip(status.jid)] } : { key: "statusOnline", subs: [clip(status.jid)] };
     case "auth-failed":
       return { key: "statusAuthFailed", subs: [clip(status.reason)] };
     case "error":
@@ -136,9 +138,48 @@ export function statusText(status: SessionStatus, formatTime: (epochMillis: numb
   }
 }
 
+// ---- limitations: what the server lacks and what it costs -----------------------------------------------
+
+const CAPABILITY_REASON_TEXT: { readonly [C in CapabilityLimitCode]: MessageKey } = {
+  "no-pep": "capabilityReason_noPep",
+  "no-open-access": "capabilityReason_noOpenAccess",
+  refused: "capabilityReason_refused",
+  "no-answer": "capabilityReason_noAnswer",
+};
+
+/** One limitation in the user's words; `tr` is i18n.t (injected so this stays pure). */
+export function limitationLine(l: Limitation, formatTime: (epochMillis: number) => string, tr: (key: MessageKey, subs?: readonly string[]) => string): string {
+  switch (l.feature) {
+    case "capability": {
+      const reason = tr(CAPABILITY_REASON_TEXT[l.code], l.code === "refused" ? [clip(l.detail || "?", 200)] : undefined);
+      return l.retryAt === undefined ? tr("limitCapability", [reason]) : tr("limitCapabilityRetry", [reason, formatTime(l.retryAt)]);
+    }
+    case "carbons":
+      return tr("limitCarbons");
+    case "mam":
+      return tr("limitMam");
+    case "upload":
+      return tr("limitUpload", [aboutKib(l.inlineLimitBytes)]);
+    case "sm":
+      return tr("limitSm");
+  }
+}
+
+/** The limitations of a status, each in the user's words (empty unless online with limitations). */
+export function limitationLines(status: SessionStatus, formatTime: (epochMillis: number) => string, tr: (key: MessageKey, subs?: readonly string[]) => string): string[] {
+  return limitationsOf(status).map((l) => limitationLine(l, formatTime, tr));
+}
+
+/** The status as one text (toolbar tooltip): the state, then one line per limitation. */
+export function statusSummary(status: SessionStatus, formatTime: (epochMillis: number) => string, tr: (key: MessageKey, subs?: readonly string[]) => string): string {
+  const head = statusText(status, formatTime);
+  return [tr(head.key, head.subs), ...limitationLines(status, formatTime, tr).map((line) => `• ${line}`)].join("\n");
+}
+
 export function testResultText(result: ConnectTestResult): { readonly text: Text; readonly detail?: Text } {
   if (result.ok) {
-    return { text: { key: "testOk", subs: [clip(result.jid), clip(result.mechanism, 40), String(Math.round(result.millis))] } };
+    const key = result.limitations?.length ? "testOkLimited" : "testOk";
+    return { text: { key, subs: [clip(result.jid), clip(result.mechanism, 40), String(Math.round(result.millis))] } };
   }
   const text: Text = { key: FAILURE_TEXT[result.kind] };
   return result.detail === "" ? { text } : { text, detail: { key: "resultDetail", subs: [clip(result.detail)] } };
@@ -158,8 +199,12 @@ export function parseSessionStatus(value: unknown): SessionStatus | null {
       return optionalString(value.reason) ? (value.reason === undefined ? { state: "disconnected" } : { state: "disconnected", reason: value.reason }) : null;
     case "connecting":
       return isFiniteNumber(value.attempt) ? { state: "connecting", attempt: value.attempt } : null;
-    case "online":
-      return typeof value.jid === "string" && isFiniteNumber(value.since) ? { state: "online", jid: value.jid, since: value.since } : null;
+    case "online": {
+      if (typeof value.jid !== "string" || !isFiniteNumber(value.since)) return null;
+      const limitations = parseLimitations(value.limitations);
+      if (limitations === null) return null;
+      return limitations.length ? { state: "online", jid: value.jid, since: value.since, limitations } : { state: "online", jid: value.jid, since: value.since };
+    }
     case "auth-failed":
       return typeof value.reason === "string" ? { state: "auth-failed", reason: value.reason } : null;
     case "error":
@@ -169,6 +214,43 @@ export function parseSessionStatus(value: unknown): SessionStatus | null {
     default:
       return null;
   }
+}
+
+const CAPABILITY_CODES = new Set<string>(Object.keys(CAPABILITY_REASON_TEXT));
+
+/** A limitation from the background, checked field by field; null when malformed. */
+export function parseLimitation(value: unknown): Limitation | null {
+  if (!isObject(value)) return null;
+  switch (value.feature) {
+    case "capability": {
+      const { code, detail, retryAt } = value;
+      if (typeof code !== "string" || !CAPABILITY_CODES.has(code) || typeof detail !== "string") return null;
+      const base = { feature: "capability" as const, code: code as CapabilityLimitCode, detail };
+      if (retryAt === undefined) return base;
+      return isFiniteNumber(retryAt) ? { ...base, retryAt } : null;
+    }
+    case "upload":
+      return isFiniteNumber(value.inlineLimitBytes) && value.inlineLimitBytes >= 0 ? { feature: "upload", inlineLimitBytes: value.inlineLimitBytes } : null;
+    case "carbons":
+    case "mam":
+    case "sm":
+      return { feature: value.feature };
+    default:
+      return null;
+  }
+}
+
+/** Absent → []; a list of at most 10 well-formed limitations → them; anything else → null. */
+function parseLimitations(value: unknown): Limitation[] | null {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.length > 10) return null;
+  const out: Limitation[] = [];
+  for (const item of value) {
+    const l = parseLimitation(item);
+    if (l === null) return null;
+    out.push(l);
+  }
+  return out;
 }
 
 /** The status carried by a StatusPush, or null when `message` is not one. */
@@ -183,7 +265,10 @@ export function parseTestResult(value: unknown): ConnectTestResult | null {
   if (!isObject(value)) return null;
   if (value.ok === true) {
     const { jid, mechanism, millis } = value;
-    return typeof jid === "string" && typeof mechanism === "string" && isFiniteNumber(millis) ? { ok: true, jid, mechanism, millis } : null;
+    if (typeof jid !== "string" || typeof mechanism !== "string" || !isFiniteNumber(millis)) return null;
+    const limitations = parseLimitations(value.limitations);
+    if (limitations === null) return null;
+    return limitations.length ? { ok: true, jid, mechanism, millis, limitations } : { ok: true, jid, mechanism, millis };
   }
   if (value.ok === false) {
     const { kind, detail } = value;

@@ -1,9 +1,10 @@
 // The toolbar button's popup: live session status (status port), links to the delivery log and the settings.
 import { STATUS_PORT } from "../../core/messages.js";
 import { applyDocumentLocale, localizePage, t } from "../../platform/i18n.js";
-import { parseStatusPush, statusText } from "../options/present.js";
+import { limitationLines, parseStatusPush, statusText } from "../options/present.js";
 
 const statusEl = document.getElementById("status-text") as HTMLElement;
+const limitationsEl = document.getElementById("status-limitations") as HTMLUListElement;
 
 applyDocumentLocale(document);
 localizePage(document);
@@ -17,7 +18,18 @@ const port = messenger.runtime.connect({ name: STATUS_PORT });
 port.onMessage.addListener((message: unknown) => {
   const status = parseStatusPush(message);
   if (!status) return;
-  const text = statusText(status, (ms) => new Date(ms).toLocaleTimeString());
+  const formatTime = (ms: number) => new Date(ms).toLocaleTimeString();
+  const text = statusText(status, formatTime);
   statusEl.textContent = t(text.key, text.subs);
   statusEl.dataset.state = status.state;
+  const lines = limitationLines(status, formatTime, (key, subs) => t(key, subs));
+  statusEl.dataset.limited = String(lines.length > 0);
+  limitationsEl.replaceChildren(
+    ...lines.map((line) => {
+      const li = document.createElement("li");
+      li.textContent = line;
+      return li;
+    }),
+  );
+  limitationsEl.hidden = lines.length === 0;
 });

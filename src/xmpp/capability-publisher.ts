@@ -1,0 +1,131 @@
+// Keeps our capability item published (docs/protocol.md §2): at every login, and after a failure again later with a
+// bounded backoff (about 1 min, doubling, at most 1 h), until it works or the session ends. While it does not work,
+// it reports a "capability" limitation that the status shows ("others cannot see that you accept mail over XMPP").
+import { backoffDelay, type BackoffPolicy } from "../core/backoff.js";
+import type { Limitation } from "../core/limitations.js";
+import type { Logger } from "../core/log.js";
+import type { Scheduler } from "../core/outbox.js";
+import { CapabilityUnavailableError, describeError, publishCapability, type PublishOptions, type PublishReport } from "./capability.js";
+import type { XmppSession } from "./session.js";
+
+/** 1 min, 2, 4 … capped at 1 h, each delay in [ceiling/2, ceiling]. */
+export const CAPABILITY_RETRY: BackoffPolicy = { baseMs: 60_000, capMs: 3_600_000, factor: 2 };
+
+export interface CapabilityPublisherDeps {
+  readonly session: XmppSession;
+  readonly scheduler: Scheduler;
+  readonly random: () => number;
+  readonly log: Logger;
+  readonly retry?: BackoffPolicy;
+  /** The procedure (injected in unit tests). */
+  readonly publish?: (session: XmppSession, now: Date, opts: PublishOptions) => Promise<PublishReport>;
+  readonly timeoutMs?: number;
+  /** Wall-clock time in epoch ms (the scheduler's clock may be monotonic); default Date.now. */
+  readonly wallClock?: () => number;
+}
+
+export type CapabilityListener = (limitation: Limitation | null) => void;
+
+export class CapabilityPublisher {
+  readonly #deps: CapabilityPublisherDeps;
+  readonly #listeners = new Set<CapabilityListener>();
+  #limitation: Limitation | null = null;
+  #failures = 0;
+  #timer: unknown = null;
+  #running: Promise<void> | null = null;
+  #generation = 0;
+  #unsubscribe: (() => void) | null = null;
+
+  constructor(deps: CapabilityPublisherDeps) {
+    this.#deps = deps;
+  }
+
+  /** Publishes at every login from now on. */
+  start(): void {
+    this.#unsubscribe ??= this.#deps.session.onStatus((status) => {
+      if (status.state === "online") {
+        // A login starts afresh: try now, backoff from the beginning.
+        this.#failures = 0;
+        this.#clearTimer();
+        void this.publishNow();
+      } else {
+        this.#clearTimer();
+        this.#generation += 1;
+      }
+    });
+    if (this.#deps.session.status.state === "online") void this.publishNow();
+  }
+
+  stop(): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    this.#clearTimer();
+    this.#generation += 1;
+  }
+
+  /** The current limitation, or null when the item is published (or not tried yet). */
+  get limitation(): Limitation | null {
+    return this.#limitation;
+  }
+
+  onChange(listener: CapabilityListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** One attempt now (joins one in progress). Resolves when it is over; never rejects. */
+  publishNow(): Promise<void> {
+    this.#running ??= this.#attempt().finally(() => {
+      this.#running = null;
+    });
+    return this.#running;
+  }
+
+  async #attempt(): Promise<void> {
+    const { session, log, scheduler } = this.#deps;
+    const wallClock = this.#deps.wallClock ?? Date.now;
+    if (session.status.state !== "online") return;
+    const generation = this.#generation;
+    const publish = this.#deps.publish ?? publishCapability;
+    try {
+      const report = await publish(session, new Date(wallClock()), { timeoutMs: this.#deps.timeoutMs ?? 10_000 });
+      if (generation !== this.#generation) return;
+      log.info("capability-published", { step: report.step, requests: report.requests, rejected: report.rejected.join(" | ") });
+      this.#failures = 0;
+      this.#set(null);
+    } catch (error) {
+      if (generation !== this.#generation || session.status.state !== "online") return;
+      this.#failures += 1;
+      const delay = backoffDelay(this.#failures, this.#deps.random, this.#deps.retry ?? CAPABILITY_RETRY);
+      const retryAt = wallClock() + delay;
+      const limitation: Limitation =
+        error instanceof CapabilityUnavailableError
+          ? { feature: "capability", code: error.code, detail: error.detail, retryAt }
+          : { feature: "capability", code: "no-answer", detail: describeError(error), retryAt };
+      log.warn("capability-publish-failed", { error, failures: this.#failures, retryInMs: delay });
+      this.#set(limitation);
+      this.#clearTimer();
+      this.#timer = scheduler.setTimeout(() => {
+        this.#timer = null;
+        void this.publishNow();
+      }, delay);
+    }
+  }
+
+  #set(limitation: Limitation | null): void {
+    if (JSON.stringify(limitation) === JSON.stringify(this.#limitation)) return;
+    this.#limitation = limitation;
+    for (const listener of this.#listeners) {
+      try {
+        listener(limitation);
+      } catch (error) {
+        this.#deps.log.error("capability-listener-failed", { error });
+      }
+    }
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) this.#deps.scheduler.clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}
