@@ -165,9 +165,9 @@ export async function requestSlot(
     );
   } catch (error) {
     if (isStanzaError(error)) {
-      const { condition, text, application } = error as StanzaErrorLike;
-      const detail = `${condition ?? "error"}${text ? ` (${text})` : ""}`;
-      if (application?.is("file-too-large", NS_UPLOAD)) {
+      const { condition, text } = stanzaErrorParts(error as StanzaErrorLike);
+      const detail = `${condition}${text ? ` (${text})` : ""}`;
+      if ((error as StanzaErrorLike).element?.getChild("file-too-large", NS_UPLOAD)) {
         throw new UploadError("too-large", `the upload service refused the file as too large: ${detail}`);
       }
       throw new UploadError("slot-refused", `the upload service refused a slot: ${detail}`);
@@ -362,6 +362,20 @@ interface StanzaErrorLike {
   condition?: string;
   text?: string;
   application?: Element;
+  element?: Element;
+}
+
+const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+
+/**
+ * The defined condition and text of a stanza error, wherever they stand in <error/>. xmpp.js takes the first child as
+ * the condition, but ejabberd 23.01 puts the application element (<file-too-large/>) first.
+ */
+function stanzaErrorParts(error: StanzaErrorLike): { condition: string; text: string } {
+  const children = error.element?.getChildElements() ?? [];
+  const condition = children.find((c) => c.attrs.xmlns === NS_STANZAS && c.name !== "text")?.name ?? error.condition ?? "error";
+  const text = children.find((c) => c.name === "text" && c.attrs.xmlns === NS_STANZAS)?.text() ?? error.text ?? "";
+  return { condition, text };
 }
 
 function isStanzaError(error: unknown): boolean {

@@ -3,7 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { SessionStatus } from "../../src/core/status.js";
 import { createFakeHost, installFakeHost, type FakeHost, type FakePort } from "../support/fake-messenger.js";
-import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
+import { startServer, testServers, type XmppServer } from "../support/servers.js";
 import { ourSession, whenOnline } from "../support/mail-fixtures.js";
 import { publishCapability, queryCapability } from "../../src/xmpp/capability.js";
 import { MailReceiver, type FiledMail } from "../../src/xmpp/receiver.js";
@@ -34,12 +34,12 @@ async function waitForState(port: FakePort, state: SessionStatus["state"], timeo
   }
 }
 
-describe.skipIf(!isProsodyAvailable())("background composition root (fake host, real Prosody)", () => {
-  let server: ProsodyServer;
+describe.each(testServers())("background composition root (fake host, real %s)", (kind) => {
+  let server: XmppServer;
   const stopFns: Array<() => Promise<void>> = [];
 
   beforeAll(async () => {
-    server = await startProsody({
+    server = await startServer(kind, {
       users: [
         { user: "alice", password: "secret-a" },
         { user: "bob", password: "secret-b" },

@@ -13,7 +13,7 @@ import { MailReceiver, type FiledMail, type ReceiveOutcome } from "../../src/xmp
 import { realScheduler } from "../../src/xmpp/runtime.js";
 import type { XmppSession } from "../../src/xmpp/session.js";
 import { ourSession, whenOnline } from "../support/mail-fixtures.js";
-import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
+import { startServer, testServers, type XmppServer } from "../support/servers.js";
 
 const log = createLogger(() => {}, () => "debug");
 const enc = new TextEncoder();
@@ -34,7 +34,7 @@ interface Alice {
   store: Map<string, unknown>;
 }
 
-function makeAlice(server: ProsodyServer, store = new Map<string, unknown>()): Alice {
+function makeAlice(server: XmppServer, store = new Map<string, unknown>()): Alice {
   const s = ourSession(server, "alice", "pw-a", "tb");
   const a: Alice = { session: s, filed: [], outcomes: [], sinkFails: false, addressBook: new Map(), store, receiver: null as unknown as MailReceiver };
   a.receiver = new MailReceiver({
@@ -63,7 +63,7 @@ function makeAlice(server: ProsodyServer, store = new Map<string, unknown>()): A
   return a;
 }
 
-async function stock(server: ProsodyServer, user: string, password: string, resource = "stock"): Promise<{ xmpp: StockClient; inbox: Element[] }> {
+async function stock(server: XmppServer, user: string, password: string, resource = "stock"): Promise<{ xmpp: StockClient; inbox: Element[] }> {
   const xmpp = stockClient({ service: server.wsUrl, domain: server.domain, username: user, password, resource });
   xmpp.on("error", () => {});
   const inbox: Element[] = [];
@@ -77,7 +77,7 @@ async function startStockAs(user: string) {
   await serverRef.register(user, `pw-${user}`);
   return stock(serverRef, user, `pw-${user}`);
 }
-let serverRef: ProsodyServer;
+let serverRef: XmppServer;
 
 async function until(pred: () => boolean, ms = 8_000): Promise<void> {
   const end = Date.now() + ms;
@@ -102,19 +102,19 @@ async function stanzaFor(raw: Uint8Array, id: string, over: Partial<{ inline: st
 const filedReceipts = (inbox: Element[], id: string) => inbox.filter((m) => m.getChild("filed", NS_MAIL)?.attrs.id === id).length;
 const rejection = (inbox: Element[], id: string) => inbox.find((m) => m.getChild("rejected", NS_MAIL)?.attrs.id === id)?.getChild("rejected", NS_MAIL)?.attrs.reason;
 
-describe.skipIf(!isProsodyAvailable())("MailReceiver", () => {
-  let server: ProsodyServer;
+describe.each(testServers())("MailReceiver on %s", (kind) => {
+  let server: XmppServer;
   let alice: Alice;
   let bob: Awaited<ReturnType<typeof stock>>;
 
   beforeAll(async () => {
-    server = await startProsody({
+    server = await startServer(kind, {
       users: [
         { user: "alice", password: "pw-a" },
         { user: "bob", password: "pw-b" },
       ],
       mam: true,
-      httpFileShare: true,
+      upload: true,
     });
     serverRef = server;
     alice = makeAlice(server);

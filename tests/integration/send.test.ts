@@ -12,7 +12,7 @@ import { realScheduler } from "../../src/xmpp/runtime.js";
 import type { XmppSession } from "../../src/xmpp/session.js";
 import { ourSession, whenOnline } from "../support/mail-fixtures.js";
 import { downloadBytes } from "../../src/xmpp/upload.js";
-import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
+import { startServer, testServers, type XmppServer } from "../support/servers.js";
 
 const log = createLogger(() => {}, () => "debug");
 
@@ -21,7 +21,7 @@ const log = createLogger(() => {}, () => "debug");
 type Behaviour = "file" | "reject" | "plain-receipt" | "ignore";
 
 /** A recipient written against the spec with a stock client: fetches, checks, "files" in memory, then receipts. */
-async function recipient(server: ProsodyServer, user: string, password: string) {
+async function recipient(server: XmppServer, user: string, password: string) {
   const xmpp: StockClient = stockClient({ service: server.wsUrl, domain: server.domain, username: user, password, resource: "tb" });
   xmpp.on("error", () => {});
   const filed: Uint8Array[] = [];
@@ -75,20 +75,20 @@ const start = (s: XmppSession) => {
   return whenOnline(s);
 };
 
-describe.skipIf(!isProsodyAvailable())("MailSender", () => {
-  let server: ProsodyServer;
+describe.each(testServers())("MailSender on %s", (kind) => {
+  let server: XmppServer;
   let bob: XmppSession;
   let sender: MailSender;
   let alice: Awaited<ReturnType<typeof recipient>>;
 
   beforeAll(async () => {
-    server = await startProsody({
+    server = await startServer(kind, {
       users: [
         { user: "alice", password: "pw-a" },
         { user: "bob", password: "pw-b" },
         { user: "carol", password: "pw-c" },
       ],
-      httpFileShare: true,
+      upload: true,
     });
     bob = ourSession(server, "bob", "pw-b", "send");
     await start(bob);
@@ -197,7 +197,7 @@ describe.skipIf(!isProsodyAvailable())("MailSender", () => {
   });
 
   it("says 'not deliverable over XMPP' for a mail too big for inline when no upload service exists", async () => {
-    const plain = await startProsody({ users: [{ user: "dave", password: "pw-d" }, { user: "erin", password: "pw-e" }] });
+    const plain = await startServer(kind, { users: [{ user: "dave", password: "pw-d" }, { user: "erin", password: "pw-e" }] });
     const dave = ourSession(plain, "dave", "pw-d", "send");
     try {
       await start(dave);
@@ -213,13 +213,40 @@ describe.skipIf(!isProsodyAvailable())("MailSender", () => {
 
   it("fails (does not hang) when the server dies in the middle of an upload", async () => {
     const raw = mailOfSize(5_000_000);
-    const pending = sender.deliver(copy(raw), 15_000);
-    await new Promise((r) => setTimeout(r, 300));
+    // Kill the server as the PUT starts (ejabberd takes a 5 MB upload in ~50 ms: a fixed delay would miss it).
+    let putStarted!: () => void;
+    const started = new Promise<void>((r) => (putStarted = r));
+    const killing = new MailSender({
+      session: bob,
+      log,
+      scheduler: realScheduler,
+      fetchFn: (input, init) => {
+        if (init?.method !== "PUT" || !(init.body instanceof Uint8Array)) return fetch(input, init);
+        // Trickle the body (64 KiB every 5 ms) so that the kill lands in the middle of the PUT on either server.
+        const data = init.body;
+        let sent = 0;
+        const body = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            await new Promise((r) => setTimeout(r, 5));
+            if (sent >= data.length) return controller.close();
+            controller.enqueue(data.subarray(sent, sent + 64 * 1024));
+            sent += 64 * 1024;
+            if (sent >= 256 * 1024) putStarted();
+          },
+        });
+        const headers = { ...(init.headers as Record<string, string>), "Content-Length": String(data.length) };
+        return fetch(input, { ...init, headers, body, duplex: "half" } as RequestInit);
+      },
+    });
+    killing.start();
+    const pending = killing.deliver(copy(raw), 15_000);
+    await started;
     await server.kill();
     const t0 = performance.now();
     const outcome = await pending;
     expect(["failed", "timeout"]).toContain(outcome.status);
     expect(performance.now() - t0).toBeLessThan(15_000);
+    killing.stop();
     await server.start();
   }, 30_000);
 });

@@ -11,10 +11,8 @@ import { createXmppClient, type XmppClientParts } from "../../src/xmpp/client.js
 import { realScheduler, webCryptoSha1 } from "../../src/xmpp/runtime.js";
 import type { ScramKeys } from "../../src/xmpp/scram.js";
 import { XmppSession, type StoredCredentials } from "../../src/xmpp/session.js";
-import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
+import { startServer, testServers, type XmppServer } from "../support/servers.js";
 
-const available = isProsodyAvailable();
-if (!available) console.warn("prosody is not installed: skipping session integration tests (.ci/run installs it)");
 
 const lines: string[] = [];
 const log: Logger = createLogger((_l, line) => lines.push(line), () => "debug");
@@ -26,7 +24,7 @@ interface Harness {
   parts: () => XmppClientParts;
 }
 
-function makeSession(server: ProsodyServer, user: string, creds: StoredCredentials, resource = "it"): Harness {
+function makeSession(server: XmppServer, user: string, creds: StoredCredentials, resource = "it"): Harness {
   const statuses: SessionStatus[] = [];
   const saved: ScramKeys[] = [];
   let captured: XmppClientParts | null = null;
@@ -79,7 +77,7 @@ function waitForStatus(session: XmppSession, pred: (s: SessionStatus) => boolean
 
 const online = (s: SessionStatus) => s.state === "online";
 
-async function peer(server: ProsodyServer, user: string, password: string) {
+async function peer(server: XmppServer, user: string, password: string) {
   const xmpp = stockClient({ service: server.wsUrl, domain: server.domain, username: user, password, resource: "peer" });
   xmpp.on("error", () => {});
   const received: Element[] = [];
@@ -99,11 +97,11 @@ async function waitUntil(pred: () => boolean, timeoutMs: number): Promise<void> 
   }
 }
 
-describe.skipIf(!available)("XmppSession against a real Prosody", () => {
-  let server: ProsodyServer;
+describe.each(testServers())("XmppSession against a real %s", (kind) => {
+  let server: XmppServer;
 
   beforeAll(async () => {
-    server = await startProsody({
+    server = await startServer(kind, {
       users: [
         { user: "alice", password: "secret-a" },
         { user: "bob", password: "secret-b" },

@@ -19,10 +19,8 @@ import {
   type UploadErrorCode,
   type UploadService,
 } from "../../src/xmpp/upload.js";
-import { isProsodyAvailable, startProsody, type ProsodyServer } from "../support/prosody.js";
+import { startServer, testServers, type XmppServer } from "../support/servers.js";
 
-const available = isProsodyAvailable();
-if (!available) console.warn("prosody is not installed: skipping upload integration tests (.ci/run installs it)");
 
 const MiB = 1024 * 1024;
 const FIVE_MB = 5 * MiB;
@@ -85,13 +83,14 @@ async function closeServer(server: Server): Promise<void> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
 }
 
-describe.skipIf(!available)("XEP-0363 upload against a real Prosody", () => {
-  let server: ProsodyServer;
+describe.each(testServers())("XEP-0363 upload against a real %s", (kind) => {
+  let server: XmppServer;
   let session: XmppSession;
   let service: UploadService;
 
   beforeAll(async () => {
-    server = await startProsody({ users: [{ user: "alice", password: "secret-a" }], httpFileShare: true });
+        // The same limit on both (Prosody's default; ejabberd's is 100 MiB), so the discovered value can be compared.
+    server = await startServer(kind, { users: [{ user: "alice", password: "secret-a" }], upload: true, uploadSizeLimit: 10 * MiB });
     session = new XmppSession(
       { jid: `alice@${server.domain}`, websocketUrl: server.wsUrl, resource: "upload-it" },
       {
@@ -150,8 +149,9 @@ describe.skipIf(!available)("XEP-0363 upload against a real Prosody", () => {
       );
       await uploadBytes(slot, sealed.ciphertext, 20_000);
       const t1 = performance.now();
-      expect(slot.getUrl).toMatch(new RegExp(`^${server.httpUrl}/file_share/`));
-      expect(Object.keys(slot.putHeaders)).toEqual(["Authorization"]);
+      // Prosody: /file_share/ with a bearer token for the PUT; ejabberd: /upload/ with the secret in the URL itself.
+      expect(slot.getUrl).toMatch(new RegExp(`^${server.httpUrl}/${kind === "prosody" ? "file_share" : "upload"}/`));
+      expect(Object.keys(slot.putHeaders)).toEqual(kind === "prosody" ? ["Authorization"] : []);
 
       const t2 = performance.now();
       const downloaded = await downloadBytes(slot.getUrl, sealed.ciphertext.length, 20_000);
@@ -163,7 +163,7 @@ describe.skipIf(!available)("XEP-0363 upload against a real Prosody", () => {
       downloadMs.push(t3 - t2);
     }
     console.log(
-      `[measure] 5 MiB sealed payload on loopback Prosody: slot+upload median ${median(uploadMs).toFixed(1)} ms ` +
+      `[measure] 5 MiB sealed payload on loopback ${kind}: slot+upload median ${median(uploadMs).toFixed(1)} ms ` +
         `(${uploadMs.map((v) => v.toFixed(1)).join(", ")}); download+open median ${median(downloadMs).toFixed(1)} ms ` +
         `(${downloadMs.map((v) => v.toFixed(1)).join(", ")})`,
     );
@@ -175,7 +175,7 @@ describe.skipIf(!available)("XEP-0363 upload against a real Prosody", () => {
     // With the advertised limit: refused before asking (the session is not even used).
     const offline = { request: () => Promise.reject(new Error("must not be asked")) } as unknown as XmppSession;
     await expectCode(requestSlot(offline, service, file, 5_000), "too-large");
-    // Without it, Prosody says <not-acceptable/><file-too-large/>.
+    // Without it, the server says so: Prosody <not-acceptable/><file-too-large/>, ejabberd the same with a text.
     const error = await expectCode(requestSlot(session, { jid: service.jid, maxFileSize: null }, file, 5_000), "too-large");
     expect(error.message).toMatch(/not-acceptable/);
   });
@@ -188,7 +188,16 @@ describe.skipIf(!available)("XEP-0363 upload against a real Prosody", () => {
     expect(error.code).toBe("slot-refused");
   });
 
-  it("the PUT needs the slot's Authorization header: without it Prosody refuses (so we do send it)", async () => {
+  it.runIf(kind === "ejabberd")("the PUT must go to the slot's own secret URL: another path is refused", async () => {
+    const data = randomBytes(1000);
+    const slot = await requestSlot(session, service, { filename: "mail.bin", size: data.length, contentType: "application/octet-stream" }, 5_000);
+    const forged = { ...slot, putUrl: slot.putUrl.replace(/\/upload\/[^/]+\//, "/upload/0000000000/") };
+    expect((await expectCode(uploadBytes(forged, data, 5_000), "http-status")).httpStatus).toBeGreaterThanOrEqual(400);
+    await uploadBytes(slot, data, 5_000);
+    expect(sameBytes(await downloadBytes(slot.getUrl, data.length, 5_000), data)).toBe(true);
+  });
+
+  it.skipIf(kind !== "prosody")("the PUT needs the slot's Authorization header: without it Prosody refuses (so we do send it)", async () => {
     const data = randomBytes(1000);
     const slot = await requestSlot(session, service, { filename: "mail.bin", size: data.length, contentType: "application/octet-stream" }, 5_000);
     expect(slot.putHeaders.Authorization).toMatch(/^Bearer /);
@@ -208,7 +217,7 @@ describe.skipIf(!available)("XEP-0363 upload against a real Prosody", () => {
     await expectCode(downloadBytes(slot.getUrl, data.length - 1, 5_000), "oversize-download");
     await expect(downloadBytes(slot.getUrl, data.length, 5_000)).resolves.toHaveLength(data.length);
     // A missing file is an HTTP status, not an empty payload.
-    const missing = `${server.httpUrl}/file_share/no-such-slot/mail.bin`;
+    const missing = `${server.httpUrl}/${kind === "prosody" ? "file_share" : "upload"}/no-such-slot/mail.bin`;
     expect((await expectCode(downloadBytes(missing, MiB, 5_000), "http-status")).httpStatus).toBe(404);
   });
 
