@@ -2,11 +2,13 @@
 // namespace. Written from the schemas of the installed Thunderbird 153.7.0esr (omni.ja), Manifest V2 variants:
 //   chrome/messenger/content/messenger/schemas/compose.json   compose.ComposeDetails, compose.EncryptionProperties*
 //   chrome/messenger/content/messenger/schemas/folders.json   folders.MailFolder, folders.query(queryInfo), folders.MailFolderInfo
+//   chrome/messenger/content/messenger/schemas/messages.json  messages.getFull options (decodeHeaders, decodeContent)
 //   chrome/toolkit/content/extensions/schemas/storage.json    storage.StorageArea (managed, local, …)
 // Compared and already identical in 127, so not repeated here:
 //   messages.import(file: File, destination: folders.MailFolderId | folders.MailFolder, properties?: messages.MessageProperties)
 //     → Promise<MessageHeader>  (permissions accountsRead + messagesImport; MailFolder destination deprecated since 121)
 //   messages.MessageProperties {flagged, junk, new, read, tags}
+//   messages.query({folderId, headerMessageId, subject, messagesPerPage, …}) → MessageList; messages.continueList(id)
 //   folders.create(destination: MailFolderId | MailFolder | accounts.MailAccount, childName) (permission accountsFolders)
 //   folders.MailFolder.id: string (MailFolderId), specialUse: MailFolderSpecialUse[]
 //   storage.managed: StorageArea (read-only in Gecko; get() rejects when no policy exists)
@@ -78,6 +80,16 @@ declare namespace messenger {
       lastUsedAsDestination?: QueryDateRange | undefined;
       /** Defaults to "path". */
       sort?: "lastUsed" | "lastUsedAsDestination" | "name" | "path" | undefined;
+    }
+  }
+
+  export namespace messages {
+    /** messages.json getFull options (153): 127 knows only `decrypt`. */
+    export interface _GetFullOptions {
+      /** Whether RFC 2047 encoded header values are decoded (default true). */
+      decodeHeaders?: boolean | undefined;
+      /** Whether the content of the parts is decoded; false skips that work when only headers are needed. */
+      decodeContent?: boolean | undefined;
     }
   }
 
