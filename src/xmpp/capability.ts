@@ -151,7 +151,8 @@ export async function publishCapability(session: XmppSession, now: Date, opts: P
         const kind = classify(error);
         if (kind === "no-publish-options") break;
         if (kind === "option-rejected" || kind === "race") continue;
-        throw new CapabilityUnavailableError(support ? "refused" : "no-pep", describeError(error));
+        const noService = ["service-unavailable", "feature-not-implemented"].some((c) => hasCondition(error, c));
+        throw new CapabilityUnavailableError(noService && !support ? "no-pep" : "refused", describeError(error));
       }
     }
   }
