@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findOnPath } from "./bin.js";
 import { freePorts } from "./ports.js";
-import type { ProsodyServer } from "./prosody.js";
+import type { ProsodyServer, TlsFiles } from "./prosody.js";
 import { fileSize, httpRequest, logTail, PortInUseError, readFrom, releaseDir, sleep, trackChild, trackDir } from "./server-process.js";
 
 /** Where Debian's ejabberd package puts its Erlang applications. */
@@ -38,6 +38,11 @@ export interface EjabberdOptions {
   maxOfflineMessages?: number;
   /** Modules of the default set to leave out, e.g. ["mod_carboncopy", "mod_pubsub", "mod_stream_mgmt", "mod_offline"]. */
   withoutModules?: string[];
+  /**
+   * A second ejabberd_http listener with `tls: true` and this certificate (tests/support/test-ca.ts), on a third port:
+   * then `wsUrl` is wss://…/ws and put_url https://…/upload; `httpUrl` stays the plain listener (registration API).
+   */
+  tls?: TlsFiles;
 }
 
 export type EjabberdServer = ProsodyServer;
@@ -65,6 +70,7 @@ interface Settings {
   shaper: false | "shipped";
   maxOfflineMessages: number;
   without: Set<string>;
+  tls: TlsFiles | null;
 }
 
 function yamlString(s: string): string {
@@ -79,6 +85,7 @@ class Ejabberd implements EjabberdServer {
   readonly dir: string;
   private httpPort: number;
   private c2s: number;
+  private tlsPort: number | null;
   private child: ChildProcess | null = null;
   private watchdog: ChildProcess | null = null;
   private exited: Promise<void> | null = null;
@@ -88,10 +95,11 @@ class Ejabberd implements EjabberdServer {
 
   constructor(
     private readonly settings: Settings,
-    ports: [number, number],
+    ports: number[],
   ) {
     this.domain = settings.domain;
-    [this.httpPort, this.c2s] = ports;
+    [this.httpPort, this.c2s] = ports as [number, number];
+    this.tlsPort = settings.tls ? ports[2]! : null;
     this.dir = mkdtempSync(join(tmpdir(), "mox-ejabberd-"));
     trackDir(this.dir, "MOX_EJABBERD_KEEP");
     this.dataDir = join(this.dir, "spool");
@@ -107,17 +115,21 @@ class Ejabberd implements EjabberdServer {
     return this.c2s;
   }
   get wsUrl(): string {
-    return `ws://127.0.0.1:${this.httpPort}/ws`;
+    return this.tlsPort === null ? `ws://127.0.0.1:${this.httpPort}/ws` : `wss://127.0.0.1:${this.tlsPort}/ws`;
   }
   get httpUrl(): string {
     return `http://127.0.0.1:${this.httpPort}`;
+  }
+  get httpsUrl(): string | null {
+    return this.tlsPort === null ? null : `https://127.0.0.1:${this.tlsPort}`;
   }
   get pid(): number | null {
     return this.child?.pid ?? null;
   }
 
-  setPorts(ports: [number, number]): void {
-    [this.httpPort, this.c2s] = ports;
+  setPorts(ports: number[]): void {
+    [this.httpPort, this.c2s] = ports as [number, number];
+    if (this.tlsPort !== null) this.tlsPort = ports[2]!;
   }
 
   private config(): string {
@@ -151,7 +163,7 @@ class Ejabberd implements EjabberdServer {
     if (s.upload) {
       modules.push(
         "  mod_http_upload:",
-        `    put_url: ${yamlString(`${this.httpUrl}/upload`)}`,
+        `    put_url: ${yamlString(`${this.httpsUrl ?? this.httpUrl}/upload`)}`,
         `    docroot: ${yamlString(join(this.dir, "upload"))}`,
         ...(s.uploadSizeLimit !== null ? [`    max_size: ${s.uploadSizeLimit}`] : []),
         ...(s.uploadCors
@@ -170,7 +182,7 @@ class Ejabberd implements EjabberdServer {
       `  - ${yamlString(s.domain)}`,
       `loglevel: ${process.env.MOX_EJABBERD_DEBUG === "1" ? "debug" : "info"}`,
       "log_rotate_count: 0",
-      "certfiles: []",
+      ...(s.tls ? ["certfiles:", `  - ${yamlString(s.tls.certFile)}`, `  - ${yamlString(s.tls.keyFile)}`] : ["certfiles: []"]),
       "listen:",
       "  -",
       `    port: ${this.c2s}`,
@@ -187,6 +199,18 @@ class Ejabberd implements EjabberdServer {
       "      /ws: ejabberd_http_ws",
       "      /api: mod_http_api",
       ...(s.upload ? ["      /upload: mod_http_upload"] : []),
+      ...(this.tlsPort === null
+        ? []
+        : [
+            "  -",
+            `    port: ${this.tlsPort}`,
+            '    ip: "127.0.0.1"',
+            "    module: ejabberd_http",
+            "    tls: true",
+            "    request_handlers:",
+            "      /ws: ejabberd_http_ws",
+            ...(s.upload ? ["      /upload: mod_http_upload"] : []),
+          ]),
       "disable_sasl_mechanisms:",
       '  - "digest-md5"',
       '  - "X-OAUTH2"',
@@ -300,7 +324,8 @@ class Ejabberd implements EjabberdServer {
         await this.stop();
         throw new PortInUseError(`ejabberd could not bind its ports (http ${this.httpPort}, c2s ${this.c2s})`);
       }
-      if (fresh.includes(listening) && fresh.includes(`127.0.0.1:${this.c2s} for ejabberd_c2s`)) {
+      const tlsListening = this.tlsPort === null || fresh.includes(`Start accepting TLS connections at 127.0.0.1:${this.tlsPort} for ejabberd_http`);
+      if (fresh.includes(listening) && tlsListening && fresh.includes(`127.0.0.1:${this.c2s} for ejabberd_c2s`)) {
         const res = await httpRequest(`${this.httpUrl}/ws`, 1_000);
         if (res && res.status === 200) return;
       }
@@ -386,8 +411,10 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
     shaper: opts.shaper ?? false,
     maxOfflineMessages: opts.maxOfflineMessages ?? 100,
     without: new Set(opts.withoutModules ?? []),
+    tls: opts.tls ?? null,
   };
-  const server = new Ejabberd(settings, (await freePorts(2)) as [number, number]);
+  const portCount = settings.tls ? 3 : 2;
+  const server = new Ejabberd(settings, await freePorts(portCount));
   try {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -395,7 +422,7 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
         break;
       } catch (err) {
         if (!(err instanceof PortInUseError) || attempt >= PORT_ATTEMPTS) throw err;
-        server.setPorts((await freePorts(2)) as [number, number]);
+        server.setPorts(await freePorts(portCount));
       }
     }
     for (const { user, password } of opts.users ?? []) await server.register(user, password);

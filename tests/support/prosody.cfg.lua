@@ -18,6 +18,9 @@
 --   MOX_PROSODY_UPLOAD_QUOTA   http_file_share_daily_quota per user in bytes (default: Prosody's, 10 × the limit)
 --   MOX_PROSODY_EXTRA_MODULES  comma separated extra modules for the virtual host
 --   MOX_PROSODY_WITHOUT_MODULES comma separated modules to leave out ("offline" is disabled, the rest not loaded)
+--   MOX_PROSODY_HTTPS_PORT     HTTPS port (WebSocket and upload over TLS); empty = no HTTPS
+--   MOX_PROSODY_TLS_CERT       certificate (PEM) served on the HTTPS port  [required with MOX_PROSODY_HTTPS_PORT]
+--   MOX_PROSODY_TLS_KEY        its private key (PEM)                        [required with MOX_PROSODY_HTTPS_PORT]
 --   MOX_PROSODY_READY_TOKEN    text served by GET /xmpp-websocket, lets the harness tell its
 --                              own server from whatever else might answer on the port
 --   MOX_PROSODY_PARENT_PID     pid of the test process; with the generated mod_mox_watchdog
@@ -42,6 +45,12 @@ local rate_limit = ENV_MOX_PROSODY_RATE_LIMIT or ""
 local want_mam = ENV_MOX_PROSODY_MAM == "1"
 local want_upload = ENV_MOX_PROSODY_UPLOAD == "1"
 local parent_pid = tonumber(ENV_MOX_PROSODY_PARENT_PID or "")
+local https_port = tonumber(ENV_MOX_PROSODY_HTTPS_PORT or "")
+local tls_cert, tls_key
+if https_port then
+	tls_cert = required("MOX_PROSODY_TLS_CERT", ENV_MOX_PROSODY_TLS_CERT)
+	tls_key = required("MOX_PROSODY_TLS_KEY", ENV_MOX_PROSODY_TLS_KEY)
+end
 
 -- Process ------------------------------------------------------------------------------------
 
@@ -63,7 +72,11 @@ http_interfaces = { "127.0.0.1" }
 https_interfaces = { "127.0.0.1" }
 c2s_ports = { c2s_port }
 http_ports = { http_port }
-https_ports = {}
+-- HTTPS only when a test asks for TLS (then the clients use it; the plain port stays for the harness).
+https_ports = https_port and { https_port } or {}
+if https_port then
+	https_ssl = { certificate = tls_cert; key = tls_key; }
+end
 c2s_direct_tls_ports = {}
 s2s_ports = {}
 s2s_direct_tls_ports = {}
@@ -159,7 +172,11 @@ if want_upload then
 		-- Serve under the main HTTP host (Host: 127.0.0.1 is routed there) and hand out
 		-- URLs on the loopback address and port the tests can reach.
 		http_host = domain
-		http_external_url = "http://127.0.0.1:" .. http_port .. "/"
+		if https_port then
+			http_external_url = "https://127.0.0.1:" .. https_port .. "/"
+		else
+			http_external_url = "http://127.0.0.1:" .. http_port .. "/"
+		end
 		if tonumber(ENV_MOX_PROSODY_UPLOAD_LIMIT or "") then
 			http_file_share_size_limit = tonumber(ENV_MOX_PROSODY_UPLOAD_LIMIT)
 		end

@@ -32,6 +32,17 @@ export interface ProsodyOptions {
   extraModules?: string[];
   /** Modules of the default set to leave out (e.g. "carbons", "pep", "smacks", "offline"), to test without a feature. */
   withoutModules?: string[];
+  /**
+   * Serve WebSocket and upload over HTTPS too, on a third port, with this certificate (see tests/support/test-ca.ts):
+   * then `wsUrl` is wss://, upload URLs are https://, and `httpUrl` stays the plain port (for the harness itself).
+   */
+  tls?: TlsFiles;
+}
+
+/** A server certificate and its key, PEM files. */
+export interface TlsFiles {
+  certFile: string;
+  keyFile: string;
 }
 
 export interface ProsodyServer {
@@ -39,8 +50,10 @@ export interface ProsodyServer {
   readonly domain: string;
   readonly port: number; // the HTTP port (WebSocket lives there)
   readonly c2sPort: number;
-  readonly wsUrl: string; // "ws://127.0.0.1:<port>/xmpp-websocket"
-  readonly httpUrl: string; // "http://127.0.0.1:<port>"
+  readonly wsUrl: string; // "ws://127.0.0.1:<port>/xmpp-websocket" (wss://127.0.0.1:<httpsPort>/… with `tls`)
+  readonly httpUrl: string; // "http://127.0.0.1:<port>" (plain HTTP, also with `tls`)
+  /** "https://127.0.0.1:<httpsPort>" when started with `tls`, else null. */
+  readonly httpsUrl: string | null;
   readonly dataDir: string;
   readonly logFile: string;
   register(user: string, password: string): Promise<void>; // prosodyctl register, works while running
@@ -122,6 +135,7 @@ interface Settings {
   uploadDailyQuota: number | null;
   extraModules: string[];
   withoutModules: string[];
+  tls: TlsFiles | null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -135,6 +149,7 @@ class Prosody implements ProsodyServer {
   readonly dir: string;
   private httpPort: number;
   private c2s: number;
+  private tlsPort: number | null;
   private readonly token: string;
   private child: ChildProcess | null = null;
   private exited: Promise<void> | null = null;
@@ -144,10 +159,11 @@ class Prosody implements ProsodyServer {
 
   constructor(
     private readonly settings: Settings,
-    ports: [number, number],
+    ports: number[],
   ) {
     this.domain = settings.domain;
-    [this.httpPort, this.c2s] = ports;
+    [this.httpPort, this.c2s] = ports as [number, number];
+    this.tlsPort = settings.tls ? ports[2]! : null;
     this.dir = mkdtempSync(join(tmpdir(), "mox-prosody-"));
     trackDir(this.dir, "MOX_PROSODY_KEEP");
     this.dataDir = join(this.dir, "data");
@@ -167,10 +183,13 @@ class Prosody implements ProsodyServer {
     return this.c2s;
   }
   get wsUrl(): string {
-    return `ws://127.0.0.1:${this.httpPort}/xmpp-websocket`;
+    return this.tlsPort === null ? `ws://127.0.0.1:${this.httpPort}/xmpp-websocket` : `wss://127.0.0.1:${this.tlsPort}/xmpp-websocket`;
   }
   get httpUrl(): string {
     return `http://127.0.0.1:${this.httpPort}`;
+  }
+  get httpsUrl(): string | null {
+    return this.tlsPort === null ? null : `https://127.0.0.1:${this.tlsPort}`;
   }
   /** PID of the running Prosody, or null. */
   get pid(): number | null {
@@ -195,14 +214,18 @@ class Prosody implements ProsodyServer {
       MOX_PROSODY_UPLOAD_QUOTA: s.uploadDailyQuota === null ? "" : String(s.uploadDailyQuota),
       MOX_PROSODY_EXTRA_MODULES: s.extraModules.join(","),
       MOX_PROSODY_WITHOUT_MODULES: s.withoutModules.join(","),
+      MOX_PROSODY_HTTPS_PORT: this.tlsPort === null ? "" : String(this.tlsPort),
+      MOX_PROSODY_TLS_CERT: s.tls?.certFile ?? "",
+      MOX_PROSODY_TLS_KEY: s.tls?.keyFile ?? "",
       MOX_PROSODY_READY_TOKEN: this.token,
       MOX_PROSODY_PARENT_PID: String(process.pid),
     };
   }
 
   /** Used once, before the first start, if the picked ports turned out to be taken. */
-  setPorts(ports: [number, number]): void {
-    [this.httpPort, this.c2s] = ports;
+  setPorts(ports: number[]): void {
+    [this.httpPort, this.c2s] = ports as [number, number];
+    if (this.tlsPort !== null) this.tlsPort = ports[2]!;
   }
 
   start(): Promise<void> {
@@ -224,7 +247,7 @@ class Prosody implements ProsodyServer {
     const logFd = openSync(this.logFile, "a");
     let child: ChildProcess;
     try {
-      writeSync(logFd, `\n=== mox harness: starting ${bin} (http ${this.httpPort}, c2s ${this.c2s}) at ${new Date().toISOString()} ===\n`);
+      writeSync(logFd, `\n=== mox harness: starting ${bin} (http ${this.httpPort}, c2s ${this.c2s}${this.tlsPort === null ? "" : `, https ${this.tlsPort}`}) at ${new Date().toISOString()} ===\n`);
       // stdout/stderr go to the log file too (startup errors, Lua tracebacks).
       child = spawn(bin, ["-F", "--config", PROSODY_CONFIG_FILE], {
         env: this.env(),
@@ -255,10 +278,12 @@ class Prosody implements ProsodyServer {
       const fresh = readFrom(this.logFile, logOffset);
       if (/Failed to open server port/.test(fresh)) {
         await this.stop();
-        throw new PortInUseError(`Prosody could not bind its ports (http ${this.httpPort}, c2s ${this.c2s})\n${logTail(this.logFile)}`);
+        throw new PortInUseError(`Prosody could not bind its ports (http ${this.httpPort}, c2s ${this.c2s}${this.tlsPort === null ? "" : `, https ${this.tlsPort}`})\n${logTail(this.logFile)}`);
       }
       const res = await httpGet(`${this.httpUrl}/xmpp-websocket`, 500);
-      if (res && res.status === 200 && res.body.includes(this.token)) {
+      // With TLS the HTTPS port must be up as well (a certificate Prosody cannot load leaves it closed).
+      const httpsUp = this.tlsPort === null || readFrom(this.logFile, logOffset).includes(`Activated service 'https' on [127.0.0.1]:${this.tlsPort}`);
+      if (res && res.status === 200 && res.body.includes(this.token) && httpsUp) {
         // All hosts are loaded once the event loop answers HTTP. A module that failed to load
         // (typo in extraModules, missing dependency) only logs an error: make that loud.
         const moduleErrors = readFrom(this.logFile, logOffset)
@@ -354,6 +379,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
     uploadDailyQuota: opts.uploadDailyQuota ?? null,
     extraModules: opts.extraModules ?? [],
     withoutModules: opts.withoutModules ?? [],
+    tls: opts.tls ?? null,
   };
   for (const [name, value] of [["uploadSizeLimit", settings.uploadSizeLimit], ["uploadDailyQuota", settings.uploadDailyQuota]] as const) {
     if (value !== null && !(Number.isSafeInteger(value) && value > 0)) throw new Error(`startProsody: ${name} must be a positive integer, got ${value}`);
@@ -361,7 +387,8 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
   if (settings.rateLimit !== false && !/^\d+ ?[bkmgt]\w*\/s$/i.test(settings.rateLimit)) {
     throw new Error(`startProsody: rateLimit must look like "10kb/s", got ${JSON.stringify(settings.rateLimit)}`);
   }
-  const server = new Prosody(settings, (await freePorts(2)) as [number, number]);
+  const portCount = settings.tls ? 3 : 2;
+  const server = new Prosody(settings, await freePorts(portCount));
   try {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -370,7 +397,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
       } catch (err) {
         // Someone took a port between freePort() and Prosody binding it: pick new ones.
         if (!(err instanceof PortInUseError) || attempt >= PORT_ATTEMPTS) throw err;
-        server.setPorts((await freePorts(2)) as [number, number]);
+        server.setPorts(await freePorts(portCount));
       }
     }
     for (const { user, password } of opts.users ?? []) {

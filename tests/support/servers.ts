@@ -7,7 +7,7 @@
 // MOX_SERVERS=prosody (or ejabberd) runs one of them only; a server whose package is missing is skipped loudly in CI
 // (there it must be installed: .ci/run installs both).
 import { isEjabberdAvailable, startEjabberd, type EjabberdOptions } from "./ejabberd.js";
-import { isProsodyAvailable, startProsody, type ProsodyOptions, type ProsodyServer } from "./prosody.js";
+import { isProsodyAvailable, startProsody, type ProsodyOptions, type ProsodyServer, type TlsFiles } from "./prosody.js";
 
 export type ServerKind = "prosody" | "ejabberd";
 export type XmppServer = ProsodyServer;
@@ -27,6 +27,11 @@ export interface ServerOptions {
   shippedLimits?: boolean;
   /** Features to leave out, to test how the add-on copes without them. */
   without?: Array<"carbons" | "pep" | "sm" | "offline">;
+  /**
+   * TLS as in real life: WebSocket and upload served over HTTPS with this certificate (tests/support/test-ca.ts), so
+   * `wsUrl` is wss:// and upload URLs are https://. Default: plain ws:// and http:// on loopback.
+   */
+  tls?: TlsFiles;
   /** Prosody-only extras (ignored by ejabberd). */
   prosody?: Pick<ProsodyOptions, "uploadDailyQuota" | "extraModules">;
   /** ejabberd-only extras (ignored by Prosody). */
@@ -75,6 +80,7 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
       ...(opts.uploadSizeLimit !== undefined ? { uploadSizeLimit: opts.uploadSizeLimit } : {}),
       ...(opts.shippedLimits ? { rateLimit: "10kb/s" } : {}),
       ...(without.length ? { withoutModules: without.map((f) => PROSODY_MODULE[f]) } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
       ...(opts.prosody ?? {}),
     });
   }
@@ -88,6 +94,7 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
     ...(opts.uploadSizeLimit !== undefined ? { uploadSizeLimit: opts.uploadSizeLimit } : {}),
     ...(opts.shippedLimits ? { shaper: "shipped" as const } : {}),
     ...(without.length ? { withoutModules: without.map((f) => EJABBERD_MODULE[f]) } : {}),
+    ...(opts.tls ? { tls: opts.tls } : {}),
     ...(opts.ejabberd ?? {}),
   });
 }
