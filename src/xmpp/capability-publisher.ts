@@ -5,7 +5,7 @@ import { backoffDelay, type BackoffPolicy } from "../core/backoff.js";
 import type { Limitation } from "../core/limitations.js";
 import type { Logger } from "../core/log.js";
 import type { Scheduler } from "../core/outbox.js";
-import { CapabilityUnavailableError, describeError, publishCapability, type PublishOptions, type PublishReport } from "./capability.js";
+import { CapabilityUnavailableError, describeError, publishCapability, type PublishOptions, type PublishReport, type PublishStep } from "./capability.js";
 import type { XmppSession } from "./session.js";
 
 /** 1 min, 2, 4 … capped at 1 h, each delay in [ceiling/2, ceiling]. */
@@ -34,6 +34,8 @@ export class CapabilityPublisher {
   #timer: unknown = null;
   #running: Promise<void> | null = null;
   #generation = 0;
+  /** The rung that worked last (same account, same server): the next publish starts there. */
+  #step: PublishStep | undefined;
   #unsubscribe: (() => void) | null = null;
 
   constructor(deps: CapabilityPublisherDeps) {
@@ -88,10 +90,14 @@ export class CapabilityPublisher {
     const generation = this.#generation;
     const publish = this.#deps.publish ?? publishCapability;
     try {
-      const report = await publish(session, new Date(wallClock()), { timeoutMs: this.#deps.timeoutMs ?? 10_000 });
+      const report = await publish(session, new Date(wallClock()), {
+        timeoutMs: this.#deps.timeoutMs ?? 10_000,
+        ...(this.#step ? { startAt: this.#step } : {}),
+      });
       if (generation !== this.#generation) return;
       log.info("capability-published", { step: report.step, requests: report.requests, rejected: report.rejected.join(" | ") });
       this.#failures = 0;
+      this.#step = report.step;
       this.#set(null);
     } catch (error) {
       if (generation !== this.#generation || session.status.state !== "online") return;

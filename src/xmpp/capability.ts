@@ -103,6 +103,8 @@ export interface PublishOptions {
   readonly wait?: (ms: number) => Promise<void>;
   /** Known support (skips the disco#info request). */
   readonly support?: PepSupport | null;
+  /** Start at this rung (the one that worked last time on this server): saves the rejected requests at each login. */
+  readonly startAt?: PublishStep;
 }
 
 /**
@@ -140,8 +142,9 @@ export async function publishCapability(session: XmppSession, now: Date, opts: P
   if (support && !support.pep) throw new CapabilityUnavailableError("no-pep", "the account has no PEP service (XEP-0163)");
 
   // Publish options, unless the server says it has none.
+  const first = o.startAt === undefined ? 0 : o.startAt === "configured-node" ? LADDER.length : LADDER.findIndex((r) => r.step === o.startAt);
   if (!support || support.publishOptions) {
-    for (const rung of LADDER) {
+    for (const rung of LADDER.slice(Math.max(0, first))) {
       try {
         await once(() => publishIq(now, rung.options));
         return { step: rung.step, requests, rejected };

@@ -95,6 +95,15 @@ describe("publishCapability (scripted server)", () => {
     expect(sent).toEqual(["publish(access_model,persist_items,max_items)", "publish(access_model,persist_items)"]);
   });
 
+  it("starts at the rung that worked last time, and still walks down from there", async () => {
+    const { session, sent } = fakeSession((what) => (what.includes("persist") ? stanzaError([["resource-constraint"]]) : ok));
+    expect((await publishCapability(session, new Date(), { ...noWait, support: full, startAt: "without-max-items" })).step).toBe("access-only");
+    expect(sent).toEqual(["publish(access_model,persist_items)", "publish(access_model)"]);
+    const again = fakeSession(() => ok);
+    expect((await publishCapability(again.session, new Date(), { ...noWait, support: full, startAt: "configured-node" })).step).toBe("configured-node");
+    expect(again.sent).toEqual(["configure", "publish()"]);
+  });
+
   it("keeps only access_model when persist_items is refused too", async () => {
     const { session, sent } = fakeSession((what) => (what.includes("persist") ? stanzaError([["precondition-not-met", PUBSUB_ERRORS], ["conflict"]]) : ok));
     expect((await publishCapability(session, new Date(), { ...noWait, support: full })).step).toBe("access-only");

@@ -9,6 +9,7 @@ import { describeStatus, limitationsOf, withLimitations, type SessionStatus } fr
 import type { MessageKey } from "../../src/platform/i18n.js";
 import { toolbarBadge } from "../../src/platform/toolbar.js";
 import { limitationLine, parseSessionStatus, parseStatusPush, parseTestResult, statusSummary, statusText, testResultText } from "../../src/ui/options/present.js";
+import { DEFAULT_SIZE_POLICY } from "../../src/xmpp/mail-sender.js";
 import { inlineLimitWithoutUpload } from "../../src/xmpp/server-features.js";
 import en from "../../_locales/en/messages.json";
 
@@ -41,7 +42,7 @@ describe("limitationsFromFeatures", () => {
   });
 
   it("uses the sender's real inline limit without upload (stanza limit minus envelope, base64)", () => {
-    expect(inlineLimitWithoutUpload({ inlineMaxBytes: 12 * 1024, inlineFallbackMaxBytes: 64 * 1024 })).toBe(47_616);
+    expect(inlineLimitWithoutUpload({ ...DEFAULT_SIZE_POLICY, inlineFallbackMaxBytes: 64 * 1024 })).toBe(47_616);
   });
 });
 
