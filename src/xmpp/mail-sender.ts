@@ -2,6 +2,7 @@
 // encrypted upload, with a deadline and exactly one outcome. "filed" is the only proof of delivery.
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "../core/log.js";
+import { InlineBudget, SHIPPED_LIMIT_BUDGET, type InlineBudgetPolicy } from "../core/inline-budget.js";
 import type { Scheduler } from "../core/outbox.js";
 import { encodeBase64, SEAL_OVERHEAD_BYTES, sealPayload, sha256Base64 } from "../core/payload-crypto.js";
 import { buildMailStanza, parseDeliveryReport, type MailEnvelope } from "./mail-stanza.js";
@@ -32,10 +33,18 @@ export interface SizePolicy {
   readonly inlineMaxBytes: number;
   /** Without an upload service, still inline up to this (slow under rate limits, well under 256 KiB). */
   readonly inlineFallbackMaxBytes: number;
+  /**
+   * Inline only while the stream's recent inline bytes fit this token bucket (the servers' shipped rate limits, see
+   * core/inline-budget.ts); absent or null = no budget (a server known to have no limit).
+   */
+  readonly inlineBudget?: InlineBudgetPolicy | null;
 }
 
-/** Chosen from bench/inline-threshold.ts on Prosody's defaults: ~100 ms per KiB under mod_limits' 10 kB/s. */
-export const DEFAULT_SIZE_POLICY: SizePolicy = { inlineMaxBytes: 12 * 1024, inlineFallbackMaxBytes: 64 * 1024 };
+/**
+ * 12 KiB: one stanza inside both servers' shipped burst (≈20 KiB), so a single mail is never shaped; more than the
+ * budget in a few seconds (several recipients, several mails) goes by upload, which the servers do not shape.
+ */
+export const DEFAULT_SIZE_POLICY: SizePolicy = { inlineMaxBytes: 12 * 1024, inlineFallbackMaxBytes: 64 * 1024, inlineBudget: SHIPPED_LIMIT_BUDGET };
 
 export interface MailSenderDeps {
   readonly session: XmppSession;
@@ -65,6 +74,7 @@ export class MailSender {
   readonly #accepted = new Map<string, string>();
   readonly #lateListeners = new Set<LateFailureListener>();
   #upload: Promise<UploadService | null> | null = null;
+  #budget: InlineBudget | null = null;
   #unsubscribe: (() => void) | null = null;
 
   constructor(deps: MailSenderDeps) {
@@ -117,10 +127,17 @@ export class MailSender {
     const base = { to: copy.to, id, subject: copy.subject, fallbackBody: copy.fallbackBody, size: copy.raw.length, sha256 };
     const overhead = 1024 + new TextEncoder().encode(copy.subject + copy.fallbackBody).length;
     const inlineStanza = overhead + 4 * Math.ceil(copy.raw.length / 3);
-    if (inlineStanza <= policy.inlineMaxBytes) {
-      return { envelope: { ...base, payload: { inline: encodeBase64(copy.raw) } }, route: "inline" };
-    }
+    const now = this.#deps.scheduler.now();
+    if (policy.inlineBudget) this.#budget ??= new InlineBudget(policy.inlineBudget, now);
+    const inline = () => {
+      this.#budget?.spend(inlineStanza, this.#deps.scheduler.now());
+      return { envelope: { ...base, payload: { inline: encodeBase64(copy.raw) } }, route: "inline" as const };
+    };
+    const small = inlineStanza <= policy.inlineMaxBytes;
+    if (small && (this.#budget === null || this.#budget.fits(inlineStanza, now))) return inline();
     const service = await this.#uploadService(Math.max(1, deadline - this.#deps.scheduler.now()));
+    // Small but over the budget, and no upload service: inline all the same (slower under a limit, but it goes).
+    if (small && !service) return inline();
     // The ciphertext's size is known before encrypting: the slot is asked for while encrypting (saves a round trip).
     const size = copy.raw.length + SEAL_OVERHEAD_BYTES;
     if (service && (service.maxFileSize === null || size <= service.maxFileSize)) {
@@ -139,9 +156,7 @@ export class MailSender {
         route: "external",
       };
     }
-    if (inlineStanza <= policy.inlineFallbackMaxBytes) {
-      return { envelope: { ...base, payload: { inline: encodeBase64(copy.raw) } }, route: "inline" };
-    }
+    if (inlineStanza <= policy.inlineFallbackMaxBytes) return inline();
     return { failed: "not deliverable over XMPP: too large to send inline and no upload service" };
   }
 

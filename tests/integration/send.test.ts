@@ -6,7 +6,7 @@ import type { Element } from "@xmpp/xml";
 import { createLogger } from "../../src/core/log.js";
 import { decodeBase64Strict, openPayload, sha256Base64 } from "../../src/core/payload-crypto.js";
 import { NS_MAIL } from "../../src/core/protocol.js";
-import { MailSender } from "../../src/xmpp/mail-sender.js";
+import { DEFAULT_SIZE_POLICY, MailSender } from "../../src/xmpp/mail-sender.js";
 import { buildFiledReceipt, buildRejection, fallbackBody } from "../../src/xmpp/mail-stanza.js";
 import { realScheduler } from "../../src/xmpp/runtime.js";
 import type { XmppSession } from "../../src/xmpp/session.js";
@@ -92,7 +92,8 @@ describe.each(testServers())("MailSender on %s", (kind) => {
     });
     bob = ourSession(server, "bob", "pw-b", "send");
     await start(bob);
-    sender = new MailSender({ session: bob, log, scheduler: realScheduler, filedGraceMs: 1_000 });
+    // No inline budget: these servers run without rate limits (tests/integration/shipped-limits.test.ts has them).
+    sender = new MailSender({ session: bob, log, scheduler: realScheduler, filedGraceMs: 1_000, sizePolicy: { ...DEFAULT_SIZE_POLICY, inlineBudget: null } });
     sender.start();
     alice = await recipient(server, "alice", "pw-a");
   });
