@@ -2,6 +2,9 @@
 import type { ConnectionProbes } from "../xmpp/connection-test.js";
 import type { FetchText } from "../xmpp/discovery.js";
 
+/** WebSocket close code 1015 (RFC 6455 §7.4.1): the connection was closed because the TLS handshake failed. */
+const TLS_HANDSHAKE_FAILED = 1015;
+
 export const browserProbes: ConnectionProbes = {
   async resolveHost(host) {
     try {
@@ -21,7 +24,7 @@ export const browserProbes: ConnectionProbes = {
     }
   },
   websocketOpens(url, timeoutMs) {
-    return new Promise<boolean>((resolve) => {
+    return new Promise<boolean | "tls">((resolve) => {
       let socket: WebSocket;
       try {
         socket = new WebSocket(url, "xmpp");
@@ -29,7 +32,7 @@ export const browserProbes: ConnectionProbes = {
         resolve(false);
         return;
       }
-      const finish = (opened: boolean) => {
+      const finish = (opened: boolean | "tls") => {
         clearTimeout(timer);
         socket.onopen = socket.onerror = socket.onclose = null;
         try {
@@ -41,8 +44,10 @@ export const browserProbes: ConnectionProbes = {
       };
       const timer = setTimeout(() => finish(false), timeoutMs);
       socket.onopen = () => finish(true);
-      socket.onerror = () => finish(false);
-      socket.onclose = () => finish(false);
+      // The error event carries nothing; the close event that follows says 1015 when the TLS handshake failed
+      // (Thunderbird 153: untrusted issuer, wrong host name; a refused connection closes with 1006).
+      socket.onerror = null;
+      socket.onclose = (event) => finish(event.code === TLS_HANDSHAKE_FAILED ? "tls" : false);
     });
   },
 };

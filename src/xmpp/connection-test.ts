@@ -19,8 +19,8 @@ export interface ConnectionProbes {
   resolveHost?(host: string): Promise<boolean>;
   /** Does anything answer an HTTP(S) request to this URL (any status)? */
   httpAnswers(url: string, timeoutMs: number): Promise<boolean>;
-  /** Does a WebSocket (subprotocol "xmpp") to this URL open? */
-  websocketOpens(url: string, timeoutMs: number): Promise<boolean>;
+  /** Does a WebSocket (subprotocol "xmpp") to this URL open? "tls" when it failed in the TLS handshake. */
+  websocketOpens(url: string, timeoutMs: number): Promise<boolean | "tls">;
 }
 
 export interface ConnectionTestInput {
@@ -114,8 +114,10 @@ async function probe(url: string, probes: ConnectionProbes, timeoutMs: number): 
     dnsResolved = await probes.resolveHost(host).catch(() => false);
     if (!dnsResolved) return { dnsResolved, websocketOpened: false };
   }
-  const websocketOpened = await probes.websocketOpens(url, timeoutMs).catch(() => false);
+  const opened = await probes.websocketOpens(url, timeoutMs).catch(() => false);
+  const websocketOpened = opened === true;
   if (websocketOpened) return { ...(dnsResolved === undefined ? {} : { dnsResolved }), websocketOpened };
+  const tlsHandshakeFailed = opened === "tls" ? { tlsHandshakeFailed: true } : {};
   const httpUrl = new URL(url);
   httpUrl.protocol = target.protocol === "wss:" ? "https:" : "http:";
   const httpAnswered = await probes.httpAnswers(httpUrl.toString(), timeoutMs).catch(() => false);
@@ -131,5 +133,6 @@ async function probe(url: string, probes: ConnectionProbes, timeoutMs: number): 
     websocketOpened,
     httpAnswered,
     ...(plainHttpOnTlsPort === undefined ? {} : { plainHttpOnTlsPort }),
+    ...tlsHandshakeFailed,
   };
 }

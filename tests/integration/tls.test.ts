@@ -6,7 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPayload } from "../../src/core/payload-crypto.js";
+import { silentLogger } from "../../src/core/log.js";
+import { testConnection } from "../../src/xmpp/connection-test.js";
+import { realScheduler, webCryptoSha1 } from "../../src/xmpp/runtime.js";
 import { downloadBytes } from "../../src/xmpp/upload.js";
+import { nodeProbes } from "../support/node-probes.js";
 import { filler, ourSession, rfc5322, uploadSealed, whenOnline } from "../support/mail-fixtures.js";
 import { startServer, testServers, type XmppServer } from "../support/servers.js";
 import { makeTestCa, trustCaInNode, type TestCa } from "../support/test-ca.js";
@@ -44,6 +48,12 @@ describe.each(testServers())("TLS (wss:// and https:// upload) on %s", (kind) =>
     } finally {
       await session.stop();
     }
+  });
+
+  it("Test connection names the untrusted certificate as a TLS failure", async () => {
+    const deps = { probes: nodeProbes, scheduler: realScheduler, random: Math.random, sha1: webCryptoSha1, log: silentLogger, timeoutMs: 3_000 };
+    const result = await testConnection({ jid: "alice@localhost", websocketUrl: server.wsUrl, password: "secret-a" }, deps);
+    expect(result).toMatchObject({ ok: false, kind: "tls", detail: expect.stringMatching(/^TLS failed: the server's certificate is not trusted/) });
   });
 
   it("logs in over wss:// and uploads and downloads a sealed mail over https:// when the CA is trusted", async () => {

@@ -3,6 +3,9 @@ import { lookup } from "node:dns/promises";
 import { WebSocket } from "ws";
 import type { ConnectionProbes } from "../../src/xmpp/connection-test.js";
 
+const CERT_ERRORS = /^(UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED_|CERT_|ERR_TLS_CERT_ALTNAME_INVALID$|ERR_SSL_|EPROTO$)/;
+const isTlsError = (error: { code?: string }) => CERT_ERRORS.test(error.code ?? "");
+
 export const nodeProbes: ConnectionProbes = {
   async resolveHost(host) {
     try {
@@ -23,7 +26,7 @@ export const nodeProbes: ConnectionProbes = {
   websocketOpens(url, timeoutMs) {
     return new Promise((resolve) => {
       const socket = new WebSocket(url, "xmpp");
-      const finish = (ok: boolean) => {
+      const finish = (ok: boolean | "tls") => {
         clearTimeout(timer);
         socket.removeAllListeners();
         socket.on("error", () => {});
@@ -32,7 +35,8 @@ export const nodeProbes: ConnectionProbes = {
       };
       const timer = setTimeout(() => finish(false), timeoutMs);
       socket.on("open", () => finish(true));
-      socket.on("error", () => finish(false));
+      // What Thunderbird reports as close code 1015: a certificate Node does not accept, or a TLS protocol error.
+      socket.on("error", (error: Error & { code?: string }) => finish(isTlsError(error) ? "tls" : false));
       socket.on("unexpected-response", () => finish(false));
     });
   },

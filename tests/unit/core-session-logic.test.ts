@@ -82,6 +82,7 @@ describe("classifyConnectFailure", () => {
   it.each([
     [{ dnsResolved: false, websocketOpened: false }, "dns"],
     [{ dnsResolved: true, websocketOpened: false, plainHttpOnTlsPort: true, httpAnswered: false }, "tls"],
+    [{ websocketOpened: false, tlsHandshakeFailed: true, httpAnswered: false, plainHttpOnTlsPort: false }, "tls"],
     [{ dnsResolved: true, websocketOpened: false, httpAnswered: true }, "not-websocket"],
     [{ websocketOpened: false, httpAnswered: false }, "refused"],
     [{ websocketOpened: false, timedOut: true }, "timeout"],
@@ -89,6 +90,11 @@ describe("classifyConnectFailure", () => {
     [{ websocketOpened: true }, "other"],
   ])("%j → %s", (probes, kind) => {
     expect(classifyConnectFailure(probes).kind).toBe(kind);
+  });
+
+  it("says what a failed TLS handshake can mean, and keeps the more precise no-TLS answer", () => {
+    expect(classifyConnectFailure({ websocketOpened: false, tlsHandshakeFailed: true, httpAnswered: false }).detail).toMatch(/^TLS failed: the server's certificate is not trusted/);
+    expect(classifyConnectFailure({ websocketOpened: false, tlsHandshakeFailed: true, plainHttpOnTlsPort: true }).detail).toMatch(/without TLS/);
   });
 });
 
