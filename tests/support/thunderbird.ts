@@ -12,8 +12,8 @@
 //   MOX_TB_KEEP=1       keep the run dir (profile, HOME) after quit
 //   MOX_THUNDERBIRD=... the thunderbird executable (default: `thunderbird` on PATH)
 
-import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { createInterface } from "node:readline";
@@ -62,6 +62,11 @@ export interface LaunchOptions {
   readyTimeoutMs?: number;
   /** Start again in the run directory (profile, home) of an earlier Thunderbird that crashed (see TB.crash()). */
   runDir?: string;
+  /**
+   * A CA certificate (PEM file, e.g. tests/support/test-ca.ts) that the profile trusts for TLS servers, put into the
+   * profile's NSS database with `certutil` (Debian's libnss3-tools) before Thunderbird first starts.
+   */
+  trustCa?: string;
 }
 
 export interface SendArgs {
@@ -361,6 +366,26 @@ function addonIdFromDir(dir: string): string {
   return id;
 }
 
+/**
+ * Makes the profile trust `caFile` for web sites (TLS servers): a new NSS database (cert9.db, no password), then the
+ * CA added with trust flags "C,," (a CA for TLS servers only). Thunderbird opens this database at start.
+ */
+export function trustCaInProfile(profileDir: string, caFile: string): void {
+  const certutil = findOnPath("certutil");
+  if (!certutil) throw new Error("certutil not found (apt-get install libnss3-tools)");
+  const db = `sql:${profileDir}`;
+  const run = (args: string[]) => {
+    try {
+      execFileSync(certutil, args, { stdio: ["ignore", "pipe", "pipe"], timeout: 15_000 });
+    } catch (error) {
+      const e = error as { stderr?: Buffer; message: string };
+      throw new Error(`certutil ${args.join(" ")} failed: ${e.stderr?.toString().trim() || e.message}`);
+    }
+  };
+  if (!existsSync(join(profileDir, "cert9.db"))) run(["-N", "-d", db, "--empty-password"]); // else: e.g. prepareProfile's
+  run(["-A", "-d", db, "-n", "mox-test-ca", "-t", "C,,", "-i", caFile]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // [mox] lines
 
@@ -542,6 +567,7 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
     const prefs = { ...basePrefs(opts.smtpPort, identities), ...(opts.extraPrefs ?? {}) };
     writeFileSync(join(profileDir, "user.js"), `${Object.entries(prefs).map(([k, v]) => prefLine(k, v)).join("\n")}\n`);
     if (!opts.runDir) opts.prepareProfile?.(profileDir);
+    if (opts.trustCa && !opts.runDir) trustCaInProfile(profileDir, opts.trustCa);
   } catch (err) {
     await harness?.stop();
     rmSync(runDir, { recursive: true, force: true });
