@@ -198,6 +198,7 @@ describe.each(testServers())("background composition root (fake host, real %s)",
   });
 
   it("takes its account from an enterprise policy, and rejects invalid policy values with a clear log line", async () => {
+    logged.length = 0; // (shared by the runs on each server)
     const host = createFakeHost();
     host.setManaged({ jid: "bob@localhost", password: "secret-b", websocketUrl: server.wsUrl, logLevel: "loud" });
     const port = await startBackground(host);
