@@ -47,6 +47,11 @@ import { createJabberIdLearner } from "../platform/jabber-id-learner.js";
 import { queryCapability } from "../xmpp/capability.js";
 import { fallbackBody } from "../xmpp/mail-stanza.js";
 import { MailSender } from "../xmpp/mail-sender.js";
+import { UploadAccess } from "../xmpp/upload-access.js";
+import { onChange as onUploadPermissionChange } from "../platform/upload-permission.js";
+import { inlineLimitWithoutUpload } from "../xmpp/server-features.js";
+import { mergeLimitations } from "../core/limitations.js";
+import { describeStatus, withLimitations } from "../core/status.js";
 
 let logLevel: LogLevel = "info";
 const log = createLogger(
@@ -99,12 +104,16 @@ let session: XmppSession | null = null;
 let health: AccountHealth | null = null;
 /** The sending engine of the current session. */
 let mailSender: MailSender | null = null;
+/** Whether the account's own upload host is reachable from here (checked at login and when host permissions change). */
+let uploadAccess: UploadAccess | null = null;
 let sessionKey = "";
 /** Bumped when the user enters a new password, so the session restarts with it even if no setting changed. */
 let credentialsGeneration = 0;
 let status: SessionStatus = { state: "disconnected", reason: "not configured" };
 
 function publish(next: SessionStatus): void {
+  // What the user is shown (toolbar, options page), in the log too: limitations included.
+  if (describeStatus(next) !== describeStatus(status)) log.info("status-shown", { text: describeStatus(next) });
   status = next;
   showStatusInToolbar(next).catch((error: unknown) => log.debug("toolbar-update-failed", { error }));
   const push: StatusPush = { type: "status", status: next };
@@ -160,6 +169,8 @@ async function applySettings(): Promise<void> {
     session = null;
     mailSender?.stop();
     mailSender = null;
+    uploadAccess?.stop();
+    uploadAccess = null;
     health?.stop();
     health = null;
     // Switched off: tell senders first that we no longer accept mail (docs/protocol.md §2).
@@ -189,12 +200,22 @@ async function applySettings(): Promise<void> {
     },
   );
   const nextHealth = new AccountHealth({ session: next, scheduler: realScheduler, random: Math.random, log, streamManagement: sm.enabled });
-  next.onStatus((s) => publish(nextHealth.decorate(s)));
+  const access = new UploadAccess({ session: next, log });
+  const decorate = (s: SessionStatus): SessionStatus => {
+    const blocked = access.limitation(inlineLimitWithoutUpload());
+    return blocked ? withLimitations(s, mergeLimitations(nextHealth.limitations, [blocked])) : nextHealth.decorate(s);
+  };
+  next.onStatus((s) => publish(decorate(s)));
   nextHealth.onChange(() => {
-    if (session === next) publish(nextHealth.decorate(next.status));
+    if (session === next) publish(decorate(next.status));
   });
+  access.onChange(() => {
+    if (session === next) publish(decorate(next.status));
+  });
+  access.start();
+  uploadAccess = access;
   // The receiving engine (file, then receipt), the sending engine, and telling others we accept mail, at every login.
-  const sender = new MailSender({ session: next, log, scheduler: realScheduler });
+  const sender = new MailSender({ session: next, log, scheduler: realScheduler, uploadAccess: access });
   sender.start();
   sender.onLateFailure((id, to, reason) => log.warn("mail-bounced-after-accept", { id, to, reason }));
   mailSender = sender;
@@ -417,6 +438,8 @@ messenger.folders.onFolderInfoChanged.addListener((folder, info) => {
   void jabberIdLearner.onFolderInfo(folder);
 });
 settingsStore.onChange(() => void reconfigure());
+// A host permission granted on the options page (or removed in the add-on manager): check the upload host again.
+onUploadPermissionChange(() => void uploadAccess?.recheck());
 // First install: the settings page, with its short explanation and the account form, once the main window has
 // finished opening (earlier, openOptionsPage fails with "An unexpected error occurred", or the tab the main window
 // restores at start is put in front of ours).

@@ -19,9 +19,25 @@ export type Limitation =
     }
   | { readonly feature: "carbons" }
   | { readonly feature: "mam" }
-  /** Without an upload service mail up to about `inlineLimitBytes` still goes over XMPP (inline), larger by SMTP. */
-  | { readonly feature: "upload"; readonly inlineLimitBytes: number }
+  /**
+   * Without an upload service mail up to about `inlineLimitBytes` still goes over XMPP (inline), larger by SMTP.
+   * `blocked`: the server has one, but the add-on cannot reach its host from Thunderbird (issue 11 point 9).
+   */
+  | { readonly feature: "upload"; readonly inlineLimitBytes: number; readonly blocked?: UploadBlock }
   | { readonly feature: "sm" };
+
+/** Why the add-on cannot use the account's own upload service (src/xmpp/upload-access.ts). */
+export interface UploadBlock {
+  /**
+   * "no-permission": the upload host answers without CORS headers and the user has not granted the add-on a host
+   * permission for it (granting `origins` fixes it); "unreachable": the upload host did not answer at all.
+   */
+  readonly reason: "no-permission" | "unreachable";
+  /** host[:port] of the upload URL, shown to the user (never in the diagnostic report). */
+  readonly host: string;
+  /** The host-permission patterns that would let the add-on reach it; empty when no permission can. */
+  readonly origins: readonly string[];
+}
 
 const ORDER: readonly LimitationFeature[] = ["capability", "carbons", "mam", "upload", "sm"];
 
@@ -84,6 +100,7 @@ export function describeLimitation(l: Limitation): string {
     case "mam":
       return "no message archive (XEP-0313): mail that arrives while only another client of yours is online is not filed afterwards (it comes by ordinary mail)";
     case "upload":
+      if (l.blocked) return `${UPLOAD_BLOCK_EN[l.blocked.reason]}: mail over about ${aboutKib(l.inlineLimitBytes)} KiB goes by ordinary mail`;
       return `no HTTP upload (XEP-0363): mail over about ${aboutKib(l.inlineLimitBytes)} KiB goes by ordinary mail`;
     case "sm":
       return "no stream management (XEP-0198): slower recovery after connection drops";
@@ -95,6 +112,11 @@ const CAPABILITY_REASON_EN: { readonly [C in CapabilityLimitCode]: string } = {
   "no-open-access": "your server does not let everyone read it (only your contacts can)",
   refused: "your server refused to publish it",
   "no-answer": "your server did not answer",
+};
+
+const UPLOAD_BLOCK_EN: { readonly [R in UploadBlock["reason"]]: string } = {
+  "no-permission": "uploads blocked (XEP-0363): your server's upload host sends no CORS headers and the add-on has no permission for it",
+  unreachable: "uploads blocked (XEP-0363): your server's upload host did not answer",
 };
 
 /** Server texts may quote a JID; the report and the status never carry addresses. */

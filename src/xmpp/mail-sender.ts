@@ -7,6 +7,7 @@ import type { Scheduler } from "../core/outbox.js";
 import { encodeBase64, SEAL_OVERHEAD_BYTES, sealPayload, sha256Base64 } from "../core/payload-crypto.js";
 import { buildMailStanza, parseDeliveryReport, type MailEnvelope } from "./mail-stanza.js";
 import type { XmppSession } from "./session.js";
+import type { UploadAccess } from "./upload-access.js";
 import { discoverUploadService, requestSlot, uploadBytes, type UploadService } from "./upload.js";
 
 export type SendOutcome =
@@ -55,7 +56,16 @@ export interface MailSenderDeps {
   readonly filedGraceMs?: number;
   readonly newId?: () => string;
   readonly fetchFn?: typeof fetch;
+  /**
+   * Whether uploads can work from here, decided at login (src/xmpp/upload-access.ts). When it says "blocked" or
+   * "none", no upload is attempted: a mail too large for inline goes by SMTP at once. Without it (Node), the service
+   * is discovered at the first large mail and tried.
+   */
+  readonly uploadAccess?: UploadAccess;
 }
+
+/** How long a send waits for the login's upload check still running (it usually ended long before). */
+const ACCESS_WAIT_MS = 2_000;
 
 interface Pending {
   readonly to: string;
@@ -135,7 +145,7 @@ export class MailSender {
     };
     const small = inlineStanza <= policy.inlineMaxBytes;
     if (small && (this.#budget === null || this.#budget.fits(inlineStanza, now))) return inline();
-    const service = await this.#uploadService(Math.max(1, deadline - this.#deps.scheduler.now()));
+    const { service, blocked } = await this.#usableUploadService(Math.max(1, deadline - this.#deps.scheduler.now()));
     // Small but over the budget, and no upload service: inline all the same (slower under a limit, but it goes).
     if (small && !service) return inline();
     // The ciphertext's size is known before encrypting: the slot is asked for while encrypting (saves a round trip).
@@ -157,7 +167,24 @@ export class MailSender {
       };
     }
     if (inlineStanza <= policy.inlineFallbackMaxBytes) return inline();
+    if (blocked) return { failed: `not deliverable over XMPP: too large to send inline and ${blocked}` };
     return { failed: "not deliverable over XMPP: too large to send inline and no upload service" };
+  }
+
+  /** The upload service to use now, or null with why not (`blocked`: the login's check found it unreachable from here). */
+  async #usableUploadService(timeoutMs: number): Promise<{ service: UploadService | null; blocked?: string }> {
+    const access = this.#deps.uploadAccess;
+    if (access) {
+      const known = await access.settled(Math.min(timeoutMs, ACCESS_WAIT_MS));
+      if (known.state === "ok") return { service: known.service };
+      if (known.state === "none") return { service: null };
+      if (known.state === "blocked") {
+        const why = known.block.reason === "no-permission" ? "sends no CORS headers and the add-on has no permission for it" : "did not answer";
+        return { service: null, blocked: `uploads are blocked: the upload host ${known.block.host} ${why}` };
+      }
+      // "checking" past the wait, or "unknown": try as without the check.
+    }
+    return { service: await this.#uploadService(timeoutMs) };
   }
 
   #uploadService(timeoutMs: number): Promise<UploadService | null> {

@@ -393,3 +393,49 @@ function describe(error: unknown): string {
   const cause = (error as { cause?: unknown }).cause;
   return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cross-origin access (docs/protocol.md, "External payloads"): in Thunderbird the add-on's fetch is cross-origin.
+// It reaches an upload host only when that host sends CORS headers (Prosody does) or the user granted the add-on a
+// host permission for it (a background-page fetch to a permitted host is not subject to CORS). ejabberd's
+// mod_http_upload sends no CORS headers unless its admin adds them.
+
+/**
+ * The host-permission match pattern that covers `url`: `https://<host>/*`, or `http://127.0.0.1/*` for a loopback
+ * test server on 127.0.0.1 (every port). Null for any other URL: the add-on never asks for anything wider.
+ */
+export function uploadOriginPattern(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (parsed.username || parsed.password) return null;
+  if (parsed.protocol === "https:" && parsed.hostname !== "" && !parsed.hostname.includes("*")) return `https://${parsed.hostname}/*`;
+  if (parsed.protocol === "http:" && parsed.hostname === "127.0.0.1") return "http://127.0.0.1/*";
+  return null;
+}
+
+/**
+ * Can this code read `url` cross-origin? A GET (a CORS "simple" request: no preflight, nothing stored) of a URL that
+ * holds nothing yet, e.g. an unused slot's: any HTTP answer means yes ("readable"). When that fails, the same GET in
+ * `no-cors` mode tells a host that answers without CORS headers ("no-cors": the browser hides the answer) from one that
+ * does not answer at all ("unreachable"). In Node (no CORS) every answer is "readable". Never rejects.
+ */
+export async function probeCrossOrigin(url: string, timeoutMs: number, fetchFn: typeof fetch = fetch): Promise<"readable" | "no-cors" | "unreachable"> {
+  const attempt = async (mode: RequestMode): Promise<boolean> => {
+    try {
+      await withDeadline(timeoutMs, "probe", async (signal) => {
+        // Fetch allows no-cors only with redirect "follow"; the URL is the own server's slot, the answer is never read.
+        const response = await fetchFn(url, { method: "GET", mode, redirect: mode === "no-cors" ? "follow" : "manual", signal, credentials: "omit", cache: "no-store" });
+        await cancelBody(response);
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (await attempt("cors")) return "readable";
+  return (await attempt("no-cors")) ? "no-cors" : "unreachable";
+}

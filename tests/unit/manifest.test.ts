@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { needed } from "../../src/platform/upload-permission.js";
+import { uploadOriginPattern } from "../../src/xmpp/upload.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const manifest: unknown = JSON.parse(readFileSync(join(root, "manifest.json"), "utf8"));
@@ -260,6 +262,52 @@ describe("manifest permissions match the code", () => {
     const list: unknown[] = Array.isArray(declared) ? declared : [];
     const unused = list.filter((p) => typeof p === "string" && !needed.has(p) && !(p in JUSTIFIED_WITHOUT_API_USE));
     expect(unused).toEqual([]);
+  });
+});
+
+// ---- optional host permissions: only what the add-on asks for, from where it asks -----------------------
+
+/** Does the manifest match pattern `declared` cover the pattern `asked` (scheme and host; paths are all "/*")? */
+function covers(declared: string, asked: string): boolean {
+  const d = /^(https?):\/\/([^/]+)\/\*$/.exec(declared);
+  const a = /^(https?):\/\/([^/]+)\/\*$/.exec(asked);
+  if (!d || !a || d[1] !== a[1]) return false;
+  return d[2] === "*" ? !a[2]!.includes("*") : d[2] === a[2];
+}
+
+describe("optional host permissions match what the code requests", () => {
+  const optional = field(manifest, "optional_permissions");
+  const list = Array.isArray(optional) ? (optional as unknown[]) : [];
+
+  it("are origin patterns only: https hosts (XEP-0156 host-meta, the own upload host) and loopback http (test servers)", () => {
+    expect(list).toEqual(["https://*/*", "http://127.0.0.1/*"]);
+  });
+
+  it("cover every origin the upload permission asks for, and nothing asked for is wider than one host", () => {
+    const asked = [
+      uploadOriginPattern("https://upload.example.net/slot/abc/mail.bin"),
+      uploadOriginPattern("https://share.example.org:5281/file_share/x"),
+      uploadOriginPattern("http://127.0.0.1:5443/upload/x/y"),
+      ...needed(["upload.example.com", "https://a.example/x"]),
+    ];
+    expect(asked).toEqual(["https://upload.example.net/*", "https://share.example.org/*", "http://127.0.0.1/*", "https://upload.example.com/*", "https://a.example/*"]);
+    for (const pattern of asked) expect(list.some((d) => typeof d === "string" && covers(d, pattern!))).toBe(true);
+    // Nothing the upload permission could be asked for beyond one https host or loopback http.
+    for (const url of ["http://upload.example.net/x", "http://localhost:5280/x", "ftp://x.example/", "https://*.example/x", "not a url"]) {
+      expect(uploadOriginPattern(url)).toBeNull();
+    }
+  });
+
+  it("are requested only by the options page (discovery) and the upload permission module", () => {
+    const requesting = sourceFiles(join(root, "src"))
+      .filter((file) => /\bpermissions\.request\(/.test(readFileSync(file, "utf8")))
+      .map((file) => relative(root, file))
+      .sort();
+    expect(requesting).toEqual(["src/platform/upload-permission.ts", "src/ui/options/options.ts"]);
+  });
+
+  it("the loopback pattern is needed: the code asks for it for a test server's upload host", () => {
+    expect(uploadOriginPattern("http://127.0.0.1:40000/upload/a/b")).toBe("http://127.0.0.1/*");
   });
 });
 
