@@ -49,6 +49,14 @@ interface Found {
   author: string;
 }
 
+/** Waits for the add-on in `tb` to be online; says whose Thunderbird it was when it is not. */
+async function online(tb: TB, whose: string): Promise<MoxEvent> {
+  try {
+    return await tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
+  } catch (error) {
+    throw new Error(`${whose} Thunderbird: add-on not online. ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
 const bare = (messageId: string) => messageId.replace(/^<|>$/g, "");
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const subjectOf = (m: SinkMessage) => /^Subject: (.*)$/im.exec(m.raw.toString("latin1"))?.[1]?.trim();
@@ -82,10 +90,7 @@ describe.skipIf(skipReason !== null)("Thunderbird → Thunderbird, both real", (
         identities: [{ email: bob, fullName: "Bob" }],
       };
       bobTb = await launchThunderbird(bobLaunch);
-      await Promise.all([
-        env.tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000),
-        bobTb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000),
-      ]);
+      await Promise.all([online(env.tb, "alice's"), online(bobTb, "bob's")]);
       console.log(`[e2e] ${kind}: server, sink and two Thunderbirds online after ${Math.round(performance.now() - started)} ms`);
     }, 120_000);
 
@@ -324,7 +329,7 @@ describe.skipIf(skipReason !== null)("Thunderbird → Thunderbird, both real", (
       const filedLaterBefore = aliceEvents("mail-filed-later").length;
       const t0 = performance.now();
       bobTb = tb = await launchThunderbird({ ...bobLaunch, runDir });
-      await tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
+      await online(tb, "bob's restarted");
       const filedEvent = (m: { xmppId: string }) => (e: MoxEvent) => e.event === "mail-filed" && bare(String(e.messageId)) === bare(m.xmppId);
       const filed = await tb.waitForEvent(filedEvent(later), 20_000);
       await tb.waitForEvent(filedEvent(justClosed), 20_000);
