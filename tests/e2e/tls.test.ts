@@ -7,9 +7,11 @@
 // that TLS failed because of the certificate.
 //
 // MOX_TLS_BASELINE=1 runs the same sends once more over plain ws:// and http:// and prints both for comparison.
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build, type BuildOptions } from "esbuild";
 import PostalMime from "postal-mime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildMessage, newMessageId } from "../../src/core/mime/build.js";
@@ -19,7 +21,11 @@ import { realScheduler } from "../../src/xmpp/runtime.js";
 import { e2eSkipReason, startE2E, type E2E } from "../support/e2e-env.js";
 import { filler, quietLog, waitFor } from "../support/mail-fixtures.js";
 import { startMailPeer, type MailPeer } from "../support/mail-peer.js";
+import { freePort } from "../support/ports.js";
 import { testServers, type ServerKind } from "../support/servers.js";
+import { launchThunderbird } from "../support/thunderbird.js";
+// @ts-expect-error -- plain ESM build script without type declarations; its esbuild options (node:dns stub, target)
+import { options as addonBuildOptions } from "../../scripts/build.mjs";
 import { makeTestCa, trustCaInNode, type TestCa } from "../support/test-ca.js";
 
 const skipReason = e2eSkipReason();
@@ -33,6 +39,21 @@ interface Found {
   folder: string | null;
   subject: string;
   raw?: string;
+}
+
+const CONNECTION_TEST_EXT = fileURLToPath(new URL("./fixtures/connection-test-ext/", import.meta.url));
+
+/** Bundles the connection-test fixture extension (the add-on's own Test connection code) into `outDir`. */
+async function buildConnectionTestExt(outDir: string): Promise<string> {
+  mkdirSync(outDir, { recursive: true });
+  await build({
+    ...(addonBuildOptions as BuildOptions),
+    entryPoints: { background: join(CONNECTION_TEST_EXT, "background.ts") },
+    outdir: outDir,
+    sourcemap: false,
+  });
+  copyFileSync(join(CONNECTION_TEST_EXT, "manifest.json"), join(outDir, "manifest.json"));
+  return outDir;
 }
 
 function randomBytes(n: number): Uint8Array {
@@ -136,6 +157,28 @@ describe.skipIf(skipReason !== null).each(testServers().flatMap((kind) => modes.
       const found = await env.tb.helper.command<Found[]>("findMessages", { headerMessageId: messageId.slice(1, -1), withRaw: true }, 10_000);
       expect(found.map((f) => f.folder)).toEqual(["Mail over XMPP"]);
       expect(found[0]!.raw).toContain(text.slice(0, 2_000));
+    });
+
+    it.runIf(mode === "tls")("Test connection in a Thunderbird that does not trust the CA says TLS failed because of the certificate", async () => {
+      const ext = await buildConnectionTestExt(join(dir, "connection-test-ext"));
+      const closed = await freePort();
+      const base = { jid: "alice@localhost", password: "secret-alice" };
+      const tb = await launchThunderbird({
+        addonDir: ext,
+        helperExt: false,
+        smtpPort: env.sink.port,
+        managed: { targets: [{ label: "untrusted", ...base, websocketUrl: env.server.wsUrl }, { label: "closed", ...base, websocketUrl: `wss://127.0.0.1:${closed}/ws` }] },
+      });
+      try {
+        await tb.waitForEvent((e) => e.event === "connection-tests-done", 60_000);
+        const results = tb.events().filter((e) => e.event === "connection-tested");
+        console.log(`[e2e] ${tag}: Test connection without the CA trusted:\n  ${results.map((r) => JSON.stringify(r)).join("\n  ")}`);
+        expect(results.find((r) => r.label === "untrusted")).toMatchObject({ ok: false, kind: "tls", detail: expect.stringMatching(/^TLS failed: the server's certificate is not trusted/) });
+        // A port where nothing listens stays "refused": 1015 is Thunderbird's answer to a failed TLS handshake only.
+        expect(results.find((r) => r.label === "closed")).toMatchObject({ ok: false, kind: "refused" });
+      } finally {
+        await tb.quit();
+      }
     });
   },
 );
