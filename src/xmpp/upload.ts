@@ -418,17 +418,25 @@ export function uploadOriginPattern(url: string): string | null {
 }
 
 /**
- * Can this code read `url` cross-origin? A GET (a CORS "simple" request: no preflight, nothing stored) of a URL that
- * holds nothing yet, e.g. an unused slot's: any HTTP answer means yes ("readable"). When that fails, the same GET in
- * `no-cors` mode tells a host that answers without CORS headers ("no-cors": the browser hides the answer) from one that
- * does not answer at all ("unreachable"). In Node (no CORS) every answer is "readable". Never rejects.
+ * Can this code use `url` cross-origin? An OPTIONS request in cors mode: not a "simple" method, so without a host
+ * permission the browser first sends a CORS preflight, as it does for the real PUT, and the request succeeds only when
+ * the host answers it with Access-Control-Allow-* headers (ejabberd adds its configured CORS headers to OPTIONS and
+ * successful answers only, not to a 404 for a URL that holds nothing yet, so a GET would misjudge it). Nothing is
+ * stored. Any HTTP answer means yes ("readable"). When that fails, a GET in `no-cors` mode tells a host that answers
+ * without CORS headers ("no-cors": the browser hides the answer) from one that does not answer at all ("unreachable").
+ * In Node (no CORS) every answer is "readable". Never rejects.
  */
 export async function probeCrossOrigin(url: string, timeoutMs: number, fetchFn: typeof fetch = fetch): Promise<"readable" | "no-cors" | "unreachable"> {
   const attempt = async (mode: RequestMode): Promise<boolean> => {
     try {
       await withDeadline(timeoutMs, "probe", async (signal) => {
-        // Fetch allows no-cors only with redirect "follow"; the URL is the own server's slot, the answer is never read.
-        const response = await fetchFn(url, { method: "GET", mode, redirect: mode === "no-cors" ? "follow" : "manual", signal, credentials: "omit", cache: "no-store" });
+        // Fetch allows no-cors only for GET/HEAD/POST with redirect "follow"; the URL is the own server's slot and
+        // the (opaque) answer is never read.
+        const init: RequestInit =
+          mode === "no-cors"
+            ? { method: "GET", mode, redirect: "follow", signal, credentials: "omit", cache: "no-store" }
+            : { method: "OPTIONS", mode, redirect: "manual", signal, credentials: "omit", cache: "no-store" };
+        const response = await fetchFn(url, init);
         await cancelBody(response);
       });
       return true;

@@ -20,7 +20,6 @@ import { fallbackBody } from "../../src/xmpp/mail-stanza.js";
 import { realScheduler } from "../../src/xmpp/runtime.js";
 import { downloadBytes } from "../../src/xmpp/upload.js";
 import { publishCapability } from "../../src/xmpp/capability.js";
-import type { XmppSession } from "../../src/xmpp/session.js";
 import { DIST_DIR, e2eSkipReason } from "../support/e2e-env.js";
 import { ourSession, quietLog, waitFor, whenOnline } from "../support/mail-fixtures.js";
 import { isServerAvailable, startServer, type XmppServer } from "../support/servers.js";
@@ -43,62 +42,101 @@ function grantInProfile(origins: string[]) {
     writeFileSync(join(profileDir, "extension-preferences.json"), JSON.stringify({ [ADDON_ID]: { permissions: [], origins, data_collection: [] } }));
 }
 
-describe.skipIf(skipReason !== null)("XEP-0363 on ejabberd without CORS headers, in a real Thunderbird", () => {
+/** bob: the add-on's engine in Node (no CORS in Node) on `server`, capable, filing into memory, recording downloads. */
+async function startBob(server: XmppServer) {
+  const filed: FiledMail[] = [];
+  const downloads: string[] = [];
+  const session = ourSession(server, "bob", "secret-b", "engine", quietLog);
+  const memory = new Map<string, unknown>();
+  new MailReceiver({
+    session,
+    sink: { file: async (mail) => void filed.push(mail) },
+    directory: { confirmedJids: async () => [], addressBookJids: async () => [], isKnown: async () => true },
+    store: { get: async (k) => memory.get(k), set: async (k, v) => void memory.set(k, v) },
+    log: quietLog,
+    download: (url, max, timeout) => {
+      downloads.push(url);
+      return downloadBytes(url, max, timeout);
+    },
+  }).start();
+  session.start();
+  await whenOnline(session);
+  await publishCapability(session, new Date());
+  const sender = new MailSender({ session, log: quietLog, scheduler: realScheduler });
+  sender.start();
+  return { session, sender, filed, downloads };
+}
+
+const USERS = [
+  { user: "alice", password: "secret-a" },
+  { user: "bob", password: "secret-b" },
+];
+
+/** Alice's Thunderbird on `server`, online; `grant`: the upload host permission already granted in the profile. */
+async function launchAlice(server: XmppServer, sink: SmtpSink, grant: boolean): Promise<TB> {
+  const tb = await launchThunderbird({
+    addonDir: DIST_DIR,
+    smtpPort: sink.port,
+    managed: { jid: `alice@${server.domain}`, password: "secret-a", websocketUrl: server.wsUrl },
+    ...(grant ? { prepareProfile: grantInProfile(["http://127.0.0.1/*"]) } : {}),
+  });
+  await tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
+  return tb;
+}
+
+describe.skipIf(skipReason !== null).each([
+  ["prosody", {}],
+  ["ejabberd", { uploadCors: true }],
+] as const)("XEP-0363 on %s with CORS headers, in a real Thunderbird: no permission needed", (kind, options) => {
   let server: XmppServer;
   let sink: SmtpSink;
-  let bob: XmppSession;
-  let bobSender: MailSender;
-  const bobFiled: FiledMail[] = [];
-  /** URLs bob's engine downloaded from (external payloads only). */
-  const bobDownloads: string[] = [];
+  let bob: Awaited<ReturnType<typeof startBob>>;
+  let tb: TB;
 
   beforeAll(async () => {
-    server = await startServer("ejabberd", {
-      users: [
-        { user: "alice", password: "secret-a" },
-        { user: "bob", password: "secret-b" },
-      ],
-      upload: true,
-      uploadCors: false,
-    });
+    server = await startServer(kind, { users: USERS, upload: true, ...options });
     sink = await startSmtpSink();
-    // bob: the add-on's engine in Node (no CORS in Node), on the same server, capable, files into memory.
-    bob = ourSession(server, "bob", "secret-b", "engine", quietLog);
-    const memory = new Map<string, unknown>();
-    new MailReceiver({
-      session: bob,
-      sink: { file: async (mail) => void bobFiled.push(mail) },
-      directory: { confirmedJids: async () => [], addressBookJids: async () => [], isKnown: async () => true },
-      store: { get: async (k) => memory.get(k), set: async (k, v) => void memory.set(k, v) },
-      log: quietLog,
-      download: (url, max, timeout) => {
-        bobDownloads.push(url);
-        return downloadBytes(url, max, timeout);
-      },
-    }).start();
-    bob.start();
-    await whenOnline(bob);
-    await publishCapability(bob, new Date());
-    bobSender = new MailSender({ session: bob, log: quietLog, scheduler: realScheduler });
-    bobSender.start();
-  }, 60_000);
+    bob = await startBob(server);
+    tb = await launchAlice(server, sink, false);
+  }, 90_000);
 
   afterAll(async () => {
-    await bob?.stop();
+    await tb?.quit();
+    await bob?.session.stop();
     await sink?.stop();
     await server?.cleanup();
   });
 
-  async function launch(grant: boolean): Promise<TB> {
-    const tb = await launchThunderbird({
-      addonDir: DIST_DIR,
-      smtpPort: sink.port,
-      managed: { jid: "alice@localhost", password: "secret-a", websocketUrl: server.wsUrl },
-      ...(grant ? { prepareProfile: grantInProfile(["http://127.0.0.1/*"]) } : {}),
-    });
-    await tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
-    return tb;
-  }
+  it("finds at login that uploads work, and sends a 200 KB mail by upload", async () => {
+    expect(await tb.waitForEvent((e) => e.event === "upload-access", 20_000)).toMatchObject({ state: "ok" });
+    const subject = `Big by upload on ${kind} ${Date.now()}`;
+    const downloadsBefore = bob.downloads.length;
+    await expect(tb.helper.send({ to: `bob@${server.domain}`, subject, body: "A large mail", attachments: [bigAttachment()] }, 30_000)).rejects.toThrow(/aborted/i);
+    await waitFor(() => bob.filed.some((m) => m.subject === subject), 15_000, "filed at bob");
+    expect(bob.downloads.length).toBe(downloadsBefore + 1);
+    expect(tb.events().some((e) => e.event === "status-shown" && /uploads blocked/.test(String(e.text)))).toBe(false);
+  });
+});
+
+describe.skipIf(skipReason !== null)("XEP-0363 on ejabberd without CORS headers, in a real Thunderbird", () => {
+  let server: XmppServer;
+  let sink: SmtpSink;
+  let bobEngine: Awaited<ReturnType<typeof startBob>>;
+  const bobFiled = () => bobEngine.filed;
+
+  beforeAll(async () => {
+    server = await startServer("ejabberd", { users: USERS, upload: true, uploadCors: false });
+    sink = await startSmtpSink();
+    bobEngine = await startBob(server);
+  }, 60_000);
+
+  afterAll(async () => {
+    await bobEngine?.session.stop();
+    await sink?.stop();
+    await server?.cleanup();
+  });
+
+  const launch = (grant: boolean) => launchAlice(server, sink, grant);
 
   /** bob sends alice a mail of about `bytes`; the outcome and how long it took. */
   async function bobSends(subject: string, bytes: number) {
@@ -109,7 +147,7 @@ describe.skipIf(skipReason !== null)("XEP-0363 on ejabberd without CORS headers,
       { date: new Date(), messageId },
     );
     const t0 = performance.now();
-    const outcome = await bobSender.deliver(
+    const outcome = await bobEngine.sender.deliver(
       { to: "alice@localhost", raw, subject, fallbackBody: fallbackBody({ from: "bob@localhost", to: ["alice@localhost"], subject, text: "big", attachmentNames: [] }) },
       15_000,
     );
@@ -147,16 +185,16 @@ describe.skipIf(skipReason !== null)("XEP-0363 on ejabberd without CORS headers,
     it("sends a 200 KB mail by upload: bob downloads and files it, nothing at SMTP", async () => {
       const subject = `Big by upload ${Date.now()}`;
       const smtpBefore = sink.messages.length;
-      const downloadsBefore = bobDownloads.length;
+      const downloadsBefore = bobEngine.downloads.length;
       const bigFilesBefore = uploadedFiles().filter((size) => size > 200 * 1024).length;
       const t0 = performance.now();
       await expect(tb.helper.send({ to: "bob@localhost", subject, body: "A large mail", attachments: [bigAttachment()] }, 30_000)).rejects.toThrow(/aborted/i);
-      await waitFor(() => bobFiled.some((m) => m.subject === subject), 15_000, "filed at bob");
+      await waitFor(() => bobFiled().some((m) => m.subject === subject), 15_000, "filed at bob");
       console.log(`[e2e] ejabberd without CORS, permission granted: 200 KB Send → filed at bob ${Math.round(performance.now() - t0)} ms`);
-      expect(bobDownloads.length).toBe(downloadsBefore + 1);
-      expect(bobDownloads.at(-1)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/upload\//);
+      expect(bobEngine.downloads.length).toBe(downloadsBefore + 1);
+      expect(bobEngine.downloads.at(-1)).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/upload\//);
       expect(uploadedFiles().filter((size) => size > 200 * 1024).length).toBe(bigFilesBefore + 1);
-      expect(bobFiled.find((m) => m.subject === subject)!.raw.length).toBeGreaterThan(200 * 1024);
+      expect(bobFiled().find((m) => m.subject === subject)!.raw.length).toBeGreaterThan(200 * 1024);
       await new Promise((r) => setTimeout(r, 500));
       expect(sink.messages.length).toBe(smtpBefore);
     });
@@ -202,13 +240,13 @@ describe.skipIf(skipReason !== null)("XEP-0363 on ejabberd without CORS headers,
       expect(msg.envelope.to).toEqual(["bob@localhost"]);
       expect(held.ms as number).toBeLessThan(1_000);
       expect(toSink).toBeLessThan(3_000);
-      expect(bobFiled.some((m) => m.subject === subject)).toBe(false);
+      expect(bobFiled().some((m) => m.subject === subject)).toBe(false);
     });
 
     it("still sends a small mail over XMPP (inline)", async () => {
       const subject = `Small, no permission ${Date.now()}`;
       await expect(tb.helper.send({ to: "bob@localhost", subject, body: "small" }, 30_000)).rejects.toThrow(/aborted/i);
-      await waitFor(() => bobFiled.some((m) => m.subject === subject), 10_000, "filed at bob");
+      await waitFor(() => bobFiled().some((m) => m.subject === subject), 10_000, "filed at bob");
     });
 
     it("rejects a 200 KB mail sent by upload at once with download-failed (the sender falls back to SMTP)", async () => {

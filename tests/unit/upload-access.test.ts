@@ -23,7 +23,9 @@ function browserFetch(world: { permitted: Set<string>; cors: Set<string>; up: Se
     const url = String(input);
     const mode = init?.mode ?? "cors";
     calls.push({ url, mode, method: init?.method ?? "GET" });
-    if (mode === "no-cors" && init?.redirect !== undefined && init.redirect !== "follow") throw new TypeError("no-cors needs redirect follow");
+    if (mode === "no-cors" && ((init?.redirect ?? "follow") !== "follow" || !["GET", "HEAD", "POST"].includes(init?.method ?? "GET"))) {
+      throw new TypeError("no-cors needs redirect follow and a simple method");
+    }
     const host = new URL(url).host;
     if (!world.up.has(host)) throw new TypeError("NetworkError when attempting to fetch resource.");
     if (mode === "no-cors" || world.permitted.has(host) || world.cors.has(host)) return new Response(null, { status: 404 });
@@ -80,8 +82,14 @@ describe("probeCrossOrigin", () => {
     expect(await probeCrossOrigin("https://cors.example/u/x", 1_000, fetchFn)).toBe("readable");
     expect(await probeCrossOrigin("https://nocors.example/u/x", 1_000, fetchFn)).toBe("no-cors");
     expect(await probeCrossOrigin("https://down.example/u/x", 1_000, fetchFn)).toBe("unreachable");
-    // Only GETs: a probe never uploads anything.
-    expect(new Set(calls.map((c) => c.method))).toEqual(new Set(["GET"]));
+    // A preflighted OPTIONS (as the real PUT is preflighted), then a GET: a probe never uploads anything.
+    expect(calls.map((c) => `${c.method} ${c.mode} ${new URL(c.url).host}`)).toEqual([
+      "OPTIONS cors cors.example",
+      "OPTIONS cors nocors.example",
+      "GET no-cors nocors.example",
+      "OPTIONS cors down.example",
+      "GET no-cors down.example",
+    ]);
   });
 
   it("ends within its deadline when the host never answers", async () => {
