@@ -54,7 +54,11 @@ async function online(tb: TB, whose: string): Promise<MoxEvent> {
   try {
     return await tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);
   } catch (error) {
-    throw new Error(`${whose} Thunderbird: add-on not online. ${error instanceof Error ? error.message : String(error)}`);
+    const addonLines = tb.lines.filter((l) => /extension|addon|xpi|mail-over-xmpp|moz-extension|JavaScript error/i.test(l)).slice(-20);
+    throw new Error(
+      `${whose} Thunderbird: add-on not online (helper ready after ${tb.readyMs} ms). ${error instanceof Error ? error.message : String(error)}\n` +
+        `--- add-on related output ---\n${addonLines.join("\n") || "(none)"}`,
+    );
   }
 }
 const bare = (messageId: string) => messageId.replace(/^<|>$/g, "");
