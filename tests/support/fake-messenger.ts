@@ -151,6 +151,17 @@ export function createFakeHost(initialLocal: Map<string, unknown> = new Map()): 
         return "n";
       },
     },
+    // Optional host permissions (src/platform/upload-permission.ts): none granted; a request is refused (no user here).
+    permissions: {
+      onAdded: new FakeEvent<[unknown]>(),
+      onRemoved: new FakeEvent<[unknown]>(),
+      async contains() {
+        return false;
+      },
+      async request() {
+        return false;
+      },
+    },
     i18n: { getMessage: (key: string, subs?: string[]) => [key, ...(subs ?? [])].join(" ") },
     dns: {
       async resolve(host: string) {
