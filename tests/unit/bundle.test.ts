@@ -8,8 +8,10 @@ import { options } from "../../scripts/build.mjs";
 // AES-GCM, routing and the compose adapter brought it to ~323 KiB (own code ~200 KiB, xmpp.js with ltx/events ~90 KiB),
 // unminified for review. Issue 5's pages (compose indicator, status panel, delivery log: ~6 KiB each) and their
 // background handlers brought the total to ~362 KiB. The budget still catches an accidental library pull-in
-// (postal-mime alone is ~128 KiB).
-const BUDGET_BYTES = 400 * 1024;
+// (postal-mime alone is ~128 KiB). Issue 11 (the network as it is) added ~47 KiB of own code: the capability publish
+// ladder and its retry, server-feature detection and the limitations shown in the status, carbons, the inline budget,
+// the upload-access check with its optional permission, and crash-proof filing (folder lookup, index rebuild): 409 KiB.
+const BUDGET_BYTES = 430 * 1024;
 
 describe("the add-on bundle", async () => {
   const result = await build({ ...(options as object), write: false, sourcemap: false, metafile: true, logLevel: "silent" });
