@@ -87,6 +87,21 @@ describe("the status with limitations", () => {
     expect(limitationLine({ feature: "sm" }, time, tr)).toMatch(/slower recovery after connection drops/);
   });
 
+  it("names the blocked upload host and keeps the block (with only grantable origins) through the status port", () => {
+    const blocked: Limitation = { feature: "upload", inlineLimitBytes: 47_616, blocked: { reason: "no-permission", host: "upload.example.org", origins: ["https://upload.example.org/*"] } };
+    expect(limitationLine(blocked, time, tr)).toBe(
+      "your server's upload host upload.example.org sends no CORS headers and Mail over XMPP has no permission to use it: mail over about 46 KiB goes by ordinary mail until you allow it",
+    );
+    expect(limitationLine({ ...blocked, blocked: { ...blocked.blocked!, reason: "unreachable" } }, time, tr)).toMatch(/^your server's upload host upload\.example\.org did not answer/);
+    const parsed = parseSessionStatus(withLimitations(online, [blocked]));
+    expect(parsed && limitationsOf(parsed)).toEqual([blocked]);
+    // An origin the add-on could never be granted (all hosts, a path, plain http elsewhere) makes the entry invalid.
+    for (const origins of [["https://*/*"], ["<all_urls>"], ["http://example.org/*"], ["https://a.example/x/*"]]) {
+      const bad = parseSessionStatus(withLimitations(online, [{ ...blocked, blocked: { ...blocked.blocked!, origins } }]));
+      expect(parsed === null || (bad !== null && limitationsOf(bad).some((l) => l.feature === "upload" && l.blocked))).toBe(false);
+    }
+  });
+
   it("shows a badge: '!' when nobody can reach the user, 'i' for partial limitations, none when all is well", () => {
     expect(toolbarBadge(online).text).toBe("");
     expect(toolbarBadge(withLimitations(online, [{ feature: "mam" }])).text).toBe("i");

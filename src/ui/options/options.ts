@@ -14,7 +14,7 @@ import {
   type SettingKey,
   type Settings,
 } from "../../core/settings.js";
-import type { SessionStatus } from "../../core/status.js";
+import { limitationsOf, type SessionStatus } from "../../core/status.js";
 import { applyDocumentLocale, localizePage, t } from "../../platform/i18n.js";
 import { createSettingsStore, type ResolvedSettings } from "../../platform/settings-store.js";
 import { NoReplyError, request } from "../rpc.js";
@@ -70,6 +70,9 @@ const resultText = byId("result-text", HTMLElement);
 const resultDetail = byId("result-detail", HTMLElement);
 const resultLimitations = byId("result-limitations", HTMLUListElement);
 const statusLimitations = byId("status-limitations", HTMLUListElement);
+const allowUploads = byId("allow-uploads", HTMLButtonElement);
+/** The origins that would unblock uploads (the own upload host), while the status says they are blocked. */
+let uploadOrigins: readonly string[] = [];
 
 const store = createSettingsStore();
 let current: ResolvedSettings | undefined;
@@ -213,6 +216,11 @@ function renderStatus(status: SessionStatus | null): void {
   const lines = status === null ? [] : limitationLines(status, formatTime, (key, subs) => t(key, subs));
   statusTextEl.dataset.limited = String(lines.length > 0);
   showList(statusLimitations, lines);
+  const block = status === null ? undefined : limitationsOf(status).find((l) => l.feature === "upload" && l.blocked?.reason === "no-permission");
+  const blocked = block?.feature === "upload" ? block.blocked : undefined;
+  uploadOrigins = blocked?.origins ?? [];
+  allowUploads.hidden = uploadOrigins.length === 0;
+  if (blocked) allowUploads.textContent = t("allowUploads", [clip(blocked.host, 100)]);
 }
 
 // ---- reading and checking the form --------------------------------------------------------------------
@@ -408,6 +416,16 @@ buttons.discover.addEventListener("click", () => {
   void run(async () => {
     await asked;
     await discover();
+  });
+});
+
+// The permission prompt appears only inside the click itself: ask first, synchronously. After "Allow" the background
+// checks the upload host again by itself and pushes a status without the limitation.
+allowUploads.addEventListener("click", () => {
+  // (messenger.permissions directly, not platform/upload-permission.ts: that module would pull xmpp.js into this page)
+  const asked = messenger.permissions.request({ origins: [...uploadOrigins] }).catch(() => false);
+  void asked.then((granted) => {
+    if (!granted) showResult("error", { key: "uploadPermissionRefused" });
   });
 });
 

@@ -159,6 +159,10 @@ export function limitationLine(l: Limitation, formatTime: (epochMillis: number) 
     case "mam":
       return tr("limitMam");
     case "upload":
+      if (l.blocked) {
+        const key = l.blocked.reason === "no-permission" ? "limitUploadBlocked" : "limitUploadUnreachable";
+        return tr(key, [clip(l.blocked.host, 100), aboutKib(l.inlineLimitBytes)]);
+      }
       return tr("limitUpload", [aboutKib(l.inlineLimitBytes)]);
     case "sm":
       return tr("limitSm");
@@ -188,6 +192,8 @@ export function testResultText(result: ConnectTestResult): { readonly text: Text
 // ---- runtime checks of replies and pushes -------------------------------------------------------------
 
 type Fields = Readonly<Record<string, unknown>>;
+/** An origin pattern the add-on may ask for (its optional_permissions): one https host, or loopback for tests. */
+const isUploadOrigin = (o: unknown): boolean => typeof o === "string" && (/^https:\/\/[^/*\s]+\/\*$/.test(o) || o === "http://127.0.0.1/*");
 const isObject = (v: unknown): v is Fields => typeof v === "object" && v !== null && !Array.isArray(v);
 const isFiniteNumber = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 const optionalString = (v: unknown): v is string | undefined => v === undefined || typeof v === "string";
@@ -229,8 +235,15 @@ export function parseLimitation(value: unknown): Limitation | null {
       if (retryAt === undefined) return base;
       return isFiniteNumber(retryAt) ? { ...base, retryAt } : null;
     }
-    case "upload":
-      return isFiniteNumber(value.inlineLimitBytes) && value.inlineLimitBytes >= 0 ? { feature: "upload", inlineLimitBytes: value.inlineLimitBytes } : null;
+    case "upload": {
+      if (!isFiniteNumber(value.inlineLimitBytes) || value.inlineLimitBytes < 0) return null;
+      const b = value.blocked;
+      if (b === undefined) return { feature: "upload", inlineLimitBytes: value.inlineLimitBytes };
+      if (!isObject(b) || (b.reason !== "no-permission" && b.reason !== "unreachable") || typeof b.host !== "string") return null;
+      const origins = b.origins;
+      if (!Array.isArray(origins) || origins.length > 4 || !origins.every(isUploadOrigin)) return null;
+      return { feature: "upload", inlineLimitBytes: value.inlineLimitBytes, blocked: { reason: b.reason, host: b.host, origins: origins as string[] } };
+    }
     case "carbons":
     case "mam":
     case "sm":
