@@ -19,6 +19,8 @@ import { observeStreamManagement } from "../xmpp/server-features.js";
 import { MailReceiver, type MailSink } from "../xmpp/receiver.js";
 import { createKeyValueStore } from "../platform/kv-store.js";
 import { createFolderSink, INBOX_FOLDER, UNVERIFIED_FOLDER } from "../platform/mail-folder.js";
+import { createSharedFolderSink } from "../platform/shared-folder.js";
+import { SiblingTracker } from "../xmpp/siblings.js";
 import { createSmtpDuplicateGuard } from "../platform/smtp-duplicates.js";
 import { createSenderDirectory } from "../platform/sender-directory.js";
 import { createRouter, type Handlers } from "./router.js";
@@ -67,8 +69,16 @@ const credentials = createCredentialStore(messenger.storage.local);
 const ports = new Set<messenger.runtime.Port>();
 /** The effective settings as of the last applySettings; the folder sink reads them for every mail it files. */
 let currentSettings: Settings = DEFAULT_SETTINGS;
-const folderSink = createFolderSink(log, () => currentSettings);
 const engineStore = createKeyValueStore();
+/** The other Thunderbirds of the account (for a receive folder they all see: docs/protocol.md §6). */
+let siblings: SiblingTracker | null = null;
+const folderSink = createSharedFolderSink({
+  inner: createFolderSink(log, () => currentSettings),
+  log,
+  settings: () => currentSettings,
+  siblings: () => siblings,
+  store: engineStore,
+});
 const smtpDuplicates = createSmtpDuplicateGuard(
   log,
   engineStore,
@@ -173,6 +183,8 @@ async function applySettings(): Promise<void> {
     uploadAccess = null;
     health?.stop();
     health = null;
+    siblings?.stop();
+    siblings = null;
     // Switched off: tell senders first that we no longer accept mail (docs/protocol.md §2).
     if (!settings.enabled && old.status.state === "online") {
       await retractCapability(old).then(
@@ -219,6 +231,9 @@ async function applySettings(): Promise<void> {
   sender.start();
   sender.onLateFailure((id, to, reason) => log.warn("mail-bounced-after-accept", { id, to, reason }));
   mailSender = sender;
+  const nextSiblings = new SiblingTracker({ session: next, log, filedInto: (key) => folderSink.filedInto(key) });
+  nextSiblings.start();
+  siblings = nextSiblings;
   new MailReceiver({ session: next, sink: mailSink, directory: senderDirectory, store: engineStore, log }).start();
   // Telling others we accept mail (at every login, retried with backoff) and what the server lacks: in the status.
   nextHealth.start();

@@ -8,3 +8,6 @@ export const CLIENT_NAME = "Mail over XMPP for Thunderbird";
 export const NS_CARBONS = "urn:xmpp:carbons:2";
 /** Stanza Forwarding (XEP-0297), the wrapper of carbons and MAM results. */
 export const NS_FORWARD = "urn:xmpp:forward:0";
+
+/** The add-on's own exchange between the Thunderbirds of one account (src/xmpp/siblings.ts). */
+export const NS_SIBLING = "https://mailoverxmpp.net/protocol/sibling/0";

@@ -1,0 +1,96 @@
+// Filing into a receive folder that other Thunderbirds of the same account see (an IMAP folder): one of them files,
+// the others count the mail as filed when it tells them so (src/core/shared-folder.ts has the rule, src/xmpp/
+// siblings.ts the exchange, docs/protocol.md §6 the description). Folders in a local store are passed straight on.
+import type { Logger } from "../core/log.js";
+import { decideShared, FilingLedger, SIBLING_ASK_MS, SIBLING_WAIT_MS, sharedFolderKey, siblingMailKey, type SiblingWord } from "../core/shared-folder.js";
+import type { FiledMail, KeyValueStore, MailSink } from "../xmpp/receiver.js";
+import type { SiblingTracker } from "../xmpp/siblings.js";
+import type { ReceiveSettings } from "./mail-folder.js";
+
+const LEDGER_KEY = "siblingLedger";
+
+export interface SharedFolderSinkDeps {
+  readonly inner: MailSink;
+  readonly log: Logger;
+  readonly settings: () => ReceiveSettings;
+  /** The current session's sibling tracker (null while there is no session). */
+  readonly siblings: () => SiblingTracker | null;
+  readonly store: KeyValueStore;
+  readonly waitMs?: number;
+  readonly askMs?: number;
+}
+
+export interface SharedFolderSink extends MailSink {
+  /** The folder key this Thunderbird filed (or saw filed) a mail into, for a sibling's query. */
+  filedInto(mailKey: string): string | undefined;
+}
+
+/** The shared-folder key of the chosen receive folder, or null when the mail goes to a folder only we see. */
+async function folderKeyFor(mail: FiledMail, settings: ReceiveSettings): Promise<string | null> {
+  const withUnverified = !mail.verified || (!mail.known && settings.unknownSenders === "unverified-folder");
+  if (withUnverified || settings.receiveFolder === "") return null; // Local Folders
+  try {
+    const folder = await messenger.folders.get(settings.receiveFolder, false);
+    if (!folder.accountId) return null;
+    const account = await messenger.accounts.get(folder.accountId, false);
+    if (!account) return null;
+    return sharedFolderKey({
+      accountType: account.type,
+      accountName: account.name,
+      identities: (account.identities ?? []).map((i) => i.email ?? ""),
+      path: folder.path ?? "",
+    });
+  } catch {
+    return null; // a missing folder: the folder sink files into Local Folders
+  }
+}
+
+export function createSharedFolderSink(deps: SharedFolderSinkDeps): SharedFolderSink {
+  const { inner, log } = deps;
+  let ledger: FilingLedger | null = null;
+  const loaded = deps.store.get(LEDGER_KEY).then(
+    (saved) => (ledger = new FilingLedger(2000, saved)),
+    () => (ledger = new FilingLedger(2000)),
+  );
+  const remember = async (mailKey: string, folderKey: string) => {
+    await loaded;
+    ledger!.set(mailKey, folderKey);
+    await deps.store.set(LEDGER_KEY, ledger!.toJSON()).catch((error: unknown) => log.warn("sibling-ledger-save-failed", { error }));
+  };
+
+  return {
+    filedInto: (mailKey) => ledger?.get(mailKey),
+
+    async file(mail: FiledMail): Promise<void> {
+      const tracker = deps.siblings();
+      const self = tracker?.self ?? null;
+      const folderKey = await folderKeyFor(mail, deps.settings());
+      if (folderKey === null || tracker === null || self === null) return inner.file(mail);
+      const mailKey = siblingMailKey(mail.fromJid, mail.originId);
+      const started = Date.now();
+      let words: Map<string, SiblingWord> =
+        tracker.siblings().length > 0 ? await tracker.ask(mail.fromJid, mail.originId, deps.askMs ?? SIBLING_ASK_MS) : tracker.words(mail.fromJid, mail.originId);
+      let decision = decideShared({ folderKey, self, siblings: tracker.siblings(), words, waited: false });
+      if (decision.action === "wait") {
+        log.info("shared-folder-wait", { filer: decision.filer, siblings: tracker.siblings().length });
+        words = await tracker.waitFor(decision.filer, mail.fromJid, mail.originId, deps.waitMs ?? SIBLING_WAIT_MS);
+        decision = decideShared({ folderKey, self, siblings: tracker.siblings(), words, waited: true });
+      }
+      const ms = Date.now() - started;
+      if (decision.action === "filed-by-sibling") {
+        log.info("mail-filed-by-sibling", { by: decision.by, messageId: mail.messageId ?? "", ms });
+        await remember(mailKey, folderKey);
+        return;
+      }
+      log.info("shared-folder-file", { why: decision.action === "file" ? decision.why : "", siblings: tracker.siblings().length, ms });
+      try {
+        await inner.file(mail);
+      } catch (error) {
+        tracker.announce(mail.fromJid, mail.originId, { state: "failed" });
+        throw error;
+      }
+      await remember(mailKey, folderKey);
+      tracker.announce(mail.fromJid, mail.originId, { state: "filed", folder: folderKey });
+    },
+  };
+}
