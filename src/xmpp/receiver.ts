@@ -62,6 +62,8 @@ export interface MailReceiverDeps {
   readonly limits?: MailLimits;
   readonly download?: typeof downloadBytes;
   readonly downloadTimeoutMs?: number;
+  /** Longest wait for the sink to file one mail (default 90 s: above the platform sink's own import bound). */
+  readonly fileTimeoutMs?: number;
   readonly now?: () => Date;
 }
 
@@ -188,7 +190,7 @@ export class MailReceiver {
         originId: mail.originId,
         receivedAt,
       });
-      await this.#deps.sink.file({
+      await this.#fileBounded({
         raw: prependHeader(neutralizeTraceHeaders(raw), header),
         verified: verdict.verified,
         known: verdict.verified ? verdict.known : senderKnown,
@@ -220,6 +222,29 @@ export class MailReceiver {
       log.error("mail-not-filed", { from: mail.from, id: mail.id, error });
       return { status: "failed", error: error instanceof Error ? error.message : String(error) };
     }
+  }
+
+  /**
+   * The sink, with a deadline: mail is received one stanza at a time, so a sink that never settles (a Thunderbird
+   * import into a folder whose index a crash left stale did not, in tests) would stop all receiving. Past the deadline
+   * the mail counts as not filed: no receipt, nothing remembered; the sender falls back to SMTP, and if the import
+   * completes after all, the sink's own lookup finds it before filing a retransmission or archive copy again.
+   */
+  #fileBounded(mail: FiledMail): Promise<void> {
+    const ms = this.#deps.fileTimeoutMs ?? 90_000;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`filing took longer than ${ms} ms`)), ms);
+      this.#deps.sink.file(mail).then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+    });
   }
 
   async #bytes(mail: IncomingMail, limits: MailLimits): Promise<Uint8Array> {

@@ -43,6 +43,8 @@ interface Alice {
   sinkCalls: number;
   sinkDelayMs: number;
   sinkFails: boolean;
+  /** When set, sink.file() never settles (as a Thunderbird import into a stale folder did). */
+  sinkHangs: boolean;
 }
 
 interface Shared {
@@ -63,14 +65,17 @@ function makeAlice(server: XmppServer, shared: Shared, resource = "tb"): Alice {
     sinkCalls: 0,
     sinkDelayMs: 0,
     sinkFails: false,
+    sinkHangs: false,
   };
   const receiver = new MailReceiver({
     session,
     log: { error() {}, warn() {}, info() {}, debug() {} },
     now: () => RECEIVED_AT,
+    fileTimeoutMs: 1_500,
     sink: {
       async file(mail) {
         alice.sinkCalls += 1;
+        if (alice.sinkHangs) return new Promise<void>(() => {});
         if (alice.sinkDelayMs > 0) await sleep(alice.sinkDelayMs);
         if (alice.sinkFails) throw new Error("mail store unavailable");
         alice.filed.push(mail);
@@ -410,6 +415,22 @@ describe.each(testServers())("receiving mail over XMPP (MailReceiver on a real %
     await bob.send(await inlineStanza(raw, id));
     await waitFor(() => filedReceipts(bob.inbox, id).length === 1);
     expect(alice.filed.filter((m) => m.originId === id)).toHaveLength(1);
+  });
+
+  it("gives up on a sink that never settles (no receipt), and goes on receiving the next mail", async () => {
+    const id = uid("hang");
+    alice.sinkHangs = true;
+    try {
+      await bob.send(await inlineStanza(rfc5322({ from: "bob@localhost", subject: "hangs" }), id));
+      await waitFor(() => alice.outcomes.some((o) => o.id === id), 5_000, "the hanging filing given up");
+      expect(alice.outcomes.find((o) => o.id === id)?.outcome).toMatchObject({ status: "failed", error: expect.stringMatching(/longer than 1500 ms/) });
+    } finally {
+      alice.sinkHangs = false;
+    }
+    expect(filedReceipts(bob.inbox, id)).toHaveLength(0);
+    const next = uid("after-hang");
+    await bob.send(await inlineStanza(rfc5322({ from: "bob@localhost", subject: "next" }), next));
+    await waitFor(() => filedReceipts(bob.inbox, next).length === 1, 5_000, "the next mail filed");
   });
 
   it("measures send → filed receipt for a 10 KB inline mail (median of 10)", async () => {
