@@ -10,16 +10,18 @@
 //     from each one's ledger of recent filings). A "filed, into the same folder key" answer means: filed, do nothing.
 //   * Otherwise the filer — the smallest resource name among the online add-on resources, itself included — files at
 //     once and then tells its siblings "filed into <folder key>" (or "failed" when the import failed).
-//   * The others wait for that notice, at most SIBLING_WAIT_MS. Same folder key: filed. Another folder key,
-//     "failed", or no word in time (the filer crashed, is offline without its presence gone yet, or is slow): file
-//     themselves. A duplicate beats a loss; a mail is never left unfiled because of a sibling.
+//   * The others wait for that notice, at most SIBLING_WAIT_MS, if the filer answered their question at all (it
+//     answers at once, "not yet" at least). Same folder key: filed. Another folder key, "failed", no answer to the
+//     question (the filer crashed and the server has not noticed yet) or no notice in time (the filer is slow): file
+//     themselves. A duplicate beats a loss; a mail is never left unfiled because of a sibling. SIBLING_ASK_MS +
+//     SIBLING_WAIT_MS stay below the sender's default hold (8 s), so the sender still gets "filed" in these cases.
 //
 // This file holds the pure part: election, the folder key, the decision after the siblings' answers, the ledger.
 
 /** How long a Thunderbird that is not the filer waits for the filer's notice before it files itself. */
-export const SIBLING_WAIT_MS = 8_000;
+export const SIBLING_WAIT_MS = 5_000;
 /** How long a Thunderbird waits for its siblings' answers to "did you file it?". */
-export const SIBLING_ASK_MS = 2_000;
+export const SIBLING_ASK_MS = 1_500;
 /** Resource names the add-on binds (runtime.newResource). */
 export const ADDON_RESOURCE = /^thunderbird-[0-9a-f]{8}$/;
 
@@ -63,7 +65,7 @@ export type SharedDecision =
   /** A sibling filed it into this very folder: do not import, count it as filed. */
   | { readonly action: "filed-by-sibling"; readonly by: string }
   /** Import now (this Thunderbird is the filer, the folder is its own, or no sibling will file it here). */
-  | { readonly action: "file"; readonly why: "local-folder" | "no-siblings" | "filer" | "other-folder" | "filer-failed" | "no-word-in-time" }
+  | { readonly action: "file"; readonly why: "local-folder" | "no-siblings" | "filer" | "other-folder" | "filer-failed" | "filer-silent" | "no-word-in-time" }
   /** Wait for the filer's notice (at most SIBLING_WAIT_MS), then decide again with `waited: true`. */
   | { readonly action: "wait"; readonly filer: string };
 
@@ -73,7 +75,11 @@ export interface SharedInput {
   readonly self: string;
   /** Resource names of the account's other online add-on resources. */
   readonly siblings: readonly string[];
-  /** What siblings said so far, by resource name. */
+  /**
+   * What siblings said so far, by resource name — after asking them all (SIBLING_ASK_MS): a sibling that runs the
+   * add-on answers at once ("not-yet" at least), so a filer without any word is gone (crashed, its session not yet
+   * timed out by the server) and is not waited for.
+   */
   readonly words: ReadonlyMap<string, SiblingWord>;
   /** True once the wait for the filer's notice is over. */
   readonly waited: boolean;
@@ -88,8 +94,9 @@ export function decideShared(input: SharedInput): SharedDecision {
   if (siblings.length === 0 && words.size === 0) return { action: "file", why: "no-siblings" };
   if (filer === self) return { action: "file", why: "filer" };
   const filerWord = words.get(filer);
-  if (filerWord?.state === "filed") return { action: "file", why: "other-folder" };
-  if (filerWord?.state === "failed") return { action: "file", why: "filer-failed" };
+  if (filerWord === undefined) return { action: "file", why: waited ? "no-word-in-time" : "filer-silent" };
+  if (filerWord.state === "filed") return { action: "file", why: "other-folder" };
+  if (filerWord.state === "failed") return { action: "file", why: "filer-failed" };
   if (waited) return { action: "file", why: "no-word-in-time" };
   return { action: "wait", filer };
 }

@@ -10,6 +10,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, 
 import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { findOnPath } from "./bin.js";
 import { freePort } from "./ports.js";
 import { logTail, sleep } from "./server-process.js";
@@ -180,4 +181,79 @@ service stats {
       if (process.env.MOX_DOVECOT_KEEP !== "1") rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// An IMAP account on this Dovecot in a test Thunderbird (tests/support/thunderbird.ts launchThunderbird):
+//   launchThunderbird({ ..., ...thunderbirdImapAccount(imap, { user: "bob", password, email }) })
+// Thunderbird 153 keeps passwords only in its login manager (no pref): a test-only extension with an experiment API
+// (tests/e2e/fixtures/imap-login-ext) adds the login at startup, before anything opens the account (it does not log in
+// at startup and does not check for new mail on its own).
+
+export const IMAP_LOGIN_EXT_ID = "mox-test-imap-login@mailoverxmpp.net";
+export const IMAP_LOGIN_EXT_DIR = fileURLToPath(new URL("../e2e/fixtures/imap-login-ext/", import.meta.url));
+/** The account key the IMAP account gets (after the POP account1 and Local Folders account2 of launchThunderbird). */
+export const IMAP_ACCOUNT_ID = "account3";
+
+export interface ImapAccountSpec {
+  readonly user: string;
+  readonly password: string;
+  /** The identity of the IMAP account. */
+  readonly email: string;
+  /** The account's name (default: the e-mail address, as Thunderbird's account setup names it). */
+  readonly name?: string;
+}
+
+/** The Thunderbird folder id of a folder of that IMAP account ("INBOX" → "account3://INBOX"). */
+export function imapFolderId(path = "INBOX"): string {
+  return `${IMAP_ACCOUNT_ID}://${path}`;
+}
+
+export function thunderbirdImapAccount(
+  imap: Pick<Dovecot, "host" | "port">,
+  spec: ImapAccountSpec,
+): { extraPrefs: Record<string, string | number | boolean>; prepareProfile: (profileDir: string) => void } {
+  const extraPrefs: Record<string, string | number | boolean> = {
+    "mail.accountmanager.accounts": "account1,account2,account3",
+    "mail.account.lastKey": 3,
+    "mail.account.account3.server": "server3",
+    "mail.account.account3.identities": "id9",
+    "mail.server.server3.type": "imap",
+    "mail.server.server3.hostname": imap.host,
+    "mail.server.server3.port": imap.port,
+    "mail.server.server3.userName": spec.user,
+    "mail.server.server3.name": spec.name ?? spec.email,
+    "mail.server.server3.socketType": 0,
+    "mail.server.server3.authMethod": 3,
+    "mail.server.server3.login_at_startup": false,
+    "mail.server.server3.check_new_mail": false,
+    "mail.server.server3.download_on_biff": false,
+    "mail.identity.id9.fullName": spec.user,
+    "mail.identity.id9.useremail": spec.email,
+    "mail.identity.id9.smtpServer": "smtp1",
+    "mail.identity.id9.valid": true,
+    "mail.identity.id9.fcc": false,
+    "mail.identity.id9.compose_html": false,
+    // Experiments (the login extension) in a sideloaded, unsigned add-on.
+    "extensions.experiments.enabled": true,
+  };
+  const prepareProfile = (profileDir: string) => {
+    const extDir = join(profileDir, "extensions");
+    mkdirSync(extDir, { recursive: true });
+    writeFileSync(join(extDir, IMAP_LOGIN_EXT_ID), `${IMAP_LOGIN_EXT_DIR.replace(/\/$/, "")}\n`);
+    // launchThunderbird's HOME is the profile's sibling directory "home".
+    const managedDir = join(profileDir, "..", "home", ".mozilla", "managed-storage");
+    mkdirSync(managedDir, { recursive: true });
+    const origins = [`imap://${imap.host}`, `imap://${imap.host}:${imap.port}`];
+    writeFileSync(
+      join(managedDir, `${IMAP_LOGIN_EXT_ID}.json`),
+      JSON.stringify({
+        name: IMAP_LOGIN_EXT_ID,
+        description: "written by the mox test harness",
+        type: "storage",
+        data: { logins: origins.map((origin) => ({ origin, username: spec.user, password: spec.password })) },
+      }),
+    );
+  };
+  return { extraPrefs, prepareProfile };
 }

@@ -38,11 +38,12 @@ describe("sharedFolderKey", () => {
 
 describe("decideShared", () => {
   const base = { folderKey: KEY, self: B, siblings: [A], words: words([]), waited: false };
+  const notYet = (r: string) => words([[r, { state: "not-yet" }]]);
   it.each([
     ["a local folder: always file", { ...base, folderKey: null }, { action: "file", why: "local-folder" }],
     ["alone on the account: file", { ...base, siblings: [] }, { action: "file", why: "no-siblings" }],
     ["the filer (smallest resource) files at once", { ...base, self: A, siblings: [B, C] }, { action: "file", why: "filer" }],
-    ["not the filer: wait for the filer", base, { action: "wait", filer: A }],
+    ["not the filer, the filer did not answer the question (crashed): file at once", base, { action: "file", why: "filer-silent" }],
     ["not the filer, filer said not yet: wait", { ...base, words: words([[A, { state: "not-yet" }]]) }, { action: "wait", filer: A }],
     ["a sibling filed into the same folder: filed", { ...base, words: words([[A, { state: "filed", folder: KEY }]]) }, { action: "filed-by-sibling", by: A }],
     [
@@ -57,11 +58,11 @@ describe("decideShared", () => {
     ],
     ["the filer filed into another folder: file here", { ...base, words: words([[A, { state: "filed", folder: OTHER }]]) }, { action: "file", why: "other-folder" }],
     ["the filer failed: file at once", { ...base, words: words([[A, { state: "failed" }]]) }, { action: "file", why: "filer-failed" }],
-    ["no word from the filer in time: file (a duplicate beats a loss)", { ...base, waited: true }, { action: "file", why: "no-word-in-time" }],
-    ["only 'not yet' in time: file", { ...base, waited: true, words: words([[A, { state: "not-yet" }]]) }, { action: "file", why: "no-word-in-time" }],
+    ["no notice from the filer in time: file (a duplicate beats a loss)", { ...base, waited: true, words: notYet(A) }, { action: "file", why: "no-word-in-time" }],
+    ["the filer went silent during the wait: file", { ...base, waited: true }, { action: "file", why: "no-word-in-time" }],
     [
       "a third resource's 'filed elsewhere' does not stop the wait for the filer",
-      { ...base, self: C, siblings: [A, B], words: words([[B, { state: "filed", folder: OTHER }]]) },
+      { ...base, self: C, siblings: [A, B], words: words([[A, { state: "not-yet" }], [B, { state: "filed", folder: OTHER }]]) },
       { action: "wait", filer: A },
     ],
   ])("%s", (_name, input, expected) => {
