@@ -68,6 +68,7 @@ export function createSharedFolderSink(deps: SharedFolderSinkDeps): SharedFolder
       if (folderKey === null || tracker === null || self === null) return inner.file(mail);
       const mailKey = siblingMailKey(mail.fromJid, mail.originId);
       const started = Date.now();
+      await tracker.settled();
       let words: Map<string, SiblingWord> =
         tracker.siblings().length > 0 ? await tracker.ask(mail.fromJid, mail.originId, deps.askMs ?? SIBLING_ASK_MS) : tracker.words(mail.fromJid, mail.originId);
       let decision = decideShared({ folderKey, self, siblings: tracker.siblings(), words, waited: false });

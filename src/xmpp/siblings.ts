@@ -23,6 +23,11 @@ const MAX_ATTR = 1024;
 /** Words kept for mails not (yet) being filed here: a notice can arrive before this Thunderbird got the mail. */
 const MAX_BUFFERED = 500;
 const BUFFER_MS = 10 * 60_000;
+/**
+ * After a fresh login the server sends the presence of our other online resources right after our own initial
+ * presence; until this much time has passed, "no siblings" may only mean "not heard of them yet".
+ */
+export const PRESENCE_SETTLE_MS = 1_500;
 
 export interface SiblingTrackerDeps {
   readonly session: XmppSession;
@@ -30,6 +35,7 @@ export interface SiblingTrackerDeps {
   /** The folder key this Thunderbird filed a mail into (its ledger), for answering a sibling's query. */
   readonly filedInto: (mailKey: string) => string | undefined;
   readonly now?: () => number;
+  readonly settleMs?: number;
 }
 
 interface Buffered {
@@ -44,6 +50,8 @@ export class SiblingTracker {
   readonly #words = new Map<string, Buffered>();
   readonly #waiters = new Set<() => void>();
   #off: Array<() => void> = [];
+  /** When the current session came online (Date.now()), or null while it is not online. */
+  #onlineSince: number | null = null;
 
   constructor(deps: SiblingTrackerDeps) {
     this.#deps = deps;
@@ -55,8 +63,12 @@ export class SiblingTracker {
     this.#off.push(session.onStanza((stanza) => this.#onStanza(stanza)));
     this.#off.push(
       session.onStatus((s) => {
+        if (s.state === "online") this.#onlineSince ??= (this.#deps.now ?? Date.now)();
         // A fresh login gets every sibling's presence again; a resumed stream keeps what we knew.
-        if (s.state === "disconnected" || s.state === "auth-failed") this.#siblings.clear();
+        if (s.state === "disconnected" || s.state === "auth-failed") {
+          this.#siblings.clear();
+          this.#onlineSince = null;
+        }
       }),
     );
   }
@@ -72,6 +84,16 @@ export class SiblingTracker {
   get self(): string | null {
     const jid = this.#deps.session.jid;
     return jid ? jidParse(jid).resource || null : null;
+  }
+
+  /**
+   * Resolves once the siblings are known: PRESENCE_SETTLE_MS after this session came online (at once later on). A
+   * mail caught up from the archive right after login would otherwise be filed as if this Thunderbird were alone.
+   */
+  async settled(): Promise<void> {
+    const since = this.#onlineSince ?? (this.#deps.now ?? Date.now)();
+    const left = since + (this.#deps.settleMs ?? PRESENCE_SETTLE_MS) - (this.#deps.now ?? Date.now)();
+    if (left > 0) await new Promise<void>((resolve) => setTimeout(resolve, left));
   }
 
   /** The other online resources of the account that run the add-on (resource names). */

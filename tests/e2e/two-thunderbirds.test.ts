@@ -45,8 +45,12 @@ describe.skipIf(skipReason !== null).each(kinds)("two Thunderbirds on one accoun
   const alice = `alice@${DOMAIN}`;
   const bob = `bob@${DOMAIN}`;
 
-  const launchBob = (name: string) =>
+  /** Every subject sent, to check at the end that each is on the server once. */
+  const subjects: string[] = [];
+  let crashed: { name: string; runDir: string } | null = null;
+  const launchBob = (name: string, runDir?: string) =>
     launchThunderbird({
+      ...(runDir ? { runDir } : {}),
       addonDir: DIST_DIR,
       smtpPort: env.sink.port,
       managed: { jid: bob, password: "secret-bob", websocketUrl: env.server.wsUrl, receiveFolder: imapFolderId("INBOX") },
@@ -94,6 +98,7 @@ describe.skipIf(skipReason !== null).each(kinds)("two Thunderbirds on one accoun
   /** alice sends one mail to bob; returns what each running bob did and how long it took. */
   async function send(label: string, running: TB[]) {
     const subject = `${label} ${crypto.randomUUID()}`;
+    subjects.push(subject);
     const filedBefore = running.map((tb) => eventsOf(tb, "mail-filed").length);
     const bySiblingBefore = running.map((tb) => eventsOf(tb, "mail-filed-by-sibling").length);
     const decidedBefore = aliceDecided().length;
@@ -140,7 +145,9 @@ describe.skipIf(skipReason !== null).each(kinds)("two Thunderbirds on one accoun
     // Which one files: the smallest resource name (the one that logged mail-filed above).
     const filerName = [...bobs].find(([, tb]) => eventsOf(tb, "mail-filed").length > 0)![0];
     const otherName = filerName === "home" ? "office" : "home";
-    await bobs.get(filerName)!.crash();
+    const filerTb = bobs.get(filerName)!;
+    await filerTb.crash();
+    crashed = { name: filerName, runDir: filerTb.runDir };
     bobs.delete(filerName);
     const other = bobs.get(otherName)!;
     const r = await send("filer crashed", [other]);
@@ -150,5 +157,22 @@ describe.skipIf(skipReason !== null).each(kinds)("two Thunderbirds on one accoun
     expect(decision.why).toBe("filer-silent");
     expect(r.decided.result, "alice's Send").toBe("cancel");
     figures.push(`filer crashed: send → on the IMAP server ${Math.round(r.onServerMs)} ms (the survivor waited ${String(decision.ms)} ms for the dead filer)`);
+  }, 120_000);
+
+  it("the crashed Thunderbird starts again and catches up from the archive: it asks, counts the survivor's copy, still once", async () => {
+    expect(crashed, "the previous test crashed the filer").not.toBeNull();
+    const { name, runDir } = crashed!;
+    const t0 = performance.now();
+    const back = await launchBob(name, runDir);
+    bobs.set(name, back);
+    allBobs.set(`${name} (restarted)`, back);
+    await online(back, `bob's ${name} (restarted)`);
+    // The mail that arrived while it was dead comes from its MAM catch-up; the survivor filed it already.
+    const decided = await back.waitForEvent((e) => e.event === "mail-filed-by-sibling" || e.event === "mail-filed", 30_000);
+    expect(decided.event, JSON.stringify(decided)).toBe("mail-filed-by-sibling");
+    figures.push(`restarted filer: online → caught-up mail counted as the sibling's ${Math.round(back.timeOf(decided)! - t0)} ms after launch`);
+    await sleep(SETTLE_MS);
+    expect(back.events().filter((e) => e.event === "mail-filed"), "imports by the restarted Thunderbird").toEqual([]);
+    for (const subject of subjects) expect(onServer(subject), subject).toHaveLength(1);
   }, 120_000);
 });
