@@ -3,7 +3,8 @@
 // Thunderbird must end up on the IMAP server once, not twice (docs/protocol.md §6, "Several Thunderbirds on one
 // account"); alice gets "filed". Then the filer is killed (its session still looks online to the server): the other
 // Thunderbird files within the sender's hold, once. Counted on the server itself (the Maildir), not in Thunderbird.
-//   MOX_SERVERS=prosody|ejabberd to run one server only; MOX_E2E_DUMP=1 prints the Thunderbirds' [mox] events.
+//   MOX_SERVERS=prosody|ejabberd to run one server only; MOX_E2E_DUMP=1 prints the Thunderbirds' [mox] events;
+//   MOX_E2E_BOB_ADDON=<dir> runs bob's Thunderbirds with another build (to check that the test fails without the rule).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DIST_DIR, e2eSkipReason, startE2E, type E2E } from "../support/e2e-env.js";
 import { imapFolderId, isDovecotAvailable, startDovecot, thunderbirdImapAccount, type Dovecot } from "../support/dovecot.js";
@@ -51,7 +52,7 @@ describe.skipIf(skipReason !== null).each(kinds)("two Thunderbirds on one accoun
   const launchBob = (name: string, runDir?: string) =>
     launchThunderbird({
       ...(runDir ? { runDir } : {}),
-      addonDir: DIST_DIR,
+      addonDir: process.env.MOX_E2E_BOB_ADDON || DIST_DIR,
       smtpPort: env.sink.port,
       managed: { jid: bob, password: "secret-bob", websocketUrl: env.server.wsUrl, receiveFolder: imapFolderId("INBOX") },
       identities: [{ email: bob, fullName: `Bob (${name})` }],
