@@ -25,10 +25,18 @@ async function phone(server: XmppServer, user: string, password: string, resourc
   const xmpp = stockClient({ service: server.wsUrl, domain: server.domain, username: user, password, resource });
   xmpp.on("error", () => {});
   const inbox: Element[] = [];
-  xmpp.on("stanza", (s: Element) => void (s.is("message") && inbox.push(s)));
+  const self = `${user}@${server.domain}/${resource}`;
+  let echoed = false;
+  xmpp.on("stanza", (s: Element) => {
+    if (s.is("message")) inbox.push(s);
+    if (s.is("presence") && s.attrs.from === self && s.attrs.type === undefined) echoed = true;
+  });
   await xmpp.start();
+  // Nothing before <enabled/>: a stock client that sends at once miscounts stanzas, and ejabberd then ends its session.
+  await waitFor(() => xmpp.streamManagement.enabled, 5_000, `stream management on ${resource}`);
   if (carbons) await xmpp.iqCaller.request(xml("iq", { type: "set" }, xml("enable", { xmlns: NS_CARBONS })), 5_000);
   await xmpp.send(xml("presence", {}, xml("priority", {}, String(priority))));
+  await waitFor(() => echoed, 5_000, `${resource}'s own presence back from the server`);
   return { xmpp, inbox };
 }
 
