@@ -5,16 +5,21 @@ import type { Logger } from "../core/log.js";
 import { decideShared, FilingLedger, SIBLING_ASK_MS, SIBLING_WAIT_MS, sharedFolderKey, siblingMailKey, type SiblingWord } from "../core/shared-folder.js";
 import type { FiledMail, KeyValueStore, MailSink } from "../xmpp/receiver.js";
 import type { SiblingTracker } from "../xmpp/siblings.js";
+
+/** What the sink uses of the sibling tracker. */
+export type SiblingView = Pick<SiblingTracker, "self" | "siblings" | "settled" | "ask" | "words" | "waitFor" | "announce">;
 import type { ReceiveSettings } from "./mail-folder.js";
 
 const LEDGER_KEY = "siblingLedger";
+/** The folder key of a folder only this Thunderbird sees (never equal to a shared folder's key or another's). */
+const localFolderKey = (self: string) => `local|${self}`;
 
 export interface SharedFolderSinkDeps {
   readonly inner: MailSink;
   readonly log: Logger;
   readonly settings: () => ReceiveSettings;
   /** The current session's sibling tracker (null while there is no session). */
-  readonly siblings: () => SiblingTracker | null;
+  readonly siblings: () => SiblingView | null;
   readonly store: KeyValueStore;
   readonly waitMs?: number;
   readonly askMs?: number;
@@ -65,8 +70,19 @@ export function createSharedFolderSink(deps: SharedFolderSinkDeps): SharedFolder
       const tracker = deps.siblings();
       const self = tracker?.self ?? null;
       const folderKey = await folderKeyFor(mail, deps.settings());
-      if (folderKey === null || tracker === null || self === null) return inner.file(mail);
       const mailKey = siblingMailKey(mail.fromJid, mail.originId);
+      if (tracker === null || self === null) return inner.file(mail);
+      if (folderKey === null) {
+        // A folder only this Thunderbird sees: file, no coordination. Say so all the same, so that a sibling waiting
+        // for us as its filer (we are the smallest resource) files into its own shared folder at once.
+        await inner.file(mail);
+        if (tracker.siblings().length > 0) {
+          const own = localFolderKey(self);
+          await remember(mailKey, own);
+          tracker.announce(mail.fromJid, mail.originId, { state: "filed", folder: own });
+        }
+        return;
+      }
       const started = Date.now();
       await tracker.settled();
       let words: Map<string, SiblingWord> =
