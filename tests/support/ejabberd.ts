@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { findOnPath } from "./bin.js";
 import { freePorts } from "./ports.js";
 import type { ProsodyServer, TlsFiles } from "./prosody.js";
-import { fileSize, httpRequest, logTail, PortInUseError, readFrom, releaseDir, sleep, trackChild, trackDir } from "./server-process.js";
+import { fileSize, httpRequest, logTail, PortInUseError, readFrom, ServerProcess, sleep, trackDir } from "./server-process.js";
 
 /** Where Debian's ejabberd package puts its Erlang applications. */
 const EJABBERD_LIBS = "/usr/lib/x86_64-linux-gnu";
@@ -57,7 +57,6 @@ function findEjabberdLib(): string | null {
 }
 
 const READY_DEADLINE_MS = 20_000;
-const STOP_GRACE_MS = 5_000;
 const PORT_ATTEMPTS = 3;
 
 interface Settings {
@@ -77,7 +76,8 @@ function yamlString(s: string): string {
   return JSON.stringify(s); // a JSON string is a valid YAML double-quoted scalar
 }
 
-class Ejabberd implements EjabberdServer {
+class Ejabberd extends ServerProcess implements EjabberdServer {
+  protected readonly label = "ejabberd";
   readonly kind = "ejabberd" as const;
   readonly domain: string;
   readonly dataDir: string;
@@ -86,17 +86,13 @@ class Ejabberd implements EjabberdServer {
   private httpPort: number;
   private c2s: number;
   private tlsPort: number | null;
-  private child: ChildProcess | null = null;
   private watchdog: ChildProcess | null = null;
-  private exited: Promise<void> | null = null;
-  private stopping: Promise<void> | null = null;
-  private starting: Promise<void> | null = null;
-  private cleanedUp = false;
 
   constructor(
     private readonly settings: Settings,
     ports: number[],
   ) {
+    super();
     this.domain = settings.domain;
     [this.httpPort, this.c2s] = ports as [number, number];
     this.tlsPort = settings.tls ? ports[2]! : null;
@@ -123,10 +119,6 @@ class Ejabberd implements EjabberdServer {
   get httpsUrl(): string | null {
     return this.tlsPort === null ? null : `https://127.0.0.1:${this.tlsPort}`;
   }
-  get pid(): number | null {
-    return this.child?.pid ?? null;
-  }
-
   setPorts(ports: number[]): void {
     [this.httpPort, this.c2s] = ports as [number, number];
     if (this.tlsPort !== null) this.tlsPort = ports[2]!;
@@ -252,20 +244,7 @@ class Ejabberd implements EjabberdServer {
     ].join("\n");
   }
 
-  start(): Promise<void> {
-    if (this.cleanedUp) return Promise.reject(new Error("ejabberd: start() after cleanup()"));
-    if (this.starting) return this.starting;
-    this.starting = (async () => {
-      if (this.stopping) await this.stopping;
-      if (this.child) return;
-      await this.doStart();
-    })().finally(() => {
-      this.starting = null;
-    });
-    return this.starting;
-  }
-
-  private async doStart(): Promise<void> {
+  protected async launch(): Promise<void> {
     const erl = findOnPath("erl");
     if (!erl || !findEjabberdLib()) throw new Error('ejabberd not installed (install the Debian package "ejabberd")');
     const configFile = join(this.dir, "ejabberd.yml");
@@ -291,8 +270,7 @@ class Ejabberd implements EjabberdServer {
     } finally {
       closeSync(outFd);
     }
-    this.child = child;
-    trackChild(child);
+    const exitInfoOf = this.adopt(child);
     // A test process killed outright cannot kill its children: this watchdog stops the VM once the test process is gone.
     if (child.pid) {
       const dog = spawn("sh", ["-c", `while kill -0 ${process.pid} 2>/dev/null && kill -0 ${child.pid} 2>/dev/null; do sleep 1; done; kill -TERM ${child.pid} 2>/dev/null`], {
@@ -302,21 +280,12 @@ class Ejabberd implements EjabberdServer {
       dog.unref();
       this.watchdog = dog;
     }
-    let exitInfo: string | null = null;
-    this.exited = new Promise<void>((resolve) => {
-      const done = (info: string) => {
-        exitInfo ??= info;
-        if (this.child === child) this.child = null;
-        resolve();
-      };
-      child.once("exit", (code, signal) => done(signal ? `killed by ${signal}` : `exited with code ${code}`));
-      child.once("error", (err) => done(`failed to spawn: ${err.message}`));
-    });
-
     const deadline = Date.now() + READY_DEADLINE_MS;
     const listening = `Start accepting TCP connections at 127.0.0.1:${this.httpPort} for ejabberd_http`;
     for (;;) {
+      const exitInfo = exitInfoOf();
       if (exitInfo !== null) {
+        this.afterExit();
         throw new Error(`ejabberd ${exitInfo} before it was ready (${this.wsUrl})\n${logTail(this.logFile)}\n${logTail(outFile)}`);
       }
       const fresh = readFrom(this.logFile, logOffset);
@@ -337,46 +306,9 @@ class Ejabberd implements EjabberdServer {
     }
   }
 
-  stop(): Promise<void> {
-    if (this.stopping) return this.stopping;
-    const child = this.child;
-    if (!child) return Promise.resolve();
-    this.stopping = (async () => {
-      const exited = this.exited!;
-      child.kill("SIGTERM"); // the Erlang VM runs init:stop() on SIGTERM
-      const inTime = await Promise.race([exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
-      if (!inTime) {
-        child.kill("SIGKILL");
-        await exited;
-      }
-      this.watchdog?.kill("SIGKILL");
-      this.watchdog = null;
-    })().finally(() => {
-      this.stopping = null;
-    });
-    return this.stopping;
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    child.kill("SIGKILL");
-    await this.exited;
+  protected override afterExit(): void {
     this.watchdog?.kill("SIGKILL");
     this.watchdog = null;
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.start();
-  }
-
-  async cleanup(): Promise<void> {
-    if (this.starting) await this.starting.catch(() => undefined);
-    await this.stop();
-    if (this.cleanedUp) return;
-    this.cleanedUp = true;
-    releaseDir(this.dir);
   }
 
   async register(user: string, password: string): Promise<void> {

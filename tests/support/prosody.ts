@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePorts } from "./ports";
 import { findOnPath } from "./bin.js";
-import { fileSize, httpGet, logTail, PortInUseError, readFrom, releaseDir, sleep, trackChild, trackDir } from "./server-process.js";
+import { fileSize, httpGet, logTail, PortInUseError, readFrom, ServerProcess, sleep, trackDir } from "./server-process.js";
 
 export interface ProsodyOptions {
   domain?: string; // default "localhost"
@@ -67,7 +67,6 @@ export interface ProsodyServer {
 export const PROSODY_CONFIG_FILE = fileURLToPath(new URL("./prosody.cfg.lua", import.meta.url));
 
 const READY_DEADLINE_MS = 10_000;
-const STOP_GRACE_MS = 5_000;
 const PORT_ATTEMPTS = 3;
 
 // ---------------------------------------------------------------------------------------------
@@ -140,7 +139,8 @@ interface Settings {
 
 // ---------------------------------------------------------------------------------------------
 
-class Prosody implements ProsodyServer {
+class Prosody extends ServerProcess implements ProsodyServer {
+  protected readonly label = "Prosody";
   readonly kind = "prosody" as const;
   readonly domain: string;
   readonly dataDir: string;
@@ -151,16 +151,12 @@ class Prosody implements ProsodyServer {
   private c2s: number;
   private tlsPort: number | null;
   private readonly token: string;
-  private child: ChildProcess | null = null;
-  private exited: Promise<void> | null = null;
-  private stopping: Promise<void> | null = null;
-  private starting: Promise<void> | null = null;
-  private cleanedUp = false;
 
   constructor(
     private readonly settings: Settings,
     ports: number[],
   ) {
+    super();
     this.domain = settings.domain;
     [this.httpPort, this.c2s] = ports as [number, number];
     this.tlsPort = settings.tls ? ports[2]! : null;
@@ -191,11 +187,6 @@ class Prosody implements ProsodyServer {
   get httpsUrl(): string | null {
     return this.tlsPort === null ? null : `https://127.0.0.1:${this.tlsPort}`;
   }
-  /** PID of the running Prosody, or null. */
-  get pid(): number | null {
-    return this.child?.pid ?? null;
-  }
-
   /** Environment for prosody and prosodyctl: the config file reads all of this. */
   env(): NodeJS.ProcessEnv {
     const s = this.settings;
@@ -228,20 +219,7 @@ class Prosody implements ProsodyServer {
     if (this.tlsPort !== null) this.tlsPort = ports[2]!;
   }
 
-  start(): Promise<void> {
-    if (this.cleanedUp) return Promise.reject(new Error("Prosody: start() after cleanup()"));
-    if (this.starting) return this.starting;
-    this.starting = (async () => {
-      if (this.stopping) await this.stopping; // start() right after a stop() we did not await
-      if (this.child) return; // already running: no second process
-      await this.doStart();
-    })().finally(() => {
-      this.starting = null;
-    });
-    return this.starting;
-  }
-
-  private async doStart(): Promise<void> {
+  protected async launch(): Promise<void> {
     const bin = requireBinary("prosody");
     const logOffset = fileSize(this.logFile);
     const logFd = openSync(this.logFile, "a");
@@ -256,22 +234,12 @@ class Prosody implements ProsodyServer {
     } finally {
       closeSync(logFd);
     }
-    this.child = child;
-    trackChild(child);
-    let exitInfo: string | null = null;
-    this.exited = new Promise<void>((resolve) => {
-      const done = (info: string) => {
-        exitInfo ??= info;
-        if (this.child === child) this.child = null;
-        resolve();
-      };
-      child.once("exit", (code, signal) => done(signal ? `killed by ${signal}` : `exited with code ${code}`));
-      child.once("error", (err) => done(`failed to spawn: ${err.message}`));
-    });
+    const exitInfoOf = this.adopt(child);
 
     const deadline = Date.now() + READY_DEADLINE_MS;
     let last = "no answer";
     for (;;) {
+      const exitInfo = exitInfoOf();
       if (exitInfo !== null) {
         throw new Error(`Prosody ${exitInfo} before it was ready (${this.wsUrl})\n${logTail(this.logFile)}`);
       }
@@ -304,44 +272,6 @@ class Prosody implements ProsodyServer {
       }
       await sleep(25);
     }
-  }
-
-  stop(): Promise<void> {
-    if (this.stopping) return this.stopping;
-    const child = this.child;
-    if (!child) return Promise.resolve();
-    this.stopping = (async () => {
-      const exited = this.exited!;
-      child.kill("SIGTERM");
-      const inTime = await Promise.race([exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
-      if (!inTime) {
-        child.kill("SIGKILL");
-        await exited;
-      }
-    })().finally(() => {
-      this.stopping = null;
-    });
-    return this.stopping;
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child) return;
-    child.kill("SIGKILL");
-    await this.exited;
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.start();
-  }
-
-  async cleanup(): Promise<void> {
-    if (this.starting) await this.starting.catch(() => undefined);
-    await this.stop();
-    if (this.cleanedUp) return;
-    this.cleanedUp = true;
-    releaseDir(this.dir);
   }
 
   register(user: string, password: string): Promise<void> {

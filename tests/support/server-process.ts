@@ -121,3 +121,99 @@ export function releaseDir(dir: string): void {
 }
 
 export class PortInUseError extends Error {}
+
+/**
+ * The life of one private server process: start (once at a time), stop (SIGTERM, SIGKILL after a grace), kill,
+ * restart on the same ports and data, cleanup (stop + remove the temp dir). Subclasses spawn the process in `launch()`
+ * and hand it to `adopt()`.
+ */
+export abstract class ServerProcess {
+  protected child: ChildProcess | null = null;
+  protected exited: Promise<void> | null = null;
+  protected cleanedUp = false;
+  #stopping: Promise<void> | null = null;
+  #starting: Promise<void> | null = null;
+
+  protected abstract readonly label: string;
+  abstract readonly dir: string;
+  /** Spawns the process (through `adopt`) and resolves when it is ready; rejects (after stopping it) when not. */
+  protected abstract launch(): Promise<void>;
+  /** Extra teardown once the process is gone (e.g. a watchdog). */
+  protected afterExit(): void {}
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  /** Tracks a freshly spawned child; the returned function tells how it ended, or null while it runs. */
+  protected adopt(child: ChildProcess): () => string | null {
+    this.child = child;
+    trackChild(child);
+    let exitInfo: string | null = null;
+    this.exited = new Promise<void>((resolve) => {
+      const done = (info: string) => {
+        exitInfo ??= info;
+        if (this.child === child) this.child = null;
+        resolve();
+      };
+      child.once("exit", (code, signal) => done(signal ? `killed by ${signal}` : `exited with code ${code}`));
+      child.once("error", (err) => done(`failed to spawn: ${err.message}`));
+    });
+    return () => exitInfo;
+  }
+
+  start(): Promise<void> {
+    if (this.cleanedUp) return Promise.reject(new Error(`${this.label}: start() after cleanup()`));
+    if (this.#starting) return this.#starting;
+    this.#starting = (async () => {
+      if (this.#stopping) await this.#stopping; // start() right after a stop() we did not await
+      if (this.child) return; // already running: no second process
+      await this.launch();
+    })().finally(() => {
+      this.#starting = null;
+    });
+    return this.#starting;
+  }
+
+  stop(): Promise<void> {
+    if (this.#stopping) return this.#stopping;
+    const child = this.child;
+    if (!child) return Promise.resolve();
+    this.#stopping = (async () => {
+      const exited = this.exited!;
+      child.kill("SIGTERM");
+      const inTime = await Promise.race([exited.then(() => true), sleep(STOP_GRACE_MS).then(() => false)]);
+      if (!inTime) {
+        child.kill("SIGKILL");
+        await exited;
+      }
+      this.afterExit();
+    })().finally(() => {
+      this.#stopping = null;
+    });
+    return this.#stopping;
+  }
+
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill("SIGKILL");
+    await this.exited;
+    this.afterExit();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.#starting) await this.#starting.catch(() => undefined);
+    await this.stop();
+    if (this.cleanedUp) return;
+    this.cleanedUp = true;
+    releaseDir(this.dir);
+  }
+}
+
+const STOP_GRACE_MS = 5_000;
