@@ -231,7 +231,12 @@ async function applySettings(): Promise<void> {
   sender.start();
   sender.onLateFailure((id, to, reason) => log.warn("mail-bounced-after-accept", { id, to, reason }));
   mailSender = sender;
-  const nextSiblings = new SiblingTracker({ session: next, log, filedInto: (key) => folderSink.filedInto(key) });
+  const nextSiblings = new SiblingTracker({
+    session: next,
+    log,
+    filedInto: (key) => folderSink.filedInto(key),
+    ownFolderKey: () => folderSink.ownFolderKey(),
+  });
   nextSiblings.start();
   siblings = nextSiblings;
   new MailReceiver({ session: next, sink: mailSink, directory: senderDirectory, store: engineStore, log }).start();

@@ -53,11 +53,17 @@ export function sharedFolderKey(folder: FolderIdentity): string | null {
   return `imap|${folder.accountName.trim().toLowerCase()}|${ids}|${folder.path}`;
 }
 
+/** The folder key of a folder only this Thunderbird sees (never equal to a shared folder's key or another's). */
+export const localFolderKey = (self: string) => `local|${self}`;
+
 /** A sibling's answer about one mail. */
 export type SiblingWord =
   | { readonly state: "filed"; readonly folder: string }
-  /** The answer to "did you file it?" from a sibling that has not (yet). */
-  | { readonly state: "not-yet" }
+  /**
+   * The answer to "did you file it?" from a sibling that has not (yet), with the folder key it files into (its
+   * receive folder's; absent: unknown).
+   */
+  | { readonly state: "not-yet"; readonly folder?: string }
   /** The filer's notice that its import failed. */
   | { readonly state: "failed" };
 
@@ -65,7 +71,10 @@ export type SharedDecision =
   /** A sibling filed it into this very folder: do not import, count it as filed. */
   | { readonly action: "filed-by-sibling"; readonly by: string }
   /** Import now (this Thunderbird is the filer, the folder is its own, or no sibling will file it here). */
-  | { readonly action: "file"; readonly why: "local-folder" | "no-siblings" | "filer" | "other-folder" | "filer-failed" | "filer-silent" | "no-word-in-time" }
+  | {
+      readonly action: "file";
+      readonly why: "local-folder" | "no-siblings" | "filer" | "filer-silent" | "other-folder" | "filer-failed" | "no-word-in-time";
+    }
   /** Wait for the filer's notice (at most SIBLING_WAIT_MS), then decide again with `waited: true`. */
   | { readonly action: "wait"; readonly filer: string };
 
@@ -76,29 +85,45 @@ export interface SharedInput {
   /** Resource names of the account's other online add-on resources. */
   readonly siblings: readonly string[];
   /**
-   * What siblings said so far, by resource name — after asking them all (SIBLING_ASK_MS): a sibling that runs the
-   * add-on answers at once ("not-yet" at least), so a filer without any word is gone (crashed, its session not yet
-   * timed out by the server) and is not waited for.
+   * What siblings said so far, by resource name, after asking them all (SIBLING_ASK_MS). A sibling that runs the
+   * add-on answers at once ("not-yet" with its folder key at least), so one without any word is gone (crashed, its
+   * session not yet timed out by the server) and is not waited for.
    */
   readonly words: ReadonlyMap<string, SiblingWord>;
   /** True once the wait for the filer's notice is over. */
   readonly waited: boolean;
+  /** The filer that was waited for (the first decision's `filer`). */
+  readonly waitedFor?: string;
 }
 
-/** What to do with a mail for a shared folder, given what is known now. Pure; table-tested. */
+/**
+ * What to do with a mail for a shared folder, given what is known now. Pure; table-tested.
+ *
+ * The filer is elected among this Thunderbird and the siblings that answered "not yet" for the same folder key (or
+ * for an unknown one): a sibling that files elsewhere, has filed, failed or is silent is no candidate. After the wait
+ * anything but "filed here" means: file.
+ */
 export function decideShared(input: SharedInput): SharedDecision {
   const { folderKey, self, siblings, words, waited } = input;
   if (folderKey === null) return { action: "file", why: "local-folder" };
   for (const [by, word] of words) if (word.state === "filed" && word.folder === folderKey) return { action: "filed-by-sibling", by };
-  const filer = electFiler(self, siblings);
-  if (siblings.length === 0 && words.size === 0) return { action: "file", why: "no-siblings" };
-  if (filer === self) return { action: "file", why: "filer" };
-  const filerWord = words.get(filer);
-  if (filerWord === undefined) return { action: "file", why: waited ? "no-word-in-time" : "filer-silent" };
-  if (filerWord.state === "filed") return { action: "file", why: "other-folder" };
-  if (filerWord.state === "failed") return { action: "file", why: "filer-failed" };
-  if (waited) return { action: "file", why: "no-word-in-time" };
-  return { action: "wait", filer };
+  if (waited) {
+    const word = input.waitedFor === undefined ? undefined : words.get(input.waitedFor);
+    return { action: "file", why: word?.state === "filed" ? "other-folder" : word?.state === "failed" ? "filer-failed" : "no-word-in-time" };
+  }
+  const candidates = siblings.filter((r) => {
+    const word = words.get(r);
+    return word?.state === "not-yet" && (word.folder === undefined || word.folder === folderKey);
+  });
+  const filer = electFiler(self, candidates);
+  if (filer !== self) return { action: "wait", filer };
+  if (siblings.length === 0) return { action: "file", why: "no-siblings" };
+  const smallest = electFiler(self, siblings);
+  if (smallest === self) return { action: "file", why: "filer" };
+  const word = words.get(smallest);
+  if (word === undefined) return { action: "file", why: "filer-silent" };
+  if (word.state === "failed") return { action: "file", why: "filer-failed" };
+  return { action: "file", why: "other-folder" };
 }
 
 /** Recent filings into shared folders (mail key → folder key), bounded, oldest dropped first; JSON-serialisable. */

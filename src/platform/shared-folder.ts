@@ -2,7 +2,7 @@
 // the others count the mail as filed when it tells them so (src/core/shared-folder.ts has the rule, src/xmpp/
 // siblings.ts the exchange, docs/protocol.md §6 the description). Folders in a local store are passed straight on.
 import type { Logger } from "../core/log.js";
-import { decideShared, FilingLedger, SIBLING_ASK_MS, SIBLING_WAIT_MS, sharedFolderKey, siblingMailKey, type SiblingWord } from "../core/shared-folder.js";
+import { decideShared, FilingLedger, localFolderKey, SIBLING_ASK_MS, SIBLING_WAIT_MS, sharedFolderKey, siblingMailKey, type SiblingWord } from "../core/shared-folder.js";
 import type { FiledMail, KeyValueStore, MailSink } from "../xmpp/receiver.js";
 import type { SiblingTracker } from "../xmpp/siblings.js";
 
@@ -11,8 +11,7 @@ export type SiblingView = Pick<SiblingTracker, "self" | "siblings" | "settled" |
 import type { ReceiveSettings } from "./mail-folder.js";
 
 const LEDGER_KEY = "siblingLedger";
-/** The folder key of a folder only this Thunderbird sees (never equal to a shared folder's key or another's). */
-const localFolderKey = (self: string) => `local|${self}`;
+
 
 export interface SharedFolderSinkDeps {
   readonly inner: MailSink;
@@ -28,10 +27,12 @@ export interface SharedFolderSinkDeps {
 export interface SharedFolderSink extends MailSink {
   /** The folder key this Thunderbird filed (or saw filed) a mail into, for a sibling's query. */
   filedInto(mailKey: string): string | undefined;
+  /** The shared folder key of the receive folder now (for a verified sender; null: a local folder), for a query. */
+  ownFolderKey(): Promise<string | null>;
 }
 
 /** The shared-folder key of the chosen receive folder, or null when the mail goes to a folder only we see. */
-async function folderKeyFor(mail: FiledMail, settings: ReceiveSettings): Promise<string | null> {
+async function folderKeyFor(mail: Pick<FiledMail, "verified" | "known">, settings: ReceiveSettings): Promise<string | null> {
   const withUnverified = !mail.verified || (!mail.known && settings.unknownSenders === "unverified-folder");
   if (withUnverified || settings.receiveFolder === "") return null; // Local Folders
   try {
@@ -65,6 +66,7 @@ export function createSharedFolderSink(deps: SharedFolderSinkDeps): SharedFolder
 
   return {
     filedInto: (mailKey) => ledger?.get(mailKey),
+    ownFolderKey: () => folderKeyFor({ verified: true, known: true }, deps.settings()),
 
     async file(mail: FiledMail): Promise<void> {
       const tracker = deps.siblings();
@@ -91,7 +93,7 @@ export function createSharedFolderSink(deps: SharedFolderSinkDeps): SharedFolder
       if (decision.action === "wait") {
         log.info("shared-folder-wait", { filer: decision.filer, siblings: tracker.siblings().length });
         words = await tracker.waitFor(decision.filer, mail.fromJid, mail.originId, deps.waitMs ?? SIBLING_WAIT_MS);
-        decision = decideShared({ folderKey, self, siblings: tracker.siblings(), words, waited: true });
+        decision = decideShared({ folderKey, self, siblings: tracker.siblings(), words, waited: true, waitedFor: decision.filer });
       }
       const ms = Date.now() - started;
       if (decision.action === "filed-by-sibling") {

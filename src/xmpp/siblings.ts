@@ -5,7 +5,7 @@
 //
 //   <message to="bob@example.org/thunderbird-0a1b2c3d" type="normal">
 //     <filing xmlns="https://mailoverxmpp.net/protocol/sibling/0" state="query|filed|not-yet|failed"
-//             sender="alice@example.org" origin-id="…" folder="imap|…"/>
+//             sender="alice@example.org" origin-id="…" folder="imap|…"/>   (folder: with filed and not-yet)
 //     <no-store xmlns="urn:xmpp:hints"/><no-copy xmlns="urn:xmpp:hints"/>
 //   </message>
 //
@@ -15,7 +15,7 @@ import jidParse from "@xmpp/jid";
 import type { Logger } from "../core/log.js";
 import { NS_CAPS } from "../core/caps.js";
 import { CAPS_NODE, NS_SIBLING } from "../core/protocol.js";
-import { siblingMailKey, type SiblingWord } from "../core/shared-folder.js";
+import { localFolderKey, siblingMailKey, type SiblingWord } from "../core/shared-folder.js";
 import type { XmppSession } from "./session.js";
 
 const NS_HINTS = "urn:xmpp:hints";
@@ -34,6 +34,11 @@ export interface SiblingTrackerDeps {
   readonly log: Logger;
   /** The folder key this Thunderbird filed a mail into (its ledger), for answering a sibling's query. */
   readonly filedInto: (mailKey: string) => string | undefined;
+  /**
+   * The shared folder key this Thunderbird files mail into now, null for a folder only it sees (sent with "not yet":
+   * the asker elects its filer among those filing where it files). Default: unknown (no folder sent).
+   */
+  readonly ownFolderKey?: () => Promise<string | null>;
   readonly now?: () => number;
   readonly settleMs?: number;
 }
@@ -201,7 +206,12 @@ export class SiblingTracker {
     switch (state) {
       case "query": {
         const into = this.#deps.filedInto(mailKey);
-        this.#send(resource, into !== undefined ? "filed" : "not-yet", sender, originId, into);
+        if (into !== undefined) return this.#send(resource, "filed", sender, originId, into);
+        const own = this.#deps.ownFolderKey?.() ?? Promise.reject(new Error("unknown"));
+        void own.then(
+          (key) => this.#send(resource, "not-yet", sender, originId, key ?? localFolderKey(this.self ?? "")),
+          () => this.#send(resource, "not-yet", sender, originId),
+        );
         return;
       }
       case "filed":
@@ -209,6 +219,8 @@ export class SiblingTracker {
         this.#record(mailKey, resource, { state: "filed", folder });
         return;
       case "not-yet":
+        this.#record(mailKey, resource, folder === undefined ? { state } : { state, folder });
+        return;
       case "failed":
         this.#record(mailKey, resource, { state });
         return;

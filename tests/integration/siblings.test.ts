@@ -31,7 +31,7 @@ describe.each(testServers())("the account's other Thunderbirds, on %s", (kind) =
     });
     home = ourSession(server, "bob", "pw-b", HOME);
     office = ourSession(server, "bob", "pw-b", OFFICE);
-    homeTracker = new SiblingTracker({ session: home, log: quietLog, filedInto: (k) => homeLedger.get(k) });
+    homeTracker = new SiblingTracker({ session: home, log: quietLog, filedInto: (k) => homeLedger.get(k), ownFolderKey: async () => "imap|k|/INBOX" });
     officeTracker = new SiblingTracker({ session: office, log: quietLog, filedInto: () => undefined });
     homeTracker.start();
     officeTracker.start();
@@ -64,7 +64,7 @@ describe.each(testServers())("the account's other Thunderbirds, on %s", (kind) =
     }
   });
 
-  it("a query is answered from the sibling's ledger: filed (with its folder) or not yet", async () => {
+  it("a query is answered from the sibling's ledger: filed (with its folder) or not yet (with the folder it files into)", async () => {
     homeLedger.set(siblingMailKey(`alice@${server.domain}`, "o-filed"), "imap|k|/INBOX");
     const t0 = performance.now();
     const filed = await officeTracker.ask(`alice@${server.domain}`, "o-filed", 2_000);
@@ -72,7 +72,10 @@ describe.each(testServers())("the account's other Thunderbirds, on %s", (kind) =
     expect(filed.get(HOME)).toEqual({ state: "filed", folder: "imap|k|/INBOX" });
     expect(ms).toBeLessThan(1_000); // answered, not timed out
     const unknown = await officeTracker.ask(`alice@${server.domain}`, "o-new", 2_000);
-    expect(unknown.get(HOME)).toEqual({ state: "not-yet" });
+    expect(unknown.get(HOME)).toEqual({ state: "not-yet", folder: "imap|k|/INBOX" });
+    // A Thunderbird whose receive folder is local says so with its own key; one that cannot tell sends no folder.
+    const local = await homeTracker.ask(`alice@${server.domain}`, "o-new", 2_000);
+    expect(local.get(OFFICE)).toEqual({ state: "not-yet" });
   });
 
   it("the filer's notice wakes the waiting sibling; 'failed' too", async () => {

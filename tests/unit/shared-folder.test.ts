@@ -38,13 +38,26 @@ describe("sharedFolderKey", () => {
 
 describe("decideShared", () => {
   const base = { folderKey: KEY, self: B, siblings: [A], words: words([]), waited: false };
-  const notYet = (r: string) => words([[r, { state: "not-yet" }]]);
+  const notYet = (r: string, folder?: string) => words([[r, folder === undefined ? { state: "not-yet" } : { state: "not-yet", folder }]]);
   it.each([
     ["a local folder: always file", { ...base, folderKey: null }, { action: "file", why: "local-folder" }],
     ["alone on the account: file", { ...base, siblings: [] }, { action: "file", why: "no-siblings" }],
-    ["the filer (smallest resource) files at once", { ...base, self: A, siblings: [B, C] }, { action: "file", why: "filer" }],
-    ["not the filer, the filer did not answer the question (crashed): file at once", base, { action: "file", why: "filer-silent" }],
-    ["not the filer, filer said not yet: wait", { ...base, words: words([[A, { state: "not-yet" }]]) }, { action: "wait", filer: A }],
+    ["the filer (smallest resource) files at once", { ...base, self: A, siblings: [B, C], words: new Map([[B, { state: "not-yet", folder: KEY }], [C, { state: "not-yet", folder: KEY }]]) }, { action: "file", why: "filer" }],
+    ["not the filer, the filer files into the same folder: wait for it", { ...base, words: notYet(A, KEY) }, { action: "wait", filer: A }],
+    ["not the filer, the filer's folder unknown: wait for it", { ...base, words: notYet(A) }, { action: "wait", filer: A }],
+    ["the smaller sibling files into another folder: this one is the filer here", { ...base, words: notYet(A, OTHER) }, { action: "file", why: "other-folder" }],
+    ["the smaller sibling files into Local Folders: this one is the filer here", { ...base, words: notYet(A, `local|${A}`) }, { action: "file", why: "other-folder" }],
+    [
+      "three: the smallest files locally; of the two on the IMAP folder the smaller files, the larger waits for it",
+      { ...base, self: C, siblings: [A, B], words: words([[A, { state: "not-yet", folder: `local|${A}` }], [B, { state: "not-yet", folder: KEY }]]) },
+      { action: "wait", filer: B },
+    ],
+    [
+      "…and that one files",
+      { ...base, self: B, siblings: [A, C], words: words([[A, { state: "not-yet", folder: `local|${A}` }], [C, { state: "not-yet", folder: KEY }]]) },
+      { action: "file", why: "other-folder" },
+    ],
+    ["the filer did not answer the question (crashed): file at once", base, { action: "file", why: "filer-silent" }],
     ["a sibling filed into the same folder: filed", { ...base, words: words([[A, { state: "filed", folder: KEY }]]) }, { action: "filed-by-sibling", by: A }],
     [
       "the filer itself learns a sibling filed it already (it came back and catches up): filed",
@@ -56,16 +69,19 @@ describe("decideShared", () => {
       { ...base, siblings: [], words: words([[A, { state: "filed", folder: KEY }]]) },
       { action: "filed-by-sibling", by: A },
     ],
-    ["the filer filed into another folder: file here", { ...base, words: words([[A, { state: "filed", folder: OTHER }]]) }, { action: "file", why: "other-folder" }],
-    ["the filer failed: file at once", { ...base, words: words([[A, { state: "failed" }]]) }, { action: "file", why: "filer-failed" }],
-    ["no notice from the filer in time: file (a duplicate beats a loss)", { ...base, waited: true, words: notYet(A) }, { action: "file", why: "no-word-in-time" }],
-    ["the filer went silent during the wait: file", { ...base, waited: true }, { action: "file", why: "no-word-in-time" }],
+    ["the smaller sibling filed into another folder: file here", { ...base, words: words([[A, { state: "filed", folder: OTHER }]]) }, { action: "file", why: "other-folder" }],
+    ["the smaller sibling failed: file at once", { ...base, words: words([[A, { state: "failed" }]]) }, { action: "file", why: "filer-failed" }],
+    ["after the wait, no notice: file (a duplicate beats a loss)", { ...base, waited: true, waitedFor: A, words: notYet(A, KEY) }, { action: "file", why: "no-word-in-time" }],
+    ["after the wait, the filer went silent: file", { ...base, waited: true, waitedFor: A }, { action: "file", why: "no-word-in-time" }],
+    ["after the wait, the filer failed: file", { ...base, waited: true, waitedFor: A, words: words([[A, { state: "failed" }]]) }, { action: "file", why: "filer-failed" }],
+    ["after the wait, the filer filed elsewhere: file", { ...base, waited: true, waitedFor: A, words: words([[A, { state: "filed", folder: OTHER }]]) }, { action: "file", why: "other-folder" }],
+    ["after the wait, the filer filed here: filed", { ...base, waited: true, waitedFor: A, words: words([[A, { state: "filed", folder: KEY }]]) }, { action: "filed-by-sibling", by: A }],
     [
       "a third resource's 'filed elsewhere' does not stop the wait for the filer",
-      { ...base, self: C, siblings: [A, B], words: words([[A, { state: "not-yet" }], [B, { state: "filed", folder: OTHER }]]) },
+      { ...base, self: C, siblings: [A, B], words: words([[A, { state: "not-yet", folder: KEY }], [B, { state: "filed", folder: OTHER }]]) },
       { action: "wait", filer: A },
     ],
-  ])("%s", (_name, input, expected) => {
+  ] as Array<[string, Parameters<typeof decideShared>[0], ReturnType<typeof decideShared>]>)("%s", (_name, input, expected) => {
     expect(decideShared(input)).toEqual(expected);
   });
 });
