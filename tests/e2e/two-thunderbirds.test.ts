@@ -47,12 +47,12 @@ describe.skipIf(skipReason !== null).each(testServers())("two Thunderbirds on on
   /** Every subject sent, to check at the end that each is on the server once. */
   const subjects: string[] = [];
   let crashed: { name: string; runDir: string } | null = null;
-  const launchBob = (name: string, runDir?: string) =>
+  const launchBob = (name: string, runDir?: string, receiveFolder = imapFolderId("INBOX")) =>
     launchThunderbird({
       ...(runDir ? { runDir } : {}),
       addonDir: process.env.MOX_E2E_BOB_ADDON || DIST_DIR,
       smtpPort: env.sink.port,
-      managed: { jid: bob, password: "secret-bob", websocketUrl: env.server.wsUrl, receiveFolder: imapFolderId("INBOX") },
+      managed: { jid: bob, password: "secret-bob", websocketUrl: env.server.wsUrl, receiveFolder },
       identities: [{ email: bob, fullName: `Bob (${name})` }],
       ...thunderbirdImapAccount(imap, { user: "bob", password: IMAP_PASSWORD, email: bob }),
     });
@@ -173,5 +173,26 @@ describe.skipIf(skipReason !== null).each(testServers())("two Thunderbirds on on
     await sleep(SETTLE_MS);
     expect(back.events().filter((e) => e.event === "mail-filed"), "imports by the restarted Thunderbird").toEqual([]);
     for (const subject of subjects) expect(onServer(subject), subject).toHaveLength(1);
+  }, 120_000);
+
+  it("a third Thunderbird files into its Local Folders: it gets its own copy, the IMAP folder still gets one, nobody waits", async () => {
+    const laptop = await launchBob("laptop", undefined, "");
+    bobs.set("laptop", laptop);
+    allBobs.set("laptop", laptop);
+    await online(laptop, "bob's laptop");
+    await laptop.waitForEvent((e) => e.event === "sibling-online", 10_000);
+    const running = [...bobs.values()];
+    await waitFor(() => running.every((tb) => eventsOf(tb, "sibling-online").length >= 2 || tb === laptop), 10_000, "the IMAP Thunderbirds know the laptop");
+    const r = await send("with a laptop on Local Folders", running);
+    expect(onServer(r.subject), "copies on the IMAP server").toHaveLength(1);
+    const local = await laptop.helper.command<Array<{ subject: string }>>("folderMessages", { folder: "Mail over XMPP" }, 10_000);
+    expect(local.filter((m) => m.subject === r.subject), "the laptop's own copy").toHaveLength(1);
+    expect(r.decided.result, "alice's Send").toBe("cancel");
+    // No Thunderbird on the IMAP folder waited out the 5 s for a filer that files elsewhere.
+    for (const tb of running.filter((t) => t !== laptop)) {
+      const last = [...tb.events()].reverse().find((e) => e.event === "shared-folder-file" || e.event === "mail-filed-by-sibling")!;
+      expect(Number(last.ms), JSON.stringify(last)).toBeLessThan(4_000);
+    }
+    figures.push(`with a laptop on Local Folders: send → on the IMAP server ${Math.round(r.onServerMs)} ms, all three decided after ${Math.round(r.decidedMs)} ms`);
   }, 120_000);
 });
