@@ -6,15 +6,16 @@
 //   * A folder in a local store (Local Folders, POP) is private to one Thunderbird: every Thunderbird files its own
 //     copy, no coordination. Only a folder of an IMAP account is shared; it is named by a folder key (account type,
 //     account name, identities, path) that two Thunderbirds set up for the same mailbox compute alike.
-//   * Before filing into a shared folder a Thunderbird asks its siblings whether they filed the mail already (answered
-//     from each one's ledger of recent filings). A "filed, into the same folder key" answer means: filed, do nothing.
-//   * Otherwise the filer — the smallest resource name among the online add-on resources, itself included — files at
-//     once and then tells its siblings "filed into <folder key>" (or "failed" when the import failed).
-//   * The others wait for that notice, at most SIBLING_WAIT_MS, if the filer answered their question at all (it
-//     answers at once, "not yet" at least). Same folder key: filed. Another folder key, "failed", no answer to the
-//     question (the filer crashed and the server has not noticed yet) or no notice in time (the filer is slow): file
-//     themselves. A duplicate beats a loss; a mail is never left unfiled because of a sibling. SIBLING_ASK_MS +
-//     SIBLING_WAIT_MS stay below the sender's default hold (8 s), so the sender still gets "filed" in these cases.
+//   * Before filing into a shared folder a Thunderbird asks its siblings whether they filed the mail (answered at once,
+//     from each one's ledger of recent filings): "filed, into <key>", or "not yet" with the key it files into now. A
+//     "filed, into the same folder key" answer means: filed, do nothing.
+//   * Otherwise the filer — the smallest resource name among itself and the siblings that said "not yet" for the same
+//     folder key — files at once and then tells its siblings "filed into <folder key>" (or "failed"). A sibling that
+//     files elsewhere or did not answer at all (crashed, its session not yet timed out by the server) is no candidate.
+//   * The others wait for that notice, at most SIBLING_WAIT_MS. Same folder key: filed. Anything else in that time
+//     ("failed", another key, silence from a slow filer): file themselves. A duplicate beats a loss; a mail is never
+//     left unfiled because of a sibling. SIBLING_ASK_MS + SIBLING_WAIT_MS stay below the sender's default hold (8 s),
+//     so the sender still gets "filed" in these cases.
 //
 // This file holds the pure part: election, the folder key, the decision after the siblings' answers, the ledger.
 

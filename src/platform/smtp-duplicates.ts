@@ -15,6 +15,15 @@ const WATCH_MS = 14 * 24 * 3600_000;
 
 const COPIES_KEY = "smtpCopies";
 
+/**
+ * A copy that carries our trace header was filed over XMPP, by this add-on or by the add-on in another Thunderbird of
+ * the account (an IMAP folder both see, docs/protocol.md §6): not an SMTP copy, never trashed.
+ */
+async function filedOverXmpp(id: number): Promise<boolean> {
+  const full = await messenger.messages.getFull(id, { decodeContent: false, decodeHeaders: true }).catch(() => null);
+  return full === null || full.headers?.["x-mail-over-xmpp"] !== undefined; // unreadable: rather keep it
+}
+
 export function createSmtpDuplicateGuard(log: Logger, store: KeyValueStore, isOwnFolder: (folder: messenger.folders.MailFolder) => boolean) {
   let index: Promise<FiledIndex> | null = null;
   const load = () => (index ??= store.get(INDEX_KEY).then((saved) => new FiledIndex(500, saved)));
@@ -71,7 +80,7 @@ export function createSmtpDuplicateGuard(log: Logger, store: KeyValueStore, isOw
           } catch {
             continue;
           }
-          if (i.isDuplicate(m.headerMessageId, from)) duplicates.push(m.id);
+          if (i.isDuplicate(m.headerMessageId, from) && !(await filedOverXmpp(m.id))) duplicates.push(m.id);
         }
       }
       if (duplicates.length === 0) return;
