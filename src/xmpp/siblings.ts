@@ -201,7 +201,10 @@ export class SiblingTracker {
     const originId = filing.attrs["origin-id"] as string | undefined;
     if (!sender || !originId || sender.length > MAX_ATTR || originId.length > MAX_ATTR || (folder?.length ?? 0) > MAX_ATTR) return;
     // Whoever talks to us about filing runs the add-on, whether or not its presence reached us yet.
-    if (!this.#siblings.has(resource)) this.#siblings.set(resource, stanza.attrs.from!);
+    if (!this.#siblings.has(resource)) {
+      this.#deps.log.info("sibling-online", { resource, by: "word" });
+      this.#siblings.set(resource, stanza.attrs.from!);
+    }
     const mailKey = siblingMailKey(sender, originId);
     switch (state) {
       case "query": {
