@@ -12,8 +12,9 @@
 //   * Otherwise the filer — the smallest resource name among itself and the siblings that said "not yet" for the same
 //     folder key — files at once and then tells its siblings "filed into <folder key>" (or "failed"). A sibling that
 //     files elsewhere or did not answer at all (crashed, its session not yet timed out by the server) is no candidate.
-//   * The others wait for that notice, at most SIBLING_WAIT_MS. Same folder key: filed. Anything else in that time
-//     ("failed", another key, silence from a slow filer): file themselves. A duplicate beats a loss; a mail is never
+//   * The others wait for that notice, at most SIBLING_WAIT_MS, or SIBLING_FILING_MS more once the filer said it started
+//     importing ("filing"). Same folder key: filed. Anything else in that time ("failed", another key, silence from a
+//     slow filer): file themselves. A duplicate beats a loss; a mail is never
 //     left unfiled because of a sibling. SIBLING_ASK_MS + SIBLING_WAIT_MS stay below the sender's default hold (8 s),
 //     so the sender still gets "filed" in these cases.
 //
@@ -21,6 +22,8 @@
 
 /** How long a Thunderbird that is not the filer waits for the filer's notice before it files itself. */
 export const SIBLING_WAIT_MS = 5_000;
+/** How much longer a Thunderbird waits once the filer said it is importing into the same folder. */
+export const SIBLING_FILING_MS = 30_000;
 /** How long a Thunderbird waits for its siblings' answers to "did you file it?". */
 export const SIBLING_ASK_MS = 1_500;
 /** Resource names the add-on binds (runtime.newResource). */
@@ -65,6 +68,8 @@ export type SiblingWord =
    * receive folder's; absent: unknown).
    */
   | { readonly state: "not-yet"; readonly folder?: string }
+  /** The filer's notice that it started importing into that folder (a large mail to a slow IMAP server takes a while). */
+  | { readonly state: "filing"; readonly folder: string }
   /** The filer's notice that its import failed. */
   | { readonly state: "failed" };
 
@@ -114,7 +119,7 @@ export function decideShared(input: SharedInput): SharedDecision {
   }
   const candidates = siblings.filter((r) => {
     const word = words.get(r);
-    return word?.state === "not-yet" && (word.folder === undefined || word.folder === folderKey);
+    return (word?.state === "not-yet" && (word.folder === undefined || word.folder === folderKey)) || (word?.state === "filing" && word.folder === folderKey);
   });
   const filer = electFiler(self, candidates);
   if (filer !== self) return { action: "wait", filer };

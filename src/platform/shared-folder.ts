@@ -2,7 +2,7 @@
 // the others count the mail as filed when it tells them so (src/core/shared-folder.ts has the rule, src/xmpp/
 // siblings.ts the exchange, docs/protocol.md §6 the description). Folders in a local store are passed straight on.
 import type { Logger } from "../core/log.js";
-import { decideShared, FilingLedger, localFolderKey, SIBLING_ASK_MS, SIBLING_WAIT_MS, sharedFolderKey, siblingMailKey, type SiblingWord } from "../core/shared-folder.js";
+import { decideShared, FilingLedger, localFolderKey, SIBLING_ASK_MS, SIBLING_FILING_MS, SIBLING_WAIT_MS, sharedFolderKey, siblingMailKey, type SiblingWord } from "../core/shared-folder.js";
 import type { FiledMail, KeyValueStore, MailSink } from "../xmpp/receiver.js";
 import type { SiblingTracker } from "../xmpp/siblings.js";
 
@@ -22,6 +22,7 @@ export interface SharedFolderSinkDeps {
   readonly store: KeyValueStore;
   readonly waitMs?: number;
   readonly askMs?: number;
+  readonly filingMs?: number;
 }
 
 export interface SharedFolderSink extends MailSink {
@@ -93,6 +94,12 @@ export function createSharedFolderSink(deps: SharedFolderSinkDeps): SharedFolder
       if (decision.action === "wait") {
         log.info("shared-folder-wait", { filer: decision.filer, siblings: tracker.siblings().length });
         words = await tracker.waitFor(decision.filer, mail.fromJid, mail.originId, deps.waitMs ?? SIBLING_WAIT_MS);
+        const said = words.get(decision.filer);
+        if (said?.state === "filing" && said.folder === folderKey) {
+          // It is importing into our folder (a large mail, a slow server): give it longer.
+          log.info("shared-folder-wait-filing", { filer: decision.filer });
+          words = await tracker.waitFor(decision.filer, mail.fromJid, mail.originId, deps.filingMs ?? SIBLING_FILING_MS);
+        }
         decision = decideShared({ folderKey, self, siblings: tracker.siblings(), words, waited: true, waitedFor: decision.filer });
       }
       const ms = Date.now() - started;
@@ -102,6 +109,7 @@ export function createSharedFolderSink(deps: SharedFolderSinkDeps): SharedFolder
         return;
       }
       log.info("shared-folder-file", { why: decision.action === "file" ? decision.why : "", siblings: tracker.siblings().length, ms });
+      if (tracker.siblings().length > 0) tracker.announce(mail.fromJid, mail.originId, { state: "filing", folder: folderKey });
       try {
         await inner.file(mail);
       } catch (error) {

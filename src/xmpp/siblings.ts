@@ -4,8 +4,8 @@
 // IMAP folder they all see (src/core/shared-folder.ts has the rule):
 //
 //   <message to="bob@example.org/thunderbird-0a1b2c3d" type="normal">
-//     <filing xmlns="https://mailoverxmpp.net/protocol/sibling/0" state="query|filed|not-yet|failed"
-//             sender="alice@example.org" origin-id="…" folder="imap|…"/>   (folder: with filed and not-yet)
+//     <filing xmlns="https://mailoverxmpp.net/protocol/sibling/0" state="query|not-yet|filing|filed|failed"
+//             sender="alice@example.org" origin-id="…" folder="imap|…"/>   (folder: with not-yet, filing, filed)
 //     <no-store xmlns="urn:xmpp:hints"/><no-copy xmlns="urn:xmpp:hints"/>
 //   </message>
 //
@@ -129,14 +129,14 @@ export class SiblingTracker {
   async waitFor(resource: string, sender: string, originId: string, timeoutMs: number): Promise<Map<string, SiblingWord>> {
     await this.#until(() => {
       const word = this.words(sender, originId).get(resource);
-      return word !== undefined && word.state !== "not-yet";
+      return word !== undefined && word.state !== "not-yet" && word.state !== "filing";
     }, timeoutMs);
     return this.words(sender, originId);
   }
 
   /** Tells every sibling the outcome of filing this mail here. */
   announce(sender: string, originId: string, word: Exclude<SiblingWord, { state: "not-yet" }>): void {
-    for (const r of this.siblings()) this.#send(r, word.state, sender, originId, word.state === "filed" ? word.folder : undefined);
+    for (const r of this.siblings()) this.#send(r, word.state, sender, originId, "folder" in word ? word.folder : undefined);
   }
 
   // ---------------------------------------------------------------------------------------------------------------
@@ -218,8 +218,9 @@ export class SiblingTracker {
         return;
       }
       case "filed":
+      case "filing":
         if (folder === undefined) return;
-        this.#record(mailKey, resource, { state: "filed", folder });
+        this.#record(mailKey, resource, { state, folder });
         return;
       case "not-yet":
         this.#record(mailKey, resource, folder === undefined ? { state } : { state, folder });
@@ -260,8 +261,9 @@ export class SiblingTracker {
     }
     const entry = this.#words.get(mailKey) ?? { at: now, words: new Map<string, SiblingWord>() };
     const before = entry.words.get(resource);
-    // A final word is not taken back by a later "not yet" (answers and notices may cross).
-    if (!(before && before.state !== "not-yet" && word.state === "not-yet")) entry.words.set(resource, word);
+    // A final word is not taken back by a later "not yet" or "filing" (answers and notices may cross).
+    const final = (w: SiblingWord | undefined) => w?.state === "filed" || w?.state === "failed";
+    if (!(final(before) && !final(word))) entry.words.set(resource, word);
     this.#words.set(mailKey, entry);
     this.#wake();
   }

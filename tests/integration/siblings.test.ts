@@ -88,6 +88,20 @@ describe.each(testServers())("the account's other Thunderbirds, on %s", (kind) =
     expect((await failing).get(HOME)).toEqual({ state: "failed" });
   });
 
+  it("'filing' keeps the sibling waiting; 'filed' ends the wait and is not taken back by a late 'filing'", async () => {
+    const waiting = officeTracker.waitFor(HOME, `alice@${server.domain}`, "o-slow", 5_000);
+    homeTracker.announce(`alice@${server.domain}`, "o-slow", { state: "filing", folder: "imap|k|/INBOX" });
+    await sleep(300);
+    expect(officeTracker.words(`alice@${server.domain}`, "o-slow").get(HOME)).toEqual({ state: "filing", folder: "imap|k|/INBOX" });
+    const t0 = performance.now();
+    homeTracker.announce(`alice@${server.domain}`, "o-slow", { state: "filed", folder: "imap|k|/INBOX" });
+    expect((await waiting).get(HOME)).toEqual({ state: "filed", folder: "imap|k|/INBOX" });
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    homeTracker.announce(`alice@${server.domain}`, "o-slow", { state: "filing", folder: "imap|k|/INBOX" });
+    await sleep(300);
+    expect(officeTracker.words(`alice@${server.domain}`, "o-slow").get(HOME)).toEqual({ state: "filed", folder: "imap|k|/INBOX" });
+  });
+
   it("a notice that arrives before the mail is kept for it", async () => {
     homeTracker.announce(`alice@${server.domain}`, "o-early", { state: "filed", folder: "imap|k|/INBOX" });
     await waitFor(() => officeTracker.words(`alice@${server.domain}`, "o-early").size > 0, 3_000, "early notice");

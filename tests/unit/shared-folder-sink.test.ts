@@ -87,7 +87,10 @@ describe("the shared-folder sink", () => {
     const s = sink(t.view, store);
     await s.file(mail);
     expect(imported).toHaveLength(1);
-    expect(t.announced).toEqual([{ state: "filed", folder: KEY }]);
+    expect(t.announced).toEqual([
+      { state: "filing", folder: KEY },
+      { state: "filed", folder: KEY },
+    ]);
     expect(s.filedInto(siblingMailKey(mail.fromJid, mail.originId))).toBe(KEY);
     expect(store.data.get("siblingLedger")).toEqual([[siblingMailKey(mail.fromJid, mail.originId), KEY]]);
   });
@@ -111,7 +114,29 @@ describe("the shared-folder sink", () => {
     const t = tracker(B, [A], new Map([[A, { state: "not-yet" }]]));
     await sink(t.view).file(mail);
     expect(imported).toHaveLength(1);
-    expect(t.announced).toEqual([{ state: "filed", folder: KEY }]);
+    expect(t.announced).toEqual([
+      { state: "filing", folder: KEY },
+      { state: "filed", folder: KEY },
+    ]);
+  });
+
+  it("the filer said it is importing into the same folder: waits longer for it, then counts its copy", async () => {
+    const waits: number[] = [];
+    const t = tracker(B, [A], new Map([[A, { state: "not-yet", folder: KEY }]]));
+    let calls = 0;
+    const view: SiblingView = {
+      ...t.view,
+      self: B,
+      waitFor: async (_r, _s, _o, ms) => {
+        waits.push(ms);
+        calls += 1;
+        return new Map([[A, calls === 1 ? { state: "filing", folder: KEY } : { state: "filed", folder: KEY }]]);
+      },
+    };
+    const s = createSharedFolderSink({ inner, log, settings: () => settings, siblings: () => view, store: memoryStore(), waitMs: 50, askMs: 50, filingMs: 999 });
+    await s.file(mail);
+    expect(waits).toEqual([50, 999]);
+    expect(imported).toEqual([]);
   });
 
   it("the filer filed into a folder of its own: imports here at once", async () => {
@@ -124,7 +149,7 @@ describe("the shared-folder sink", () => {
     failImport = true;
     const t = tracker(A, [B], new Map([[B, { state: "not-yet" }]]));
     await expect(sink(t.view).file(mail)).rejects.toThrow(/IMAP server down/);
-    expect(t.announced).toEqual([{ state: "failed" }]);
+    expect(t.announced).toEqual([{ state: "filing", folder: KEY }, { state: "failed" }]);
   });
 
   it("a local receive folder is filed without asking anyone, and announced as this Thunderbird's own", async () => {

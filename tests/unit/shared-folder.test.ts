@@ -58,6 +58,9 @@ describe("decideShared", () => {
       { action: "file", why: "other-folder" },
     ],
     ["the filer did not answer the question (crashed): file at once", base, { action: "file", why: "filer-silent" }],
+    ["the filer already said it is importing into this folder: wait for it", { ...base, words: words([[A, { state: "filing", folder: KEY }]]) }, { action: "wait", filer: A }],
+    ["a smaller sibling importing into another folder is no candidate", { ...base, words: words([[A, { state: "filing", folder: OTHER }]]) }, { action: "file", why: "other-folder" }],
+    ["after the wait, the filer is still importing: file", { ...base, waited: true, waitedFor: A, words: words([[A, { state: "filing", folder: KEY }]]) }, { action: "file", why: "no-word-in-time" }],
     ["a sibling filed into the same folder: filed", { ...base, words: words([[A, { state: "filed", folder: KEY }]]) }, { action: "filed-by-sibling", by: A }],
     [
       "the filer itself learns a sibling filed it already (it came back and catches up): filed",
