@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One-time setup on Debian 12: the system packages the tests and the demo use (Prosody, ejabberd, Thunderbird, Xvfb),
+# One-time setup on Debian 12: the system packages the tests and the demo use (Prosody, ejabberd, Dovecot, Thunderbird, Xvfb),
 # then the npm packages from the lockfile (skipped with --system-only). Safe to run again: installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v prosody >/dev/null 2>&1 || need+=(prosody)
 { command -v erl >/dev/null 2>&1 && ls -d /usr/lib/x86_64-linux-gnu/ejabberd-23.01* >/dev/null 2>&1; } || need+=(ejabberd)
+[ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
 command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v thunderbird >/dev/null 2>&1 || need+=(thunderbird)
@@ -23,8 +24,8 @@ if ((${#need[@]})); then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq -o DPkg::Lock::Timeout=300
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "${need[@]}"
-  # The Debian packages may start a system-wide Prosody / ejabberd; the tests and the demo run their own private ones.
-  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now prosody ejabberd >/dev/null 2>&1 || true; fi
+  # The Debian packages may start a system-wide Prosody / ejabberd / Dovecot; the tests and the demo run their own.
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now prosody ejabberd dovecot >/dev/null 2>&1 || true; fi
 fi
 
 [ "${1:-}" = "--system-only" ] && exit 0
