@@ -26,8 +26,8 @@ export interface SharedFolderSinkDeps {
 }
 
 export interface SharedFolderSink extends MailSink {
-  /** The folder key this Thunderbird filed (or saw filed) a mail into, for a sibling's query. */
-  filedInto(mailKey: string): string | undefined;
+  /** The folder key this Thunderbird filed (or saw filed) a mail into, for a sibling's query (once the ledger is loaded). */
+  filedInto(mailKey: string): Promise<string | undefined>;
   /** The shared folder key of the receive folder now (for a verified sender; null: a local folder), for a query. */
   ownFolderKey(): Promise<string | null>;
 }
@@ -66,7 +66,10 @@ export function createSharedFolderSink(deps: SharedFolderSinkDeps): SharedFolder
   };
 
   return {
-    filedInto: (mailKey) => ledger?.get(mailKey),
+    filedInto: async (mailKey) => {
+      await loaded;
+      return ledger!.get(mailKey);
+    },
     ownFolderKey: () => folderKeyFor({ verified: true, known: true }, deps.settings()),
 
     async file(mail: FiledMail): Promise<void> {

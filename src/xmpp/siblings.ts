@@ -33,7 +33,7 @@ export interface SiblingTrackerDeps {
   readonly session: XmppSession;
   readonly log: Logger;
   /** The folder key this Thunderbird filed a mail into (its ledger), for answering a sibling's query. */
-  readonly filedInto: (mailKey: string) => string | undefined;
+  readonly filedInto: (mailKey: string) => string | undefined | Promise<string | undefined>;
   /**
    * The shared folder key this Thunderbird files mail into now, null for a folder only it sees (sent with "not yet":
    * the asker elects its filer among those filing where it files). Default: unknown (no folder sent).
@@ -207,16 +207,9 @@ export class SiblingTracker {
     }
     const mailKey = siblingMailKey(sender, originId);
     switch (state) {
-      case "query": {
-        const into = this.#deps.filedInto(mailKey);
-        if (into !== undefined) return this.#send(resource, "filed", sender, originId, into);
-        const own = this.#deps.ownFolderKey?.() ?? Promise.reject(new Error("unknown"));
-        void own.then(
-          (key) => this.#send(resource, "not-yet", sender, originId, key ?? localFolderKey(this.self ?? "")),
-          () => this.#send(resource, "not-yet", sender, originId),
-        );
+      case "query":
+        void this.#answer(resource, sender, originId, mailKey);
         return;
-      }
       case "filed":
       case "filing":
         if (folder === undefined) return;
@@ -231,6 +224,17 @@ export class SiblingTracker {
       default:
         return;
     }
+  }
+
+  /** "filed" from the ledger, else "not-yet" with the folder key this Thunderbird files into now. */
+  async #answer(resource: string, sender: string, originId: string, mailKey: string): Promise<void> {
+    const into = await Promise.resolve(this.#deps.filedInto(mailKey)).catch(() => undefined);
+    if (into !== undefined) return this.#send(resource, "filed", sender, originId, into);
+    const own = await (this.#deps.ownFolderKey?.() ?? Promise.reject(new Error("unknown"))).then(
+      (key) => key ?? localFolderKey(this.self ?? ""),
+      () => undefined,
+    );
+    this.#send(resource, "not-yet", sender, originId, own);
   }
 
   #onPresence(stanza: Element): void {

@@ -91,7 +91,7 @@ describe("the shared-folder sink", () => {
       { state: "filing", folder: KEY },
       { state: "filed", folder: KEY },
     ]);
-    expect(s.filedInto(siblingMailKey(mail.fromJid, mail.originId))).toBe(KEY);
+    expect(await s.filedInto(siblingMailKey(mail.fromJid, mail.originId))).toBe(KEY);
     expect(store.data.get("siblingLedger")).toEqual([[siblingMailKey(mail.fromJid, mail.originId), KEY]]);
   });
 
@@ -101,7 +101,7 @@ describe("the shared-folder sink", () => {
     await s.file(mail);
     expect(imported).toEqual([]);
     expect(t.announced).toEqual([]);
-    expect(s.filedInto(siblingMailKey(mail.fromJid, mail.originId))).toBe(KEY);
+    expect(await s.filedInto(siblingMailKey(mail.fromJid, mail.originId))).toBe(KEY);
   });
 
   it("a sibling that answers 'filed here' to the question (catch-up after an absence): nothing imported", async () => {
@@ -164,6 +164,16 @@ describe("the shared-folder sink", () => {
     const t = tracker(B, [A], new Map([[A, { state: "filed", folder: KEY }]]));
     await sink(t.view).file({ ...mail, verified: false });
     expect(imported).toHaveLength(1);
+  });
+
+  it("a query right after start is answered from the saved ledger, not with 'not yet' before it is loaded", async () => {
+    const key = siblingMailKey(mail.fromJid, mail.originId);
+    const slow: KeyValueStore = {
+      get: () => new Promise((resolve) => setTimeout(() => resolve([[key, KEY]]), 30)),
+      set: async () => {},
+    };
+    const s = createSharedFolderSink({ inner, log, settings: () => settings, siblings: () => null, store: slow });
+    expect(await s.filedInto(key)).toBe(KEY);
   });
 
   it("no session (no tracker): filed as before", async () => {
