@@ -32,24 +32,39 @@ export interface SharedFolderSink extends MailSink {
   ownFolderKey(): Promise<string | null>;
 }
 
-/** The shared-folder key of the chosen receive folder, or null when the mail goes to a folder only we see. */
-async function folderKeyFor(mail: Pick<FiledMail, "verified" | "known">, settings: ReceiveSettings): Promise<string | null> {
+/** How often, and how far apart, the receive folder is looked up before it counts as unknown (Thunderbird may not have
+ * loaded an IMAP account's folders yet right after start). */
+const LOOKUP_ATTEMPTS = 5;
+const LOOKUP_PAUSE_MS = 300;
+
+type FolderKeyResult = { readonly key: string | null } | { readonly unknown: string };
+
+/** The shared-folder key of the chosen receive folder (null: a folder only we see), or why it could not be told. */
+async function folderKeyFor(mail: Pick<FiledMail, "verified" | "known">, settings: ReceiveSettings): Promise<FolderKeyResult> {
   const withUnverified = !mail.verified || (!mail.known && settings.unknownSenders === "unverified-folder");
-  if (withUnverified || settings.receiveFolder === "") return null; // Local Folders
-  try {
-    const folder = await messenger.folders.get(settings.receiveFolder, false);
-    if (!folder.accountId) return null;
-    const account = await messenger.accounts.get(folder.accountId, false);
-    if (!account) return null;
-    return sharedFolderKey({
-      accountType: account.type,
-      accountName: account.name,
-      identities: (account.identities ?? []).map((i) => i.email ?? ""),
-      path: folder.path ?? "",
-    });
-  } catch {
-    return null; // a missing folder: the folder sink files into Local Folders
+  if (withUnverified || settings.receiveFolder === "") return { key: null }; // Local Folders
+  let why = "";
+  for (let attempt = 1; attempt <= LOOKUP_ATTEMPTS; attempt++) {
+    try {
+      const folder = await messenger.folders.get(settings.receiveFolder, false);
+      const account = folder.accountId ? await messenger.accounts.get(folder.accountId, false) : null;
+      if (account) {
+        return {
+          key: sharedFolderKey({
+            accountType: account.type,
+            accountName: account.name,
+            identities: (account.identities ?? []).map((i) => i.email ?? ""),
+            path: folder.path ?? "",
+          }),
+        };
+      }
+      why = `no account for the folder (${folder.accountId ?? "none"})`;
+    } catch (error) {
+      why = error instanceof Error ? error.message : String(error);
+    }
+    if (attempt < LOOKUP_ATTEMPTS) await new Promise((resolve) => setTimeout(resolve, LOOKUP_PAUSE_MS));
   }
+  return { unknown: why };
 }
 
 export function createSharedFolderSink(deps: SharedFolderSinkDeps): SharedFolderSink {
@@ -70,12 +85,20 @@ export function createSharedFolderSink(deps: SharedFolderSinkDeps): SharedFolder
       await loaded;
       return ledger!.get(mailKey);
     },
-    ownFolderKey: () => folderKeyFor({ verified: true, known: true }, deps.settings()),
+    ownFolderKey: async () => {
+      const found = await folderKeyFor({ verified: true, known: true }, deps.settings());
+      // Unknown is not "local": the asker must not count this Thunderbird out as its filer because of it.
+      if ("unknown" in found) throw new Error(found.unknown);
+      return found.key;
+    },
 
     async file(mail: FiledMail): Promise<void> {
       const tracker = deps.siblings();
       const self = tracker?.self ?? null;
-      const folderKey = await folderKeyFor(mail, deps.settings());
+      const found = await folderKeyFor(mail, deps.settings());
+      // A receive folder that cannot be looked up: the folder sink files into Local Folders (a folder of our own).
+      if ("unknown" in found) log.warn("receive-folder-unknown", { why: found.unknown });
+      const folderKey = "unknown" in found ? null : found.key;
       const mailKey = siblingMailKey(mail.fromJid, mail.originId);
       if (tracker === null || self === null) return inner.file(mail);
       if (folderKey === null) {
@@ -83,6 +106,7 @@ export function createSharedFolderSink(deps: SharedFolderSinkDeps): SharedFolder
         // for us as its filer (we are the smallest resource) files into its own shared folder at once.
         await inner.file(mail);
         if (tracker.siblings().length > 0) {
+          log.info("shared-folder-local", { siblings: tracker.siblings().length });
           const own = localFolderKey(self);
           await remember(mailKey, own);
           tracker.announce(mail.fromJid, mail.originId, { state: "filed", folder: own });
