@@ -176,6 +176,22 @@ describe("the shared-folder sink", () => {
     expect(await s.filedInto(key)).toBe(KEY);
   });
 
+  it("a receive folder Thunderbird cannot tell yet right after start is looked up again, not taken for a local one", async () => {
+    const real = (globalThis as unknown as { messenger: { folders: { get: (id: string) => Promise<unknown> } } }).messenger.folders;
+    const get = real.get;
+    let failures = 2;
+    real.get = async (id: string) => {
+      if (failures-- > 0) throw new Error(`Folder not found: ${id}`);
+      return get(id);
+    };
+    const t = tracker(B, [A], new Map([[A, { state: "not-yet", folder: KEY }]]), { state: "filed", folder: KEY });
+    const s = sink(t.view);
+    await s.file(mail);
+    expect(imported).toEqual([]); // waited for the filer and counted its copy, as an IMAP folder
+    failures = 99;
+    await expect(s.ownFolderKey()).rejects.toThrow(/Folder not found/); // answered as unknown, never as local
+  }, 10_000);
+
   it("no session (no tracker): filed as before", async () => {
     await sink(null).file(mail);
     expect(imported).toHaveLength(1);
