@@ -194,7 +194,9 @@ export class SiblingTracker {
     if (!filing) return;
     const resource = this.#ownOtherResource(stanza.attrs.from);
     if (resource === null) {
-      this.#deps.log.warn("sibling-word-dropped", { from: String(stanza.attrs.from ?? "") });
+      // Before we are online (a word the server kept for our resource's previous session) we cannot check the sender.
+      if (this.#deps.session.jid === null) this.#deps.log.debug("sibling-word-before-online", { from: String(stanza.attrs.from ?? "") });
+      else this.#deps.log.warn("sibling-word-dropped", { from: String(stanza.attrs.from ?? "") });
       return;
     }
     const { state, sender, folder } = filing.attrs as Record<string, string | undefined>;
