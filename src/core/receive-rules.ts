@@ -63,6 +63,8 @@ export function neutralizeTraceHeaders(raw: Uint8Array): Uint8Array {
 export interface SenderEvidence {
   /** addr-specs of the mail's From: header, lowercased. */
   readonly fromAddresses: readonly string[];
+  /** The single From header is not exactly one mailbox (`[name] <addr-spec>` or `addr-spec`, nothing after it). */
+  readonly fromUnclear?: boolean;
   /** Bare JID the servers authenticated, lowercased. */
   readonly senderJid: string;
   /** JIDs the user confirmed for the (single) From address. */
@@ -75,7 +77,7 @@ export interface SenderEvidence {
 
 export type SenderVerdict =
   | { readonly verified: true; readonly how: "same-address" | "confirmed-mapping" | "address-book"; readonly known: boolean }
-  | { readonly verified: false; readonly reason: "no-from" | "multiple-from" | "mismatch" };
+  | { readonly verified: false; readonly reason: "no-from" | "multiple-from" | "unclear-from" | "mismatch" };
 
 /**
  * Nothing is presented as from an address the sender's JID was not checked against: exactly one From address, equal
@@ -84,6 +86,7 @@ export type SenderVerdict =
 export function checkSender(e: SenderEvidence): SenderVerdict {
   if (e.fromAddresses.length === 0) return { verified: false, reason: "no-from" };
   if (e.fromAddresses.length > 1) return { verified: false, reason: "multiple-from" };
+  if (e.fromUnclear) return { verified: false, reason: "unclear-from" };
   const from = e.fromAddresses[0]!.toLowerCase();
   const jid = e.senderJid.toLowerCase();
   const known = e.senderKnown || e.addressBookJids.some((j) => j.toLowerCase() === jid);

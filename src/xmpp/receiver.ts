@@ -5,7 +5,7 @@ import xml, { type Element } from "@xmpp/xml";
 import jidParse from "@xmpp/jid";
 import type { Logger } from "../core/log.js";
 import { NS_CARBONS, NS_FORWARD } from "../core/protocol.js";
-import { parseAddressList } from "../core/mime/address.js";
+import { parseAddressList, parseSingleMailbox } from "../core/mime/address.js";
 import { inspectMail, MimeInspectError, type InspectedMail } from "../core/mime/inspect.js";
 import { decodeBase64Strict, openPayload, PayloadError, sha256Base64 } from "../core/payload-crypto.js";
 import { checkSender, DedupeSet, messageIdKey, neutralizeTraceHeaders, originKey, prependHeader, traceHeader } from "../core/receive-rules.js";
@@ -173,15 +173,19 @@ export class MailReceiver {
         if (answer) this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
         return { status: "duplicate" };
       }
-      const fromAddresses = email.from.length > 1 ? ["(several From headers)", "x"] : fromAddressList(email.from[0]!);
-      const single = fromAddresses.length === 1 ? fromAddresses[0]! : "";
+      // Only exactly one mailbox is checked against the JID: a tolerant reading of anything else could pick another
+      // address than the one Thunderbird displays.
+      const mailbox = email.from.length === 1 ? parseSingleMailbox(email.from[0]!) : null;
+      const fromUnclear = email.from.length === 1 && mailbox === null;
+      const fromAddresses = email.from.length > 1 ? ["(several From headers)", "x"] : mailbox ? [mailbox.address.toLowerCase()] : fromAddressList(email.from[0]!);
+      const single = mailbox ? mailbox.address.toLowerCase() : "";
       const { directory } = this.#deps;
       const [confirmedJids, addressBookJids, senderKnown] = await Promise.all([
         single ? directory.confirmedJids(single) : Promise.resolve([]),
         single ? directory.addressBookJids(single) : Promise.resolve([]),
         directory.isKnown(mail.from),
       ]);
-      const verdict = checkSender({ fromAddresses, senderJid: mail.from, confirmedJids, addressBookJids, senderKnown });
+      const verdict = checkSender({ fromAddresses, fromUnclear, senderJid: mail.from, confirmedJids, addressBookJids, senderKnown });
       const receivedAt = (this.#deps.now ?? (() => new Date()))();
       const header = traceHeader({
         fromJid: mail.from,

@@ -240,6 +240,9 @@ describe.each(testServers())("receiving mail over XMPP (MailReceiver on a real %
     ["another account's address (spoofed From)", "Carol <carol@localhost>", {}, { verified: false, how: "mismatch" }],
     ["a display name that looks like the JID", '"bob@localhost" <carol@evil.example>', {}, { verified: false, how: "mismatch" }],
     ["two From addresses", "bob@localhost, carol@localhost", {}, { verified: false, how: "multiple-from" }],
+    // Thunderbird shows this as "<bob@localhost>" <ceo@bank.example>: before, the tolerant parser read bob@localhost.
+    ["the JID in a display-name-like angle-addr, then the real one", "<bob@localhost> <ceo@bank.example>", {}, { verified: false, how: "unclear-from" }],
+    ["a mailbox with text after it", "Bob <bob@localhost> (really ceo@bank.example)", {}, { verified: false, how: "unclear-from" }],
     ["an address the user confirmed for bob's JID", "Bob <bob@work.example>", { confirmed: true }, { verified: true, how: "confirmed-mapping" }],
     ["an address whose address-book contact holds bob's JID", "Bob <bob@home.example>", { addressBook: true }, { verified: true, how: "address-book" }],
     ["bob's own address, in other case", "BOB@LOCALHOST", {}, { verified: true, how: "same-address" }],
@@ -298,6 +301,9 @@ describe.each(testServers())("receiving mail over XMPP (MailReceiver on a real %
       ["a header line without a colon", new TextEncoder().encode("From bob@localhost\r\nSubject: x\r\n\r\nbody")],
       ["MIME nested 25 deep", nested(25)],
       ["a mail without a From header", new TextEncoder().encode("To: alice@localhost\r\nSubject: x\r\nMessage-ID: <nf@x>\r\n\r\nbody\r\n")],
+      // Thunderbird reads the author as ceo@bank.example in both (NUL ends its value; a bare CR starts a new line).
+      ["a NUL in the From header", new TextEncoder().encode("From: ceo@bank.example\u0000 <bob@localhost>\r\nSubject: x\r\n\r\nbody\r\n")],
+      ["a bare CR hiding a second From", new TextEncoder().encode("X-A: b\rFrom: ceo@bank.example\r\nFrom: bob@localhost\r\nSubject: x\r\n\r\nbody\r\n")],
     ])("not-mime: %s", async (_label, raw) => {
       const id = uid("nm");
       const calls = alice.sinkCalls;

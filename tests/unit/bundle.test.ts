@@ -10,8 +10,9 @@ import { options } from "../../scripts/build.mjs";
 // background handlers brought the total to ~362 KiB. The budget still catches an accidental library pull-in
 // (postal-mime alone is ~128 KiB). Issue 11 (the network as it is) added ~47 KiB of own code: the capability publish
 // ladder and its retry, server-feature detection and the limitations shown in the status, carbons, the inline budget,
-// the upload-access check with its optional permission, and crash-proof filing (folder lookup, index rebuild): 409 KiB.
-const BUDGET_BYTES = 430 * 1024;
+// the upload-access check with its optional permission, crash-proof filing (folder lookup, index rebuild) and the rule
+// for several Thunderbirds on one account: 431 KiB.
+const BUDGET_BYTES = 440 * 1024;
 
 describe("the add-on bundle", async () => {
   const result = await build({ ...(options as object), write: false, sourcemap: false, metafile: true, logLevel: "silent" });

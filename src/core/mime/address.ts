@@ -263,3 +263,31 @@ export function parseAndValidate(entries: readonly string[], what: string): Pars
   }
   return out;
 }
+
+const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]";
+const DOT_ATOM = `${ATEXT}+(?:\\.${ATEXT}+)*`;
+const QUOTED = '"(?:[^"\\\\\\r\\n]|\\\\[\\x20-\\x7e])*"';
+const ADDR_SPEC = `(?:${DOT_ATOM}|${QUOTED})@${DOT_ATOM}`;
+/**
+ * A display name: words separated by whitespace, each an atom (with "." as older mailers write "J. Doe", and 8-bit
+ * characters as raw UTF-8 names arrive) or a quoted string. Requiring whitespace between words keeps the match linear.
+ */
+const WORD = `(?:[A-Za-z0-9!#$%&'*+/=?^_\`{|}~.\u0080-\u00ff-]+|${QUOTED})`;
+const PHRASE = `${WORD}(?:[ \\t]+${WORD})*[ \\t]*`;
+const SINGLE_ANGLE = new RegExp(`^[ \\t]*(${PHRASE})?<(${ADDR_SPEC})>[ \\t]*$`);
+const SINGLE_BARE = new RegExp(`^[ \\t]*(${ADDR_SPEC})[ \\t]*$`);
+
+/**
+ * Exactly one RFC 5322 mailbox and nothing else: `[display-name] <addr-spec>` or a bare `addr-spec` — no second
+ * angle-addr, no list, no group, no comment, no trailing text. This is the only From the receiver checks against the
+ * sender's JID: a tolerant reading of anything else could pick another address than the one Thunderbird displays
+ * (`<mallory@x> <ceo@bank>` shows ceo@bank). Null when the value is anything else. Linear: the patterns have no
+ * nested ambiguity beyond the phrase's words, which are separated by whitespace or quotes.
+ */
+export function parseSingleMailbox(value: string): ParsedAddress | null {
+  if (value.length > 2_000) return null;
+  const angle = SINGLE_ANGLE.exec(value);
+  if (angle) return { name: (angle[1] ?? "").trim(), address: angle[2]! };
+  const bare = SINGLE_BARE.exec(value);
+  return bare ? { name: "", address: bare[1]! } : null;
+}

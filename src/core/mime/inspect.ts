@@ -128,8 +128,23 @@ function decodeWords(value: string): string {
     });
 }
 
+/**
+ * The top-level header block may hold no NUL and no CR that is not followed by LF. Thunderbird and this inspector
+ * read such a block differently (a NUL ends Thunderbird's From value; a bare CR starts a new header line there but not
+ * here), so a sender could show Thunderbird another author than the one checked, or slip a header past the rename of
+ * trace headers. Bare LF line ends are accepted: both read them as line ends (mbox files use them throughout).
+ */
+function checkHeaderBytes(bytes: Uint8Array, end: number): void {
+  for (let i = 0; i < end; i++) {
+    const b = bytes[i];
+    if (b === 0x00) throw new MimeInspectError("NUL in the header block");
+    if (b === 0x0d && bytes[i + 1] !== 0x0a) throw new MimeInspectError("bare CR in the header block");
+  }
+}
+
 export function inspectMail(bytes: Uint8Array, limits: InspectLimits = DEFAULT_INSPECT_LIMITS): InspectedMail {
-  const { headers } = readHeaders(bytes, 0, bytes.length, limits);
+  const { headers, bodyStart } = readHeaders(bytes, 0, bytes.length, limits);
+  checkHeaderBytes(bytes, bodyStart);
   if (headers.length === 0) throw new MimeInspectError("no header fields");
   const counter = { parts: 0 };
   walk(bytes, 0, bytes.length, 0, limits, counter);
