@@ -13,6 +13,7 @@
 // readable again, deletes the marker for good, and only then looks the mail up (docs/reliability.md).
 import type { FiledMail, MailSink } from "../xmpp/receiver.js";
 import type { Logger } from "../core/log.js";
+import { displayedAddress } from "../core/mime/address.js";
 import type { Settings } from "../core/settings.js";
 
 /** The settings the sink reads for every mail, so a change applies to the next one. */
@@ -203,6 +204,30 @@ export function createFolderSink(log: Logger, settings: () => ReceiveSettings, o
     return null;
   };
 
+  /**
+   * A mail is presented as from a verified sender only if the author Thunderbird itself reads after the import is the
+   * address that was checked against the sender's JID. Should the two parsers ever disagree (the receiver's checks
+   * are meant to make that impossible), the mail goes to the unverified-senders folder, tagged: a copy is imported
+   * there first, then the first one is deleted (a crash in between leaves two copies, never none). With only the
+   * permissions the add-on already has (import, delete): no move or update permission is needed for this.
+   */
+  const checkAuthor = async (header: messenger.messages.MessageHeader, checked: string, target: Folder, file: File): Promise<void> => {
+    const shown = displayedAddress(header.author ?? "");
+    if (shown === checked.toLowerCase()) return;
+    log.warn("author-differs-after-import", { folder: target.name ?? "", messageId: header.headerMessageId });
+    const apart = await folder(UNVERIFIED_FOLDER);
+    // Already among the unverified (a new sender, with unknownSenders = unverified-folder): it stays there.
+    if ((apart.id ?? apart.path) === (target.id ?? target.path)) return;
+    try {
+      await ensureTag(TAG_UNVERIFIED);
+      await importWithin(file, apart, { new: true, read: false, tags: [TAG_UNVERIFIED.key] });
+    } finally {
+      // Never left looking verified: if the copy could not be made, the error means no receipt, and the sender's
+      // SMTP fallback delivers the mail instead.
+      await messenger.messages.delete([header.id], true);
+    }
+  };
+
   const importWithin = (file: File, target: Folder, props: messenger.messages.MessageProperties) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     return Promise.race([
@@ -246,6 +271,7 @@ export function createFolderSink(log: Logger, settings: () => ReceiveSettings, o
       try {
         const header = await importWithin(file, target, { new: true, read: false, tags });
         log.info("mail-filed", { folder: target.name ?? "", messageId: header.headerMessageId, verified: mail.verified });
+        if (mail.verified && mail.fromAddress) await checkAuthor(header, mail.fromAddress, target, file);
       } catch (error) {
         // Thunderbird refuses a second copy of a Message-ID in one folder: it is filed already (e.g. a retransmission).
         if (mail.messageId && error instanceof Error && /already/i.test(error.message)) {

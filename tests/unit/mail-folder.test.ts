@@ -19,6 +19,7 @@ interface FakeMessage {
   headerMessageId: string;
   subject: string;
   headers: Record<string, string[]>;
+  author: string;
 }
 
 /** The header block of a raw mail as getFull reports it: lower-case names, every value in file order. */
@@ -48,6 +49,8 @@ function fakeThunderbird() {
   const stale = new Set<string>();
   const neverHeals = new Set<string>();
   const deleted: number[] = [];
+  /** Thunderbird's reading of the author, when it should differ from the From header (a parser disagreement). */
+  const authorOverride = { value: null as string | null };
   let nextId = 1;
   const inFolder = (folder: string) => {
     let list = contents.get(folder);
@@ -59,7 +62,7 @@ function fakeThunderbird() {
   const put = (folder: string, raw: string) => {
     const headers = headersOf(raw);
     const messageId = headers["message-id"]?.[0]?.replace(/^<|>$/g, "") ?? `md5:${nextId}`;
-    const m = { id: nextId++, headerMessageId: messageId, subject: headers.subject?.[0] ?? "", headers };
+    const m = { id: nextId++, headerMessageId: messageId, subject: headers.subject?.[0] ?? "", headers, author: authorOverride.value ?? headers.from?.[0] ?? "" };
     inFolder(folder).push(m);
     return m;
   };
@@ -119,10 +122,10 @@ function fakeThunderbird() {
       },
     },
   };
-  return { api, imports, gets, other, contents: inFolder, stale, neverHeals, put, deleted };
+  return { api, imports, gets, other, contents: inFolder, stale, neverHeals, put, deleted, authorOverride };
 }
 
-function mail(verified: boolean, known: boolean, over: { messageId?: string | null; originId?: string; fromJid?: string; received?: string } = {}): FiledMail {
+function mail(verified: boolean, known: boolean, over: { messageId?: string | null; originId?: string; fromJid?: string; received?: string; fromAddress?: string } = {}): FiledMail {
   const originId = over.originId ?? `o-${Math.random()}`;
   const messageId = over.messageId ?? null;
   const fromJid = over.fromJid ?? "bob@example.org";
@@ -133,7 +136,7 @@ function mail(verified: boolean, known: boolean, over: { messageId?: string | nu
     verified,
     known,
     fromJid,
-    fromAddress: null,
+    fromAddress: over.fromAddress ?? null,
     originId,
     messageId,
     subject: "hi",
@@ -174,6 +177,21 @@ describe("createFolderSink", () => {
   const filedBefore = (folder: string, m: FiledMail, over: Parameters<typeof mail>[2] = {}) =>
     tb.put(folder, new TextDecoder().decode(mail(m.verified, m.known, { messageId: m.messageId, originId: m.originId, received: "2026-01-01T00:00:00Z", ...over }).raw));
   const mailsIn = (folder: string) => tb.contents(folder).filter((m) => m.headers["x-mail-over-xmpp"]).length;
+
+  it("moves a verified mail to the unverified senders when Thunderbird reads another author than the one checked", async () => {
+    const { sink, warnings } = sinkWith(DEFAULT_SETTINGS);
+    // Agreeing: stays where it was filed.
+    await sink.file(mail(true, true, { fromAddress: "bob@example.org", messageId: "<a1@x>" }));
+    expect(mailsIn(inbox)).toBe(1);
+    // Thunderbird reads another author (a parser disagreement the receiver's checks did not catch).
+    tb.authorOverride.value = '"bob@example.org" <ceo@bank.example>';
+    await sink.file(mail(true, true, { fromAddress: "bob@example.org", messageId: "<a2@x>" }));
+    expect(mailsIn(inbox)).toBe(1);
+    expect(mailsIn(unverified)).toBe(1);
+    expect(tb.imports.at(-1)).toEqual({ folder: unverified, tags: ["mox_unverified"] });
+    expect(tb.deleted).toHaveLength(1);
+    expect(warnings.some((w) => w.event === "author-differs-after-import")).toBe(true);
+  });
 
   it("with the defaults: verified mail to the add-on's folder (new senders tagged), unverified mail apart", async () => {
     const { sink, warnings } = sinkWith(DEFAULT_SETTINGS);

@@ -291,3 +291,12 @@ export function parseSingleMailbox(value: string): ParsedAddress | null {
   const bare = SINGLE_BARE.exec(value);
   return bare ? { name: "", address: bare[1]! } : null;
 }
+
+/**
+ * The address in an author string as Thunderbird reports it (`"Name" <a@b>`, `Name <a@b>` or `a@b`): the last
+ * angle-addr, else the whole value; lowercased.
+ */
+export function displayedAddress(author: string): string {
+  const angle = /<([^<>]*)>\s*$/.exec(author);
+  return (angle ? angle[1]! : author).trim().toLowerCase();
+}
