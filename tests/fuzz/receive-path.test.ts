@@ -7,7 +7,7 @@ import type { Element } from "@xmpp/xml";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { buildMessage } from "../../src/core/mime/build.js";
-import { parseAddressList } from "../../src/core/mime/address.js";
+import { parseAddressList, parseSingleMailbox } from "../../src/core/mime/address.js";
 import { inspectMail, MimeInspectError } from "../../src/core/mime/inspect.js";
 import { decodeBase64Strict, encodeBase64, PayloadError } from "../../src/core/payload-crypto.js";
 import { checkSender, neutralizeTraceHeaders, prependHeader, traceHeader } from "../../src/core/receive-rules.js";
@@ -257,5 +257,44 @@ describe("fuzz: values from policies and headers", () => {
   it(`ran at least ${runs(10_000)} cases in total`, () => {
     console.log(`[measure] fuzz total: ${total} cases`);
     expect(total).toBeGreaterThanOrEqual(runs(10_000));
+  });
+});
+
+describe("fuzz: the From the receiver verifies is the From a mail parser reads (postal-mime as the second reader)", () => {
+  it("never verifies an address that postal-mime would not show as the author", async () => {
+    const { default: PostalMime } = await import("postal-mime");
+    const started = performance.now();
+    const before = total;
+    const addr = fc.constantFrom("bob@localhost", "ceo@bank.example", "mallory@x.example", '"b o b"@localhost', "BOB@LOCALHOST");
+    const piece = fc.oneof(
+      addr,
+      addr.map((a) => `<${a}>`),
+      fc.constantFrom("Bob", '"Bob, Inc"', '"<bob@localhost>"', "J. Doe", "=?utf-8?q?B=C3=B6b?=", "(comment)", ",", ";", ":", " ", "\t", "\u0000", "\r", "\n ", "\\", '"', "<", ">", "@"),
+    );
+    const value = fc.array(piece, { minLength: 1, maxLength: 6 }).map((parts) => parts.join(""));
+    let compared = 0;
+    await fc.assert(
+      fc.asyncProperty(value, async (from) => {
+        const raw = new TextEncoder().encode(`From: ${from}\r\nSubject: x\r\nMessage-ID: <m@x.example>\r\n\r\nbody\r\n`);
+        let checked: string | null = null;
+        timed("inspect + parseSingleMailbox", () => {
+          try {
+            const mail = inspectMail(raw);
+            const mailbox = mail.from.length === 1 ? parseSingleMailbox(mail.from[0]!) : null;
+            checked = mailbox ? mailbox.address.toLowerCase() : null;
+          } catch (error) {
+            if (!(error instanceof MimeInspectError)) throw error;
+          }
+        });
+        if (checked === null) return;
+        compared += 1;
+        const parsed = await PostalMime.parse(raw);
+        expect(parsed.from?.address?.toLowerCase(), `From: ${JSON.stringify(from)}`).toBe(checked);
+      }),
+      { numRuns: runs(2000) },
+    );
+    measure("From vs postal-mime", started, before);
+    console.log(`[measure] fuzz From vs postal-mime: ${compared} verified Froms compared`);
+    expect(compared).toBeGreaterThan(runs(2000) / 20); // the generator must reach the comparison, not only rejections
   });
 });

@@ -16,7 +16,6 @@ describe("parseSingleMailbox: exactly one mailbox, nothing after it", () => {
     ["J. Doe <j@d.example>", "j@d.example"],
     ["=?utf-8?q?J=C3=B6rg?= <j@x.example>", "j@x.example"],
     ['"bob@example.org" <carol@evil.example>', "carol@evil.example"], // the address is the angle-addr, as Thunderbird shows
-    ['"a\\"b"@example.org', '"a\\"b"@example.org'],
   ])("accepts %j as %j", (value, address) => {
     expect(parseSingleMailbox(value)?.address).toBe(address);
   });
@@ -32,6 +31,7 @@ describe("parseSingleMailbox: exactly one mailbox, nothing after it", () => {
     "",
     "Bob <>",
     "bob@[127.0.0.1]",
+    '"b o b"@example.org', // quoted local parts are read differently by different parsers
   ])("refuses %j", (value) => {
     expect(parseSingleMailbox(value)).toBeNull();
   });
