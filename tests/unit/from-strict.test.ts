@@ -32,6 +32,9 @@ describe("parseSingleMailbox: exactly one mailbox, nothing after it", () => {
     "Bob <>",
     "bob@[127.0.0.1]",
     '"b o b"@example.org', // quoted local parts are read differently by different parsers
+    // Thunderbird decodes an encoded word inside the atoms (found by tests/e2e/from-oracle.test.ts):
+    "Mallory=?utf-8?q?ceo=40bank=2Eexample?=MALLORY@EVIL.EXAMPLE",
+    "M <m=?utf-8?q?x?=@evil.example>",
   ])("refuses %j", (value) => {
     expect(parseSingleMailbox(value)).toBeNull();
   });
@@ -52,6 +55,14 @@ describe("inspectMail: the header block Thunderbird and the add-on read alike", 
     ]) {
       expect(() => inspectMail(bytes(raw))).toThrow(MimeInspectError);
     }
+  });
+
+  it("keeps a NBSP after the address (Thunderbird shows it as part of the author): no mailbox to verify", () => {
+    // Found by tests/e2e/from-oracle.test.ts: String.prototype.trim dropped the 0xA0 byte, Thunderbird did not.
+    const raw = Uint8Array.from("From: mallory@evil.example\u00a0\r\nSubject: x\r\n\r\nb\r\n", (c) => c.charCodeAt(0));
+    const from = inspectMail(raw).from;
+    expect(from).toEqual(["mallory@evil.example\u00a0"]);
+    expect(parseSingleMailbox(from[0]!)).toBeNull();
   });
 
   it("accepts bare LF line ends throughout, and a CR or NUL in the body", () => {

@@ -291,9 +291,13 @@ const SINGLE_BARE = new RegExp(`^[ \\t]*(${ADDR_SPEC})[ \\t]*$`);
 export function parseSingleMailbox(value: string): ParsedAddress | null {
   if (value.length > 2_000) return null;
   const angle = SINGLE_ANGLE.exec(value);
-  if (angle) return { name: (angle[1] ?? "").trim(), address: angle[2]! };
-  const bare = SINGLE_BARE.exec(value);
-  return bare ? { name: "", address: bare[1]! } : null;
+  const mailbox = angle ? { name: (angle[1] ?? "").trim(), address: angle[2]! } : null;
+  const bare = mailbox ? null : SINGLE_BARE.exec(value);
+  const found = mailbox ?? (bare ? { name: "", address: bare[1]! } : null);
+  // "=?" is atext, but Thunderbird decodes an RFC 2047 encoded word even inside an address's atoms: the From oracle
+  // (tests/e2e/from-oracle.test.ts) saw `M=?utf-8?q?ceo=40bank=2Eexample?=M@evil.example` shown as
+  // `"M ceo@bank.example M"@evil.example`. An address holding "=?" is never verified.
+  return found && !found.address.includes("=?") ? found : null;
 }
 
 /**

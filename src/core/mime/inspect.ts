@@ -52,10 +52,18 @@ function readHeaders(bytes: Uint8Array, start: number, end: number, limits: Insp
     if (line === "") continue;
     const colon = line.indexOf(":");
     if (colon <= 0 || !/^[\x21-\x39\x3b-\x7e]+$/.test(line.slice(0, colon))) throw new MimeInspectError("malformed header line");
-    headers.push({ name: line.slice(0, colon).toLowerCase(), value: line.slice(colon + 1).trim() });
+    headers.push({ name: line.slice(0, colon).toLowerCase(), value: trimWsp(line.slice(colon + 1)) });
   }
   const bodyStart = stop >= end ? end : stop + (bytes[stop] === 0x0d ? 2 : 1);
   return { headers, bodyStart };
+}
+
+/**
+ * Strips only RFC 5322 whitespace (SP, HTAB): String.prototype.trim would also strip a NBSP (byte 0xA0 read as latin1),
+ * which Thunderbird keeps as part of the author (the From oracle saw `a@b<0xA0>` verified as a@b, shown as `a@b\ufffd`).
+ */
+function trimWsp(value: string): string {
+  return value.replace(/^[ \t]+|[ \t]+$/g, "");
 }
 
 function boundaryOf(headers: readonly Header[]): string | null {
