@@ -53,6 +53,16 @@ export type ReceiveOutcome =
   | { readonly status: "failed"; readonly error: string }
   | { readonly status: "ignored" };
 
+/** What the admission check (limits on unsolicited mail, block list) is told; `sender` is null before the download. */
+export interface AdmitInfo {
+  readonly fromJid: string;
+  readonly size: number;
+  readonly via: Via;
+  readonly sender: null | { readonly verified: boolean; readonly how: string; readonly fromAddress: string | null; readonly known: boolean };
+}
+
+export type AdmitDecision = { readonly admit: true } | { readonly admit: false; readonly detail: string };
+
 export interface MailReceiverDeps {
   readonly session: XmppSession;
   readonly sink: MailSink;
@@ -65,6 +75,8 @@ export interface MailReceiverDeps {
   /** Longest wait for the sink to file one mail (default 90 s: above the platform sink's own import bound). */
   readonly fileTimeoutMs?: number;
   readonly now?: () => Date;
+  /** Asked before the download (size, block list) and after the sender check; a refusal is answered "policy". */
+  readonly admit?: (info: AdmitInfo) => Promise<AdmitDecision>;
 }
 
 const NS_MAM = "urn:xmpp:mam:2";
@@ -158,6 +170,7 @@ export class MailReceiver {
         if (answer) this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
         return { status: "duplicate" };
       }
+      await this.#admit({ fromJid: mail.from, size: mail.size, via, sender: null });
       const raw = await this.#bytes(mail, limits);
       let email: InspectedMail;
       try {
@@ -186,6 +199,9 @@ export class MailReceiver {
         directory.isKnown(mail.from),
       ]);
       const verdict = checkSender({ fromAddresses, fromUnclear, senderJid: mail.from, confirmedJids, addressBookJids, senderKnown });
+      const known = verdict.verified ? verdict.known : senderKnown;
+      const how = verdict.verified ? verdict.how : verdict.reason;
+      await this.#admit({ fromJid: mail.from, size: mail.size, via, sender: { verified: verdict.verified, how, fromAddress: verdict.verified ? single : null, known } });
       const receivedAt = (this.#deps.now ?? (() => new Date()))();
       const header = traceHeader({
         fromJid: mail.from,
@@ -249,6 +265,11 @@ export class MailReceiver {
         },
       );
     });
+  }
+
+  async #admit(info: AdmitInfo): Promise<void> {
+    const decision = this.#deps.admit ? await this.#deps.admit(info) : null;
+    if (decision && !decision.admit) throw new Rejection("policy", decision.detail);
   }
 
   async #bytes(mail: IncomingMail, limits: MailLimits): Promise<Uint8Array> {

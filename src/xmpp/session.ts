@@ -74,6 +74,7 @@ export class XmppSession {
   readonly #outbox: Outbox<Element>;
   readonly #statusListeners = new Set<StatusListener>();
   readonly #stanzaListeners = new Set<StanzaListener>();
+  readonly #pushListeners = new Set<StanzaListener>();
   #status: SessionStatus = { state: "disconnected" };
   #parts: XmppClientParts | null = null;
   #running = false;
@@ -134,6 +135,15 @@ export class XmppSession {
   onStanza(listener: StanzaListener): () => void {
     this.#stanzaListeners.add(listener);
     return () => this.#stanzaListeners.delete(listener);
+  }
+
+  /**
+   * Roster and block-list pushes (RFC 6121 §2.1.6, XEP-0191 §3.3): iq sets from the own account (or without a from),
+   * answered with an empty result; pushes from anyone else are refused and not passed on.
+   */
+  onPush(listener: StanzaListener): () => void {
+    this.#pushListeners.add(listener);
+    return () => this.#pushListeners.delete(listener);
   }
 
   /** Starts connecting; never throws. Failures show in the status and are retried (except authentication). */
@@ -316,6 +326,16 @@ export class XmppSession {
 
     iqCallee.get(NS_DISCO_INFO, "query", async (ctx) => this.#discoInfo(ctx.element));
     iqCallee.get(NS_PING, "ping", () => ({}));
+    for (const [ns, name] of [["jabber:iq:roster", "query"], ["urn:xmpp:blocking", "block"], ["urn:xmpp:blocking", "unblock"]] as const) {
+      iqCallee.set(ns, name, (ctx) => {
+        const from = ctx.stanza.attrs.from;
+        if (from && from.toLowerCase() !== this.#config.jid.toLowerCase()) {
+          return xml("error", { type: "cancel" }, xml("service-unavailable", { xmlns: "urn:ietf:params:xml:ns:xmpp-stanzas" }));
+        }
+        for (const listener of this.#pushListeners) listener(ctx.stanza);
+        return {};
+      });
+    }
 
     entity.on("stanza", (stanza: Element) => {
       if (stanza.name === "iq") return; // answered by iqCallee / iqCaller
