@@ -101,6 +101,30 @@ describe.skipIf(skipReason !== null)("receiving mail over XMPP in a real Thunder
     expect(found[0]!.raw).toContain("this came over XMPP.");
   });
 
+  it("files a mail with bare LF line ends like a CRLF one: verified, author read alike, a forged trace header renamed", async () => {
+    // Issue 12 finding 1: line ends are settled once — the add-on accepts bare LF throughout (mbox tools write it) and
+    // reads the lines exactly as Thunderbird does, so the forged header below is a header line to both.
+    const messageId = newMessageId("localhost");
+    const crlf = new TextDecoder().decode(
+      buildMessage(
+        { from: "Bob <bob@localhost>", to: ["alice@localhost"], cc: [], bcc: [], replyTo: [], subject: "LF only", text: "Line one\r\nLine two\r\n", isPlainText: true, attachments: [] },
+        { date: new Date(), messageId },
+      ),
+    );
+    const lf = ("X-Mail-Over-XMPP: from=ceo@bank.example; verified=yes\r\n" + crlf).replace(/\r\n/g, "\n");
+    const raw = new TextEncoder().encode(lf);
+    expect(raw.includes(0x0d)).toBe(false);
+    const outcome = await sender.deliver({ to: env.jidOf("alice"), raw, subject: "LF only", fallbackBody: "LF only" }, 15_000);
+    expect(outcome).toMatchObject({ status: "filed" });
+    const found = await env.tb.helper.command<Found[]>("findMessages", { headerMessageId: messageId.slice(1, -1), withRaw: true }, 10_000);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ folder: "Mail over XMPP", subject: "LF only", author: "Bob <bob@localhost>" });
+    const traceLines = found[0]!.raw!.split(/\r?\n/).filter((l) => /^x-mail-over-xmpp:/i.test(l));
+    expect(traceLines).toHaveLength(1);
+    expect(traceLines[0]).toMatch(/from=bob@localhost;.*verified=yes/);
+    expect(found[0]!.raw).toMatch(/^X-Untrusted-Mox-: from=ceo@bank\.example/m);
+  });
+
   it("moves a later SMTP copy of a mail already filed over XMPP to the Trash, but not a mail from someone else", async () => {
     const { outcome, messageId, raw } = await send("Bob <bob@localhost>", "Sent both ways", "One mail, two routes.");
     expect(outcome).toMatchObject({ status: "filed" });
