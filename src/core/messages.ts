@@ -45,7 +45,7 @@ export interface BackgroundRequests {
   setXmppOff: [{ readonly tabId: number; readonly off: boolean }, { readonly ok: true }];
   /** The delivery log, newest last. */
   getDeliveryLog: [Record<string, never>, { readonly entries: readonly DeliveryRecord[] }];
-  /** The user confirms a JID learned from an X-Jabber-ID header on another domain (one click in the indicator). */
+  /** The user confirms a JID learned from an X-Jabber-ID header (not the address itself; one click in the indicator). */
   confirmMapping: [{ readonly address: string; readonly jid: string }, { readonly ok: true } | { readonly error: string }];
   /** Puts the JID into the address book (the contact's XMPP field), creating the contact if needed. */
   saveJidToAddressBook: [{ readonly address: string; readonly jid: string }, { readonly ok: true; readonly how: "updated" | "created" } | { readonly error: string }];

@@ -14,11 +14,25 @@ export interface ResolutionData {
   readonly addressBook: ReadonlyMap<string, readonly string[]>;
   /** Step 3: domains whose e-mail addresses are also JIDs (default: the domain of the user's own JID). */
   readonly xmppDomains: readonly string[];
-  /** Step 4: mappings learned from X-Jabber-ID headers of incoming mail, and whether the user confirmed them. */
-  readonly learned: ReadonlyMap<string, { jid: string; confirmed: boolean }>;
+  /** Step 4: JIDs learned from X-Jabber-ID headers of incoming mail, and whether the user confirmed one. */
+  readonly learned: ReadonlyMap<string, LearnedMapping>;
   /** Step 5: address ↔ JID pairs checked by the receiving side on mail that came over XMPP. */
   readonly verifiedSenders: ReadonlyMap<string, string>;
 }
+
+/**
+ * What X-Jabber-ID headers announced for one address. `confirmed`: `jid` is the user's choice. Otherwise `jid` is the
+ * first JID announced and `also` the different ones announced later (a forged first mail must not hide the genuine
+ * one): none of them is used unless it is the address itself; the others are suggestions for the user to confirm.
+ */
+export interface LearnedMapping {
+  readonly jid: string;
+  readonly confirmed: boolean;
+  readonly also?: readonly string[];
+}
+
+/** Most JIDs kept (and offered) per address while none is confirmed. */
+export const MAX_LEARNED_CANDIDATES = 3;
 
 export type ResolutionSource = "explicit" | "address-book" | "same-address" | "learned" | "verified-sender";
 
@@ -26,7 +40,12 @@ export type NoJidReason = "no-mapping" | "learned-unconfirmed" | "invalid-addres
 
 export type Resolution =
   | { readonly jid: string; readonly via: ResolutionSource }
-  | { readonly jid: null; readonly why: NoJidReason; /** learned-unconfirmed: the JID the user may confirm. */ readonly candidate?: string };
+  | {
+      readonly jid: null;
+      readonly why: NoJidReason;
+      /** learned-unconfirmed: the JIDs announced for the address, for the user to confirm one (never used unconfirmed). */
+      readonly candidates?: readonly string[];
+    };
 
 /** The key under which an e-mail address is looked up: e-mail addresses are compared case-insensitively. */
 export function emailKey(address: string): string {
@@ -64,6 +83,12 @@ function domainKey(domain: string): string {
 }
 
 const domainOf = (addressOrJid: string): string => addressOrJid.slice(addressOrJid.lastIndexOf("@") + 1);
+const localOf = (addressOrJid: string): string => addressOrJid.slice(0, addressOrJid.lastIndexOf("@"));
+
+/** The JID is the e-mail address itself: same local part and domain, case-insensitively (IDN domains in either form). */
+export function isAddressItself(jid: string, address: string): boolean {
+  return localOf(jid).toLowerCase() === localOf(address).toLowerCase() && domainKey(domainOf(jid)) === domainKey(domainOf(address));
+}
 
 /** news:/snews:/nntp: URLs, and bare dotted newsgroup names (RFC 5536 §3.1.4) written without angle brackets. */
 const NEWS_URL = /^(?:s?news|nntp):/i;
@@ -97,10 +122,12 @@ function parseRecipient(recipient: string): Parsed {
 /**
  * The JID for one recipient and where it came from; first hit wins:
  * 1. explicit mapping, 2. address-book contact with an XMPP field, 3. the address itself for an XMPP-enabled
- * domain, 4. a learned mapping (automatic when the JID's domain is the e-mail's domain, else only once confirmed),
- * 5. the verified sender of a mail received over XMPP.
- * A JID that fails `isValidBareJid` is ignored as if absent. An unconfirmed foreign-domain learned mapping does not
- * stop step 5; if nothing later hits, the answer is `learned-unconfirmed` (so the UI can offer to confirm it).
+ * domain, 4. a learned mapping: the one the user confirmed, or automatically only a learned JID that is the address
+ * itself (X-Jabber-ID is unauthenticated: anyone can send a mail with carol's From and mallory's JID), 5. the
+ * verified sender of a mail received over XMPP.
+ * A JID that fails `isValidBareJid` is ignored as if absent. Unconfirmed learned JIDs other than the address are
+ * never used and do not stop step 5; if nothing later hits, the answer is `learned-unconfirmed` with those JIDs (so
+ * the UI can offer to confirm one) — and the mail goes by SMTP.
  */
 export function resolveRecipient(recipient: string, data: ResolutionData): Resolution {
   const parsed = parseRecipient(recipient);
@@ -122,20 +149,27 @@ export function resolveRecipient(recipient: string, data: ResolutionData): Resol
     if (jid !== null) return { jid, via: "same-address" };
   }
 
-  let unconfirmed: string | null = null;
+  const unconfirmed: string[] = [];
   const learned = data.learned.get(key);
   if (learned !== undefined) {
-    const jid = checkedJid(learned.jid);
-    if (jid !== null) {
-      if (learned.confirmed === true || domainKey(domainOf(jid)) === emailDomain) return { jid, via: "learned" };
-      unconfirmed = jid;
+    if (learned.confirmed === true) {
+      const jid = checkedJid(learned.jid);
+      if (jid !== null) return { jid, via: "learned" };
+    } else {
+      const announced = [learned.jid, ...(Array.isArray(learned.also) ? learned.also : [])].slice(0, MAX_LEARNED_CANDIDATES);
+      for (const candidate of announced) {
+        const jid = checkedJid(candidate);
+        if (jid === null) continue;
+        if (isAddressItself(jid, address)) return { jid, via: "learned" };
+        if (!unconfirmed.some((u) => u.toLowerCase() === jid.toLowerCase())) unconfirmed.push(jid);
+      }
     }
   }
 
   const verified = checkedJid(data.verifiedSenders.get(key));
   if (verified !== null) return { jid: verified, via: "verified-sender" };
 
-  return unconfirmed !== null ? { jid: null, why: "learned-unconfirmed", candidate: unconfirmed } : { jid: null, why: "no-mapping" };
+  return unconfirmed.length > 0 ? { jid: null, why: "learned-unconfirmed", candidates: unconfirmed } : { jid: null, why: "no-mapping" };
 }
 
 /**

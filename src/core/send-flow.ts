@@ -95,8 +95,8 @@ export interface RoutePreviewResult {
     readonly reason: RecipientReason;
     readonly jid?: string;
     readonly via?: string;
-    /** A JID learned from an X-Jabber-ID header on another domain, waiting for the user's confirmation. */
-    readonly candidate?: string;
+    /** JIDs learned from X-Jabber-ID headers (not the address itself), waiting for the user to confirm one. */
+    readonly candidates?: readonly string[];
   }>;
 }
 
@@ -217,14 +217,14 @@ export class SendFlow {
       const jid = resolution?.jid ?? undefined;
       const reason = decision.reasons.get(r.address) ?? "no-jid";
       const route = decision.xmpp.some((x) => recipientKey(x.address) === key) ? "xmpp" : jid && checking.has(jid.toLowerCase()) ? "checking" : "smtp";
-      const candidate = resolution?.jid === null ? resolution.candidate : undefined;
+      const candidates = resolution?.jid === null ? resolution.candidates : undefined;
       rows.push({
         address: r.address,
         route,
         reason,
         ...(jid ? { jid } : {}),
         ...(resolution ? { via: resolution.jid !== null ? resolution.via : resolution.why } : {}),
-        ...(candidate ? { candidate } : {}),
+        ...(candidates?.length ? { candidates } : {}),
       });
     }
     const result = rows.length === 0 ? "empty" : decision.xmpp.length === 0 ? "smtp" : decision.smtp.length === 0 ? "xmpp" : "mixed";

@@ -1,6 +1,7 @@
 // Looks at the headers of mail that arrives by SMTP/IMAP, when a folder other than the add-on's own grows (new
 // messages only, a bounded number per change, each once):
-// - resolution step 4: learns address → JID pairs from X-Jabber-ID (or RFC 7259 Jabber-ID), when enabled;
+// - resolution step 4: learns address → JID pairs from X-Jabber-ID (or RFC 7259 Jabber-ID), when enabled — as
+//   suggestions: the From is unauthenticated, so only a JID that is the address itself is used without the user;
 // - an X-Mail-Over-XMPP-ID header marks the SMTP fallback copy of a mail sent over XMPP: handed to the duplicate guard.
 import type { Logger } from "../core/log.js";
 import { parseAddressList } from "../core/mime/address.js";
@@ -53,7 +54,8 @@ export function createJabberIdLearner(
       }
       const outcome = await store.rememberLearned(from, jid);
       if (outcome === "learned") log.info("jabber-id-learned", { from, jid });
-      else if (outcome === "conflict") log.warn("jabber-id-conflict", { from, jid });
+      else if (outcome === "candidate") log.warn("jabber-id-conflict", { from, jid, kept: true });
+      else if (outcome === "conflict") log.warn("jabber-id-conflict", { from, jid, kept: false });
     }
   }
 

@@ -2,7 +2,7 @@
 // ("mappings", shared with the receiving side's sender check), mappings learned from X-Jabber-ID headers
 // ("learnedMappings") and the verified senders of mail received over XMPP ("verifiedSenders"). Every value read from
 // storage is validated; the stores are bounded.
-import { emailKey, isValidBareJid, type ResolutionData } from "../core/resolve.js";
+import { emailKey, isAddressItself, isValidBareJid, MAX_LEARNED_CANDIDATES, type LearnedMapping, type ResolutionData } from "../core/resolve.js";
 import { parseXmppDomains } from "../core/settings.js";
 
 const MAPPINGS = "mappings";
@@ -10,7 +10,7 @@ const LEARNED = "learnedMappings";
 const VERIFIED = "verifiedSenders";
 const MAX_ENTRIES = 2000;
 
-type Learned = { jid: string; confirmed: boolean };
+type Learned = LearnedMapping;
 
 function readExplicit(raw: unknown): Map<string, string> {
   const out = new Map<string, string>();
@@ -29,12 +29,47 @@ function readVerified(raw: unknown): Map<string, string> {
   return out;
 }
 
+/**
+ * Stored learned mappings. 0.1 stored `{jid, confirmed}` (its resolver used an unconfirmed JID on the address's
+ * domain at once); read the same way, such a JID is now only a suggestion unless it is the address itself.
+ */
 function readLearned(raw: unknown): Map<string, Learned> {
   const out = new Map<string, Learned>();
   if (typeof raw !== "object" || raw === null) return out;
   for (const [address, value] of Object.entries(raw as Record<string, unknown>)) {
-    const { jid, confirmed } = (value ?? {}) as Partial<Learned>;
-    if (typeof jid === "string" && isValidBareJid(jid)) out.set(emailKey(address), { jid, confirmed: confirmed === true });
+    const { jid, confirmed, also } = (value ?? {}) as { jid?: unknown; confirmed?: unknown; also?: unknown };
+    if (typeof jid !== "string" || !isValidBareJid(jid)) continue;
+    if (confirmed === true) {
+      out.set(emailKey(address), { jid, confirmed: true });
+      continue;
+    }
+    const more: string[] = [];
+    for (const j of Array.isArray(also) ? also.slice(0, MAX_LEARNED_CANDIDATES) : []) {
+      if (more.length >= MAX_LEARNED_CANDIDATES - 1) break;
+      if (typeof j === "string" && isValidBareJid(j) && ![jid, ...more].some((k) => sameJid(k, j))) more.push(j);
+    }
+    out.set(emailKey(address), more.length > 0 ? { jid, confirmed: false, also: more } : { jid, confirmed: false });
+  }
+  return out;
+}
+
+const sameJid = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
+
+/**
+ * The learned mappings bounded to `max` addresses: the confirmed ones (the user's word) are dropped last, so that a
+ * flood of mails announcing JIDs for new addresses cannot push them out; within each kind the oldest goes first.
+ */
+function boundedLearned(map: Map<string, Learned>, max: number): Map<string, Learned> {
+  if (map.size <= max) return map;
+  let excess = map.size - max;
+  const out = new Map(map);
+  for (const pass of [false, true]) {
+    for (const [key, value] of map) {
+      if (excess === 0) return out;
+      if (value.confirmed !== pass) continue;
+      out.delete(key);
+      excess--;
+    }
   }
   return out;
 }
@@ -84,23 +119,45 @@ export function createResolutionStore() {
       await messenger.storage.local.set({ [VERIFIED]: bounded(next, MAX_ENTRIES) });
     },
     /**
-     * Remembers a JID announced in an X-Jabber-ID header (resolution step 4). The header is unauthenticated, so the
-     * first JID seen for an address stays (trust on first use): a different one later is reported as a conflict and
-     * not stored; only `confirmed` (the user's word) replaces it.
+     * Remembers a JID announced in an X-Jabber-ID header (resolution step 4), or with `confirmed` the one the user
+     * chose. The header is unauthenticated: resolution uses an unconfirmed JID only when it is the address itself, and
+     * offers the others for confirmation. Per address up to MAX_LEARNED_CANDIDATES different JIDs are kept, first seen
+     * first, so a forged first mail neither wins nor hides a later genuine one ("candidate": kept beside an earlier
+     * one — a conflict the user sees); the address itself is always kept (it displaces the newest other one). When the
+     * list is full, or the user confirmed one, a different JID is not stored ("conflict").
      */
-    async rememberLearned(address: string, jid: string, confirmed = false): Promise<"learned" | "known" | "conflict" | "invalid"> {
+    async rememberLearned(address: string, jid: string, confirmed = false): Promise<"learned" | "known" | "candidate" | "conflict" | "invalid"> {
       await load();
       if (!isValidBareJid(jid)) return "invalid";
       const key = emailKey(address);
       const known = learned.get(key);
-      if (known && known.jid.toLowerCase() === jid.toLowerCase() && (known.confirmed || !confirmed)) return "known";
-      if (known && known.jid.toLowerCase() !== jid.toLowerCase() && !confirmed) return "conflict";
+      let entry: Learned;
+      let outcome: "learned" | "candidate";
+      if (confirmed) {
+        if (known?.confirmed === true && sameJid(known.jid, jid)) return "known";
+        entry = { jid, confirmed: true };
+        outcome = "learned";
+      } else if (known === undefined) {
+        entry = { jid, confirmed: false };
+        outcome = "learned";
+      } else {
+        const all = [known.jid, ...(known.also ?? [])];
+        if (all.some((j) => sameJid(j, jid))) return "known";
+        if (known.confirmed) return "conflict";
+        if (all.length >= MAX_LEARNED_CANDIDATES) {
+          if (!isAddressItself(jid, address)) return "conflict";
+          all.pop();
+        }
+        const [first, ...more] = [...all, jid];
+        entry = { jid: first!, confirmed: false, also: more };
+        outcome = "candidate";
+      }
       const next = new Map(learned);
       next.delete(key);
-      next.set(key, { jid, confirmed });
-      learned = next;
-      await messenger.storage.local.set({ [LEARNED]: bounded(next, MAX_ENTRIES) });
-      return "learned";
+      next.set(key, entry);
+      learned = boundedLearned(next, MAX_ENTRIES);
+      await messenger.storage.local.set({ [LEARNED]: Object.fromEntries(learned) });
+      return outcome;
     },
   };
 }

@@ -24,6 +24,12 @@ describe("compose indicator texts", () => {
     expect(recipientLine(row("smtp", "not-capable", "dave@x.test"))).toEqual({ key: "composeReason_notCapable", subs: ["dave@x.test"] });
   });
 
+  it("offers the JIDs a mail announced for the address as a suggestion (by mail until confirmed)", () => {
+    const suggested = { ...row("smtp", "no-jid"), candidates: ["mallory@x.test", "carol@jabber.test"] };
+    expect(recipientLine(suggested)).toEqual({ key: "composeReason_learnedUnconfirmed", subs: ["mallory@x.test, carol@jabber.test"] });
+    expect(recipientLine({ ...row("smtp", "no-jid"), candidates: [] })).toEqual({ key: "composeReason_noJid", subs: [""] });
+  });
+
   it.each<[string, RoutePreviewResult, string, string[] | undefined]>([
     ["no recipients", preview([], "empty"), "composeVerdict_empty", undefined],
     ["all XMPP", preview([row("xmpp", "xmpp", "b@x.test")], "xmpp"), "composeVerdict_xmpp", undefined],

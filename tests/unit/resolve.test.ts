@@ -1,5 +1,5 @@
 // Recipient → JID resolution (issue 4 "Resolving recipients to JIDs"): one table per concern — the order of the five
-// sources, the learned-mapping domain rule, untrusted JIDs, the recipient forms Thunderbird hands over, and the
+// sources, the learned-mapping rule (only the address itself, or confirmed), untrusted JIDs, the recipient forms Thunderbird hands over, and the
 // bare-JID sanity check.
 import { describe, expect, it } from "vitest";
 import { isValidBareJid, parseJabberId, resolveRecipient, type Resolution, type ResolutionData } from "../../src/core/resolve.js";
@@ -32,7 +32,9 @@ describe("resolveRecipient: first hit wins, in the order of issue 4", () => {
     ["1 explicit beats all later sources", ALL, { jid: "explicit@xmpp.test", via: "explicit" }],
     ["2 address book beats same-address, learned, verified", without("explicit"), { jid: "book@xmpp.test", via: "address-book" }],
     ["3 same-address beats learned, verified", without("explicit", "addressBook"), { jid: "alice@example.org", via: "same-address" }],
-    ["4 learned beats verified sender", without("explicit", "addressBook", "xmppDomains"), { jid: "learned@example.org", via: "learned" }],
+    ["4 learned (the address itself) beats verified sender", { ...without("explicit", "addressBook", "xmppDomains"), learned: new Map([["alice@example.org", { jid: "alice@example.org", confirmed: false }]]) }, { jid: "alice@example.org", via: "learned" }],
+    ["4 learned (confirmed) beats verified sender", { ...without("explicit", "addressBook", "xmppDomains"), learned: new Map([["alice@example.org", { jid: "learned@example.org", confirmed: true }]]) }, { jid: "learned@example.org", via: "learned" }],
+    ["4 learned, unconfirmed and not the address: the verified sender wins", without("explicit", "addressBook", "xmppDomains"), { jid: "verified@xmpp.test", via: "verified-sender" }],
     ["5 verified sender when nothing else", without("explicit", "addressBook", "xmppDomains", "learned"), { jid: "verified@xmpp.test", via: "verified-sender" }],
     ["nothing known", NONE, { jid: null, why: "no-mapping" }],
   ])("%s", (_name, data, expected) => {
@@ -47,11 +49,14 @@ describe("resolveRecipient: learned mappings (X-Jabber-ID)", () => {
     ...extra,
   });
   it.each<[string, ResolutionData, Resolution]>([
-    ["same domain, unconfirmed: automatic", learned("bob@example.org", false), { jid: "bob@example.org", via: "learned" }],
-    ["same domain in other case, unconfirmed: automatic", learned("Robert@EXAMPLE.org", false), { jid: "Robert@example.org", via: "learned" }],
-    ["other domain, unconfirmed: not used", learned("bob@jabber.test", false), { jid: null, why: "learned-unconfirmed", candidate: "bob@jabber.test" }],
+    ["the address itself, unconfirmed: automatic", learned("bob@example.org", false), { jid: "bob@example.org", via: "learned" }],
+    ["the address itself in other case, unconfirmed: automatic", learned("BOB@EXAMPLE.org", false), { jid: "BOB@example.org", via: "learned" }],
+    // Issue 12 finding 4: one forged SMTP mail (From bob, X-Jabber-ID mallory on bob's domain) must not divert mail.
+    ["same domain, another localpart, unconfirmed: only a suggestion", learned("mallory@example.org", false), { jid: null, why: "learned-unconfirmed", candidates: ["mallory@example.org"] }],
+    ["same domain, another localpart, confirmed: used", learned("mallory@example.org", true), { jid: "mallory@example.org", via: "learned" }],
+    ["other domain, unconfirmed: not used", learned("bob@jabber.test", false), { jid: null, why: "learned-unconfirmed", candidates: ["bob@jabber.test"] }],
     ["other domain, confirmed: used", learned("bob@jabber.test", true), { jid: "bob@jabber.test", via: "learned" }],
-    ["subdomain is another domain: not used unconfirmed", learned("bob@xmpp.example.org", false), { jid: null, why: "learned-unconfirmed", candidate: "bob@xmpp.example.org" }],
+    ["subdomain is another domain: not used unconfirmed", learned("bob@xmpp.example.org", false), { jid: null, why: "learned-unconfirmed", candidates: ["bob@xmpp.example.org"] }],
     ["subdomain, confirmed: used", learned("bob@xmpp.example.org", true), { jid: "bob@xmpp.example.org", via: "learned" }],
     [
       "other domain, unconfirmed, verified sender known: the verified sender wins",
@@ -62,6 +67,22 @@ describe("resolveRecipient: learned mappings (X-Jabber-ID)", () => {
     ["invalid learned JID, even confirmed", learned("bob jabber.test", true), { jid: null, why: "no-mapping" }],
   ])("%s", (_name, data, expected) => {
     expect(resolveRecipient("bob@example.org", data)).toEqual(expected);
+  });
+
+  const several = (jid: string, also: readonly string[], confirmed = false): ResolutionData => ({ ...NONE, learned: new Map([["bob@example.org", { jid, confirmed, also }]]) });
+  it.each<[string, ResolutionData, Resolution]>([
+    ["a forged first JID does not hide the address itself announced later", several("mallory@example.org", ["bob@example.org"]), { jid: "bob@example.org", via: "learned" }],
+    ["several announced JIDs: all offered, in the order seen", several("mallory@example.org", ["bob@jabber.test"]), { jid: null, why: "learned-unconfirmed", candidates: ["mallory@example.org", "bob@jabber.test"] }],
+    ["invalid and repeated ones are not offered", several("bob@jabber.test", ["x y@z.test", "BOB@JABBER.test"]), { jid: null, why: "learned-unconfirmed", candidates: ["bob@jabber.test"] }],
+    ["at most three are looked at", several("a@x.test", ["b@x.test", "c@x.test", "bob@example.org"]), { jid: null, why: "learned-unconfirmed", candidates: ["a@x.test", "b@x.test", "c@x.test"] }],
+    ["a confirmed JID is used, the address itself is not looked for", several("bob@jabber.test", ["bob@example.org"], true), { jid: "bob@jabber.test", via: "learned" }],
+  ])("%s", (_name, data, expected) => {
+    expect(resolveRecipient("Bob <bob@example.org>", data)).toEqual(expected);
+  });
+
+  it("the address itself is matched with an internationalized domain in either form", () => {
+    const data: ResolutionData = { ...NONE, learned: new Map([["bob@bücher.example", { jid: "bob@xn--bcher-kva.example", confirmed: false }]]) };
+    expect(resolveRecipient("bob@bücher.example", data)).toEqual({ jid: "bob@xn--bcher-kva.example", via: "learned" });
   });
 });
 

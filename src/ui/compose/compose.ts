@@ -45,8 +45,8 @@ function render(preview: RoutePreviewResult): void {
       route.className = "route";
       route.textContent = text(recipientLine(r));
       item.append(address, route);
-      // One click: use a JID learned from an X-Jabber-ID header on another domain.
-      if (r.candidate) item.append(actionButton(t("composeConfirmJid", [r.candidate]), () => request("confirmMapping", { address: r.address, jid: r.candidate! })));
+      // One click per suggestion: use a JID a mail announced for this address (never used without this click).
+      for (const jid of r.candidates ?? []) item.append(actionButton(t("composeConfirmJid", [jid]), () => request("confirmMapping", { address: r.address, jid })));
       // Keep a JID found by learning or from a verified sender in the address book (Thunderbird's XMPP field).
       if (r.jid && (r.via === "learned" || r.via === "verified-sender")) {
         item.append(actionButton(t("composeSaveJid"), () => request("saveJidToAddressBook", { address: r.address, jid: r.jid! })));

@@ -32,7 +32,8 @@ export function recipientLine(r: RoutePreviewResult["recipients"][number]): Line
   if (r.route === "xmpp") return { key: "composeRoute_xmpp", subs: [r.jid ?? ""] };
   if (r.route === "checking") return { key: "composeRoute_checking", subs: [r.jid ?? ""] };
   if (r.reason === "xmpp") return { key: "composeReason_noJid" };
-  if (r.candidate) return { key: "composeReason_learnedUnconfirmed", subs: [r.candidate] };
+  // A JID another mail announced for this address: a suggestion only (the header can be forged), offered to confirm.
+  if (r.candidates?.length) return { key: "composeReason_learnedUnconfirmed", subs: [r.candidates.join(", ")] };
   return { key: SMTP_REASON[r.reason], subs: [r.jid ?? ""] };
 }
 
