@@ -17,7 +17,7 @@ import type { SinkMessage } from "../support/smtp.js";
 const skipReason = e2eSkipReason();
 if (skipReason) console.warn(`skipping send-routing e2e test: ${skipReason}`);
 
-const USERS = ["alice", "bob", "dora", "erin", "zed"].map((user) => ({ user, password: `secret-${user}` }));
+const USERS = ["alice", "bob", "dora", "erin", "zed", "mallory"].map((user) => ({ user, password: `secret-${user}` }));
 const text = (raw: Uint8Array) => new TextDecoder().decode(raw);
 /** The subject line of a raw message (unfolded ASCII subjects only, as the tests use). */
 const subjectOf = (m: SinkMessage) => /^Subject: (.*)$/im.exec(m.raw.toString("latin1"))?.[1]?.trim();
@@ -237,9 +237,11 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird on a di
     if (env) await env.stop();
   });
 
-  it("learns a JID from the X-Jabber-ID header of incoming mail: same domain used at once, another domain not", async () => {
-    const mail = (from: string, jid: string, subject: string) =>
-      [`From: ${from}`, "To: alice@example.test", `Subject: ${subject}`, `Message-ID: <${subject.replace(/\W/g, "")}@test>`, "Date: Mon, 23 Nov 2026 10:00:00 +0000", `X-Jabber-ID: ${jid}`, "", "hello", ""].join("\r\n");
+  /** An SMTP/IMAP mail announcing `jid` in X-Jabber-ID (nothing authenticates its From). */
+  const mail = (from: string, jid: string, subject: string) =>
+    [`From: ${from}`, "To: alice@example.test", `Subject: ${subject}`, `Message-ID: <${subject.replace(/\W/g, "")}@test>`, "Date: Mon, 23 Nov 2026 10:00:00 +0000", `X-Jabber-ID: ${jid}`, "", "hello", ""].join("\r\n");
+
+  it("learns a JID from the X-Jabber-ID header of incoming mail: the address itself used at once, another JID not", async () => {
     await env.tb.helper.command("importTo", { folder: "Incoming", raw: mail("Bob <bob@localhost>", "bob@localhost", `learn bob ${Date.now()}`) });
     await env.tb.helper.command("importTo", { folder: "Incoming", raw: mail("Mallory <dora@elsewhere.test>", "dora@localhost", `learn dora ${Date.now()}`) });
     await env.tb.waitForEvent((e) => e.event === "jabber-id-learned" && e.jid === "bob@localhost", 10_000);
@@ -254,6 +256,53 @@ describe.skipIf(skipReason !== null)("send routing in a real Thunderbird on a di
     await env.tb.helper.send({ to: "dora@elsewhere.test", subject: other, body: "SMTP for you" });
     await env.sink.waitFor((m) => subjectOf(m) === other, 20_000);
     expect(peers.dora!.filed).toEqual([]);
+  });
+
+  it.skipIf(xdotoolSkip !== null)("one forged SMTP mail does not divert mail: carol's next mail goes by SMTP, mallory gets nothing; over XMPP once the user confirms (issue 12 finding 4)", async () => {
+    peers.mallory ??= await startMailPeer(env.server, "mallory", "secret-mallory");
+    // Mallory writes as Carol, naming his own JID on Carol's domain: 0.1 used it at once for every mail to Carol.
+    await env.tb.helper.command("importTo", { folder: "Incoming", raw: mail("Carol <carol@localhost>", "mallory@localhost", `forged carol ${Date.now()}`) });
+    await env.tb.waitForEvent((e) => e.event === "jabber-id-learned" && e.jid === "mallory@localhost", 10_000);
+
+    const first = `To Carol ${Date.now()}`;
+    const sent = await env.tb.helper.send({ to: "Carol <carol@localhost>", subject: first, body: "For Carol only" });
+    expect(sent.result?.mode).toBe("sendNow");
+    const msg = await env.sink.waitFor((m) => subjectOf(m) === first, 20_000);
+    expect(msg.envelope.to).toEqual(["carol@localhost"]);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(peers.mallory!.filed).toEqual([]);
+
+    // The compose indicator offers mallory@localhost as a suggestion; the user confirms it with one click (keyboard).
+    const display = env.tb.display()!;
+    const xdotool = (...args: string[]) => execFileSync("xdotool", args, { env: { ...process.env, DISPLAY: display }, encoding: "utf8" }).trim();
+    const second = `Confirmed ${Date.now()}`;
+    await env.tb.helper.command("compose", { to: "Carol <carol@localhost>", subject: second, body: "The user said so" });
+    let window = "";
+    await waitFor(() => {
+      try {
+        window = xdotool("search", "--name", `Write: ${second}`).split("\n")[0] ?? "";
+      } catch {
+        window = "";
+      }
+      return window !== "";
+    }, 20_000, "compose window on the display");
+    await new Promise((r) => setTimeout(r, 1_000));
+    xdotool("windowfocus", "--sync", window);
+    xdotool("key", "--clearmodifiers", "alt+shift+x");
+    await new Promise((r) => setTimeout(r, 1_000));
+    // The first control in the panel is the "Use mallory@localhost for this address" button.
+    xdotool("key", "--clearmodifiers", "Tab");
+    xdotool("key", "--clearmodifiers", "Return");
+    await env.tb.waitForEvent((e) => e.event === "mapping-confirmed" && e.jid === "mallory@localhost", 10_000);
+    xdotool("key", "--clearmodifiers", "Escape");
+    await new Promise((r) => setTimeout(r, 300));
+    const closed = () => env.tb.events().filter((e) => e.event === "compose-closed").length;
+    const closedBefore = closed();
+    xdotool("windowfocus", "--sync", window);
+    xdotool("key", "--clearmodifiers", "ctrl+Return");
+    await waitFor(() => peers.mallory!.filed.some((m) => m.subject === second), 15_000, "filed at mallory after the confirmation");
+    await waitFor(() => closed() > closedBefore, 10_000, "the compose window closed (sent over XMPP)");
+    expect(env.sink.messages.filter((m) => subjectOf(m) === second)).toEqual([]);
   });
 
   it("answers over XMPP a sender whose mail came over XMPP (the verified sender is remembered)", async () => {
