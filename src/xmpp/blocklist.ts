@@ -48,6 +48,8 @@ export class BlockList {
   #localLoaded: Promise<void> | null = null;
   #mode: BlockMode = "unknown";
   #started = false;
+  /** The sync of the current login, while it runs. */
+  #syncing: Promise<unknown> | null = null;
 
   constructor(deps: BlockListDeps) {
     this.#deps = deps;
@@ -65,7 +67,11 @@ export class BlockList {
     session.onPush((iq) => this.#onPush(iq));
     session.onStatus((s) => {
       if (s.state !== "online") return;
-      this.sync().catch((error: unknown) => log.warn("blocklist-sync-failed", { error }));
+      const run = this.sync().catch((error: unknown) => log.warn("blocklist-sync-failed", { error }));
+      this.#syncing = run;
+      void run.finally(() => {
+        if (this.#syncing === run) this.#syncing = null;
+      });
     });
     void this.#loadLocal();
   }
@@ -109,6 +115,19 @@ export class BlockList {
     for (const jid of this.#local) if (!next.has(jid)) await this.#serverBlock(jid).catch((error: unknown) => log.warn("blocklist-handover-failed", { error }));
     log.info("blocklist-read", { entries: next.size });
     return this.#mode;
+  }
+
+  /**
+   * Resolves once the list of the current login is read (at most `timeoutMs`): mail handled right after a login
+   * (offline storage, MAM catch-up) is checked against the list the server has, not the one of the last session.
+   */
+  async settled(timeoutMs = 10_000): Promise<void> {
+    const running = this.#syncing;
+    await this.#loadLocal();
+    if (!running) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([running, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   /**

@@ -15,6 +15,8 @@ export class Roster {
   readonly #timeoutMs: number;
   #jids = new Set<string>();
   #started = false;
+  /** Pushes that arrive while a roster get is under way, applied again to its answer (which may predate them). */
+  #duringLoad: Element[] | null = null;
 
   constructor(deps: { session: XmppSession; log: Logger; timeoutMs?: number }) {
     this.#session = deps.session;
@@ -41,7 +43,14 @@ export class Roster {
   }
 
   async load(): Promise<number> {
-    const reply = await this.#session.request(xml("iq", { type: "get" }, xml("query", { xmlns: NS_ROSTER })), this.#timeoutMs);
+    const during: Element[] = [];
+    this.#duringLoad = during;
+    let reply: Element;
+    try {
+      reply = await this.#session.request(xml("iq", { type: "get" }, xml("query", { xmlns: NS_ROSTER })), this.#timeoutMs);
+    } finally {
+      if (this.#duringLoad === during) this.#duringLoad = null;
+    }
     const next = new Set<string>();
     for (const item of reply.getChild("query", NS_ROSTER)?.getChildren("item") ?? []) {
       if (next.size >= ROSTER_MAX) break;
@@ -49,11 +58,13 @@ export class Roster {
       if (jid && item.attrs.subscription !== "remove") next.add(jid);
     }
     this.#jids = next;
+    for (const push of during) this.#onPush(push);
     this.#log.debug("roster-read", { entries: next.size });
     return next.size;
   }
 
   #onPush(iq: Element): void {
+    if (this.#duringLoad && this.#duringLoad.length < 100) this.#duringLoad.push(iq);
     for (const item of iq.getChild("query", NS_ROSTER)?.getChildren("item") ?? []) {
       const jid = bareJid(String(item.attrs.jid ?? ""));
       if (!jid) continue;

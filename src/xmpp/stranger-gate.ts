@@ -20,7 +20,7 @@ export interface StrangerGateDeps {
   readonly log: Logger;
   readonly limits: () => StrangerLimits;
   readonly now?: () => number;
-  readonly isBlocked?: (jid: string) => boolean;
+  readonly isBlocked?: (jid: string) => boolean | Promise<boolean>;
   readonly inRoster?: (jid: string) => boolean;
   /** Is the JID in the address book (a contact's XMPP field)? */
   readonly jidKnown?: (jid: string) => Promise<boolean>;
@@ -40,7 +40,7 @@ export class StrangerGate {
   /** MailReceiverDeps.admit. */
   readonly admit = async (info: AdmitInfo): Promise<AdmitDecision> => {
     const jid = info.fromJid.toLowerCase();
-    if (this.#deps.isBlocked?.(jid)) return { admit: false, detail: "sender is blocked" };
+    if (await this.#deps.isBlocked?.(jid)) return { admit: false, detail: "sender is blocked" };
     const limits = this.#deps.limits();
     const policy = await this.#loadPolicy();
     if (await this.#jidRelation(jid, info.sender?.known ?? false)) return { admit: true };
