@@ -28,6 +28,11 @@ import { diagnosticReport } from "../core/diagnostic.js";
 import { parseAddressList } from "../core/mime/address.js";
 import { isValidBareJid } from "../core/resolve.js";
 import { addJidToAddressBook } from "../platform/address-book-writer.js";
+import { BlockList } from "../xmpp/blocklist.js";
+import { Roster } from "../xmpp/roster.js";
+import { StrangerGate } from "../xmpp/stranger-gate.js";
+import { addressInAddressBooks } from "../platform/relations.js";
+import { createBlockAction } from "../platform/block-action.js";
 
 /** "Name <a@b>" or "a@b" → the one mailbox, or null. */
 function singleMailbox(text: string): { name: string; address: string } | null {
@@ -108,6 +113,27 @@ const mailSink: MailSink = {
   },
 };
 const senderDirectory = createSenderDirectory();
+/** The current session's block list (XEP-0191, or local) and roster, for the limits on unsolicited mail. */
+let blocklist: BlockList | null = null;
+let roster: Roster | null = null;
+const strangerGate = new StrangerGate({
+  store: engineStore,
+  log,
+  limits: () => ({
+    perHour: currentSettings.strangerMailsPerHour,
+    perDay: currentSettings.strangerMailsPerDay,
+    maxBytes: currentSettings.strangerMaxKiB * 1024,
+  }),
+  isBlocked: async (jid) => {
+    const list = blocklist;
+    if (!list) return false;
+    await list.settled();
+    return list.isBlocked(jid);
+  },
+  inRoster: (jid) => roster?.has(jid) ?? false,
+  jidKnown: (jid) => senderDirectory.isKnown(jid),
+  addressKnown: (address) => addressInAddressBooks(address),
+});
 
 let session: XmppSession | null = null;
 /** The current session's limitations (missing server features, capability not published), shown with its status. */
@@ -185,6 +211,8 @@ async function applySettings(): Promise<void> {
     health = null;
     siblings?.stop();
     siblings = null;
+    blocklist = null;
+    roster = null;
     // Switched off: tell senders first that we no longer accept mail (docs/protocol.md §2).
     if (!settings.enabled && old.status.state === "online") {
       await retractCapability(old).then(
@@ -239,7 +267,14 @@ async function applySettings(): Promise<void> {
   });
   nextSiblings.start();
   siblings = nextSiblings;
-  new MailReceiver({ session: next, sink: mailSink, directory: senderDirectory, store: engineStore, log }).start();
+  // Block list and roster first: mail handled right after login waits for the block list (BlockList.settled).
+  const nextBlocklist = new BlockList({ session: next, store: engineStore, log });
+  nextBlocklist.start();
+  blocklist = nextBlocklist;
+  const nextRoster = new Roster({ session: next, log });
+  nextRoster.start();
+  roster = nextRoster;
+  new MailReceiver({ session: next, sink: mailSink, directory: senderDirectory, store: engineStore, log, admit: strangerGate.admit }).start();
   // Telling others we accept mail (at every login, retried with backoff) and what the server lacks: in the status.
   nextHealth.start();
   health = nextHealth;
@@ -379,6 +414,10 @@ const sendFlow = new SendFlow({
     if (!sender) return { status: "failed", reason: "offline" };
     const body = fallbackBody({ from: mail.from, to: [...mail.to, ...mail.cc], subject: mail.subject, text: mail.text, attachmentNames: mail.attachments.map((a) => a.name) });
     const outcome = await sender.deliver({ to: jid, raw, subject: mail.subject, fallbackBody: body }, deadlineMs);
+    // Written to over XMPP: mail from that JID is no longer limited as unsolicited.
+    if (outcome.status === "filed" || outcome.status === "accepted") {
+      strangerGate.rememberSentTo(jid).catch((error: unknown) => log.warn("sent-to-save-failed", { error }));
+    }
     // A bounce means the account does not take mail (any more): ask again next time.
     if (outcome.status === "failed" && /^bounced/.test(outcome.reason)) {
       capabilityCache().set(jid, false);
@@ -450,6 +489,25 @@ messenger.runtime.onConnect.addListener((port) => {
 });
 
 globalThis.addEventListener("online", () => session?.retryNow());
+const blockAction = createBlockAction({
+  log,
+  block: async (jid) => {
+    if (!blocklist) throw new Error("not connected to the XMPP account");
+    return blocklist.block(jid);
+  },
+  notify: (result) => {
+    const message =
+      result.status === "blocked"
+        ? messenger.i18n.getMessage(result.mode === "server" ? "notifyBlockedServer" : "notifyBlockedLocal", [result.jid])
+        : result.status === "not-xmpp"
+          ? messenger.i18n.getMessage("notifyBlockNotXmpp")
+          : messenger.i18n.getMessage("notifyBlockFailed", [result.reason]);
+    messenger.notifications
+      .create({ type: "basic", title: messenger.i18n.getMessage(result.status === "blocked" ? "notifyBlockedTitle" : "extensionName"), message })
+      .catch((error: unknown) => log.warn("notification-failed", { error }));
+  },
+});
+messenger.messageDisplayAction.onClicked.addListener((tab) => void blockAction.onClicked(tab));
 const isOwnFolder = (folder: messenger.folders.MailFolder) =>
   folder.name === INBOX_FOLDER || folder.name === UNVERIFIED_FOLDER || folder.id === currentSettings.receiveFolder;
 const jabberIdLearner = createJabberIdLearner(log, resolutionStore, () => currentSettings.enabled && currentSettings.learnJids, isOwnFolder, smtpDuplicates);

@@ -5,6 +5,7 @@
 // Validation errors are codes, never text that repeats the value: a password must not reach an error
 // message or a log line, and the UI turns each code into a localized sentence.
 import type { LogLevel } from "./log.js";
+import { STRANGER_MAX_KIB_MAX, STRANGER_PER_DAY_MAX, STRANGER_PER_HOUR_MAX } from "./stranger-policy.js";
 
 export interface Settings {
   /** Master switch: when false, every mail goes out by SMTP as if the add-on were not installed. */
@@ -51,6 +52,15 @@ export interface Settings {
    * is the address's domain, else only once the user confirms it).
    */
   readonly learnJids: boolean;
+  /**
+   * Limits on mail over XMPP from senders the user has no relation with (not in the roster or address book, never
+   * written to, no confirmed mapping): mails per hour per sender JID (0 = none at all), mails a day from all of them
+   * together, and the largest such mail in KiB. Above a limit the mail is refused "policy" and comes by SMTP, where the
+   * mail provider's spam filter applies (src/core/stranger-policy.ts).
+   */
+  readonly strangerMailsPerHour: number;
+  readonly strangerMailsPerDay: number;
+  readonly strangerMaxKiB: number;
 }
 
 export type RoutePolicyMode = "whole-message" | "split";
@@ -74,6 +84,9 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   xmppDomains: "",
   announceJid: true,
   learnJids: true,
+  strangerMailsPerHour: 3,
+  strangerMailsPerDay: 20,
+  strangerMaxKiB: 1024,
 });
 
 export const SETTING_KEYS: readonly SettingKey[] = Object.freeze(Object.keys(DEFAULT_SETTINGS) as SettingKey[]);
@@ -122,7 +135,8 @@ export type SettingError =
   | "receive-folder-control-chars"
   | "route-policy-invalid"
   | "send-hold-invalid"
-  | "xmpp-domains-invalid";
+  | "xmpp-domains-invalid"
+  | "stranger-limit-invalid";
 
 export type Validation<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SettingError };
 
@@ -303,7 +317,15 @@ const VALIDATORS: { readonly [K in SettingKey]: (value: unknown) => Validation<S
   },
   announceJid: (value) => (typeof value === "boolean" ? { ok: true, value } : { ok: false, error: "wrong-type" }),
   learnJids: (value) => (typeof value === "boolean" ? { ok: true, value } : { ok: false, error: "wrong-type" }),
+  strangerMailsPerHour: (value) => wholeNumber(value, 0, STRANGER_PER_HOUR_MAX),
+  strangerMailsPerDay: (value) => wholeNumber(value, 0, STRANGER_PER_DAY_MAX),
+  strangerMaxKiB: (value) => wholeNumber(value, 1, STRANGER_MAX_KIB_MAX),
 };
+
+function wholeNumber(value: unknown, min: number, max: number): Validation<number> {
+  if (typeof value !== "number") return { ok: false, error: "wrong-type" };
+  return Number.isInteger(value) && value >= min && value <= max ? { ok: true, value } : { ok: false, error: "stranger-limit-invalid" };
+}
 
 /** The domains of an xmppDomains value, lower case, in order, without duplicates; null when one is not a host name. */
 export function parseXmppDomains(value: string): string[] | null {

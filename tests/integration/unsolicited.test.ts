@@ -5,7 +5,7 @@
 // block list, never gets a mail in (the server drops it); frank's mail, archived while alice was away and blocked before
 // she comes back, is not filed from the MAM catch-up.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { xml } from "@xmpp/xml";
+import xml from "@xmpp/xml";
 import { DEFAULT_STRANGER_LIMITS } from "../../src/core/stranger-policy.js";
 import { BlockList } from "../../src/xmpp/blocklist.js";
 import { DEFAULT_SIZE_POLICY, MailSender } from "../../src/xmpp/mail-sender.js";

@@ -27,6 +27,7 @@ const NAMESPACE_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
   compose: [],
   browserAction: [],
   composeAction: [],
+  messageDisplayAction: [],
   mailTabs: [],
   messengerUtilities: [],
   "messages.tags": [],

@@ -56,6 +56,9 @@ const controls = {
   xmppDomains: byId("xmppDomains", HTMLInputElement),
   announceJid: byId("announceJid", HTMLInputElement),
   learnJids: byId("learnJids", HTMLInputElement),
+  strangerMailsPerHour: byId("strangerMailsPerHour", HTMLInputElement),
+  strangerMailsPerDay: byId("strangerMailsPerDay", HTMLInputElement),
+  strangerMaxKiB: byId("strangerMaxKiB", HTMLInputElement),
 } satisfies Record<SettingKey, HTMLInputElement | HTMLSelectElement>;
 const buttons = {
   discover: byId("discover", HTMLButtonElement),
@@ -165,6 +168,9 @@ function renderSettings(resolved: ResolvedSettings): void {
   if (!dirty.has("xmppDomains")) controls.xmppDomains.value = settings.xmppDomains;
   if (!dirty.has("announceJid")) controls.announceJid.checked = settings.announceJid;
   if (!dirty.has("learnJids")) controls.learnJids.checked = settings.learnJids;
+  for (const key of ["strangerMailsPerHour", "strangerMailsPerDay", "strangerMaxKiB"] as const) {
+    if (!dirty.has(key)) controls[key].value = String(settings[key]);
+  }
   renderFolderOptions();
   // A password is never put into the page, not even one set by policy.
   controls.password.value = isLocked("password") ? "" : controls.password.value;
@@ -274,6 +280,9 @@ function readPreferences(): Partial<Settings> {
   if (!isLocked("xmppDomains")) prefs.xmppDomains = controls.xmppDomains.value.trim();
   if (!isLocked("announceJid")) prefs.announceJid = controls.announceJid.checked;
   if (!isLocked("learnJids")) prefs.learnJids = controls.learnJids.checked;
+  for (const key of ["strangerMailsPerHour", "strangerMailsPerDay", "strangerMaxKiB"] as const) {
+    if (!isLocked(key)) prefs[key] = controls[key].value.trim() === "" ? Number.NaN : Number(controls[key].value);
+  }
   return prefs;
 }
 

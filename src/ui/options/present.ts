@@ -54,6 +54,7 @@ export const SETTING_ERROR_TEXT: { readonly [K in SettingError]: MessageKey } = 
   "route-policy-invalid": "settingError_routePolicyInvalid",
   "send-hold-invalid": "settingError_sendHoldInvalid",
   "xmpp-domains-invalid": "settingError_xmppDomainsInvalid",
+  "stranger-limit-invalid": "settingError_strangerLimitInvalid",
 };
 
 export const SETTING_NAME_TEXT: { readonly [K in SettingKey]: MessageKey } = {
@@ -69,6 +70,9 @@ export const SETTING_NAME_TEXT: { readonly [K in SettingKey]: MessageKey } = {
   xmppDomains: "settingName_xmppDomains",
   announceJid: "settingName_announceJid",
   learnJids: "settingName_learnJids",
+  strangerMailsPerHour: "settingName_strangerMailsPerHour",
+  strangerMailsPerDay: "settingName_strangerMailsPerDay",
+  strangerMaxKiB: "settingName_strangerMaxKiB",
 };
 
 // ---- the folder choice for received mail --------------------------------------------------------------
