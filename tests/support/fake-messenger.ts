@@ -99,6 +99,8 @@ export function createFakeHost(initialLocal: Map<string, unknown> = new Map()): 
       onConnect,
     },
     folders: { onFolderInfoChanged: new FakeEvent<[unknown, unknown]>() },
+    // The "Block sender" button (src/platform/block-action.ts); tests fire onClicked with a tab.
+    messageDisplayAction: { onClicked: new FakeEvent<[unknown, unknown]>() },
     compose: {
       onBeforeSend: new FakeEvent<[unknown, unknown]>(),
       onAfterSend: new FakeEvent<[unknown, unknown]>(),
