@@ -8,6 +8,7 @@ import { DEFAULT_SETTINGS, validateSetting, type Settings } from "../core/settin
 import type { SessionStatus } from "../core/status.js";
 import { createCredentialStore } from "../platform/credentials-store.js";
 import { browserProbes, fetchText } from "../platform/probes.js";
+import { messengerResolver } from "../platform/dns-resolver.js";
 import { createSettingsStore } from "../platform/settings-store.js";
 import { testConnection } from "../xmpp/connection-test.js";
 import { discoverWebsocket } from "../xmpp/discovery.js";
@@ -274,7 +275,8 @@ async function applySettings(): Promise<void> {
   const nextRoster = new Roster({ session: next, log });
   nextRoster.start();
   roster = nextRoster;
-  new MailReceiver({ session: next, sink: mailSink, directory: senderDirectory, store: engineStore, log, admit: strangerGate.admit }).start();
+  // Downloads of external payloads: host names checked with Thunderbird's DNS; loopback only while `url` is on it.
+  new MailReceiver({ session: next, sink: mailSink, directory: senderDirectory, store: engineStore, log, resolveHost: messengerResolver, admit: strangerGate.admit }).start();
   // Telling others we accept mail (at every login, retried with backoff) and what the server lacks: in the status.
   nextHealth.start();
   health = nextHealth;

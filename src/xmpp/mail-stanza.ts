@@ -81,6 +81,9 @@ export type ParseResult =
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const SHA256_B64 = /^[A-Za-z0-9+/]{43}=$/;
+/** base64 of the 32-octet AES key and of the 12-octet IV. */
+const KEY_B64 = /^[A-Za-z0-9+/]{43}=$/;
+const IV_B64 = /^[A-Za-z0-9+/]{16}$/;
 const ID = /^[\x21-\x7e]{1,128}$/;
 
 function bad(reason: MailRejectReason, detail: string, from?: string, id?: string): ParseResult {
@@ -139,23 +142,14 @@ export function parseMailStanza(stanza: Element, limits: MailLimits = DEFAULT_MA
       return bad("malformed", "incomplete external reference", from, id);
     }
     if (extSize !== size + 16) return bad("malformed", "ciphertext size does not match", from, id);
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      return bad("malformed", "external URL unparsable", from, id);
-    }
-    if (parsed.protocol !== "https:" && !(parsed.protocol === "http:" && isLoopback(parsed.hostname))) {
-      return bad("policy", "external URL is not https", from, id);
-    }
+    // Checked here, so that nothing is fetched for a payload that could not be decrypted anyway.
+    if (!KEY_B64.test(key) || !IV_B64.test(iv)) return bad("malformed", "external key or IV is not base64 of 32 and 12 octets", from, id);
+    // Only that it is a URL: where it may point is the receiver's download policy (src/core/url-policy.ts), whose
+    // refusals answer "download-failed" like every other failure of an external payload (docs/protocol.md §4).
+    if (!URL.canParse(url)) return bad("malformed", "external URL unparsable", from, id);
     return { ok: true, mail: { ...common, payload: { external: { url, size: extSize, cipher, key, iv } } } };
   }
   return bad("malformed", `unknown payload <${p.name}>`, from, id);
-}
-
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h);
 }
 
 /** The receipt that means "filed" (XEP-0184 plus our marker). */

@@ -7,11 +7,13 @@ import type { Logger } from "../core/log.js";
 import { NS_CARBONS, NS_FORWARD } from "../core/protocol.js";
 import { parseAddressList, parseSingleMailbox } from "../core/mime/address.js";
 import { inspectMailSliced, MimeInspectError, type InspectedMail } from "../core/mime/inspect.js";
-import { decodeBase64Strict, openPayload, PayloadError, sha256Base64 } from "../core/payload-crypto.js";
+import { DEFAULT_SLOT_LIMITS, DownloadSlots, SlotsFullError, type SlotLimits } from "../core/download-slots.js";
+import { decodeBase64Strict, openPayload, sha256Base64 } from "../core/payload-crypto.js";
 import { checkSender, DedupeSet, messageIdKey, neutralizeTraceHeaders, originKey, prependHeader, traceHeader } from "../core/receive-rules.js";
 import { buildFiledReceipt, buildRejection, DEFAULT_MAIL_LIMITS, parseMailStanza, type IncomingMail, type MailLimits, type MailRejectReason } from "./mail-stanza.js";
+import { isLoopbackUrl } from "../core/url-policy.js";
 import type { XmppSession } from "./session.js";
-import { downloadBytes } from "./upload.js";
+import { checkDownloadTarget, downloadBytes, type DownloadPolicy, type HostResolver } from "./upload.js";
 
 export interface FiledMail {
   /** The mail with the trace header prepended. */
@@ -70,8 +72,22 @@ export interface MailReceiverDeps {
   readonly store: KeyValueStore;
   readonly log: Logger;
   readonly limits?: MailLimits;
-  readonly download?: typeof downloadBytes;
+  /** The GET of an external payload, after checkDownloadTarget() allowed its URL. Default: downloadBytes. */
+  readonly download?: (url: string, maxBytes: number, timeoutMs: number) => Promise<Uint8Array>;
+  /**
+   * The addresses of a download's host name (messenger.dns.resolve in Thunderbird). Without it no host name can be
+   * checked, so only loopback literals are fetched, and those only while loopback downloads are allowed.
+   */
+  readonly resolveHost?: HostResolver;
+  /**
+   * Loopback download URLs (http or https, any port): by default exactly while the session's WebSocket URL is itself
+   * on loopback (a local test server, docs/protocol.md §4). Tests of the deployed rules set it to false.
+   */
+  readonly allowLoopbackDownloads?: boolean;
+  /** Per external payload, from the first DNS lookup to the last byte (default DOWNLOAD_TIMEOUT_MS). */
   readonly downloadTimeoutMs?: number;
+  /** How many downloads run at once, overall and per sender, and how many may wait (default DEFAULT_SLOT_LIMITS). */
+  readonly downloadSlots?: SlotLimits;
   /** Longest wait for the sink to file one mail (default 90 s: above the platform sink's own import bound). */
   readonly fileTimeoutMs?: number;
   readonly now?: () => Date;
@@ -85,6 +101,15 @@ const DEDUPE_KEY = "dedupe";
 const MAM_KEY = "mamLast";
 /** MAM position meaning "the archive was empty: read it from the start". */
 const FROM_START = "@start";
+/**
+ * Longest time for one external payload (DNS, GET, body). 20 s is the longest Send hold this implementation's
+ * senders can be set to (SEND_HOLD_MAX_SECONDS; default 8 s, of which "filed" is awaited ≤ 3 s after the server's
+ * ack): a download still running then can no longer spare its sender the SMTP fallback, it only holds a slot. A
+ * 25 MiB payload needs ~10 s at 20 Mbit/s; loopback GETs of 10 MB take ~0.1 s (docs/performance.md).
+ */
+export const DOWNLOAD_TIMEOUT_MS = 20_000;
+/** Of that, the longest wait for the DNS answer on the host name. */
+const DNS_TIMEOUT_MS = 5_000;
 
 class Rejection extends Error {
   constructor(
@@ -97,12 +122,16 @@ class Rejection extends Error {
 
 export class MailReceiver {
   readonly #deps: MailReceiverDeps;
-  #dedupe: DedupeSet | null = null;
+  #dedupe: Promise<DedupeSet> | null = null;
   #queue: Promise<unknown> = Promise.resolve();
   #started = false;
+  readonly #slots: DownloadSlots;
+  /** External payloads being fetched, by mail and reference: a second copy (carbon, MAM) waits for the same bytes. */
+  readonly #fetching = new Map<string, Promise<Uint8Array | null>>();
 
   constructor(deps: MailReceiverDeps) {
     this.#deps = deps;
+    this.#slots = new DownloadSlots(deps.downloadSlots ?? DEFAULT_SLOT_LIMITS);
   }
 
   start(): void {
@@ -141,19 +170,82 @@ export class MailReceiver {
     });
   }
 
-  /** Runs the pipeline for one stanza; stanzas are processed one at a time, so simultaneous duplicates file once. */
+  /**
+   * Runs the pipeline for one stanza. The download of an external payload runs first, in parallel with others
+   * (bounded overall and per sender, #slots); everything after it — de-duplication, checks, filing, receipt — runs
+   * one stanza at a time, so simultaneous copies of one mail file once. Resolves when the stanza is done.
+   */
   handle(stanza: Element, via: Via = "live"): Promise<ReceiveOutcome> {
-    const run = this.#queue.then(() => this.#handle(stanza, via));
-    this.#queue = run.catch(() => undefined);
-    return run;
+    const limits = this.#deps.limits ?? DEFAULT_MAIL_LIMITS;
+    const parsed = parseMailStanza(stanza, limits);
+    const serial = (fetched: Promise<Uint8Array | null> | null) => {
+      const run = this.#queue.then(() => this.#handle(stanza, via, parsed, fetched));
+      this.#queue = run.catch(() => undefined);
+      return run;
+    };
+    if (!parsed.ok || !("external" in parsed.mail.payload) || parsed.mail.from === ownBare(this.#deps.session)) return serial(null);
+    const mail = parsed.mail;
+    const key = JSON.stringify([mail.from, mail.originId, mail.size, mail.sha256, parsed.mail.payload.external]);
+    let fetched = this.#fetching.get(key);
+    const owner = fetched === undefined;
+    if (fetched === undefined) {
+      fetched = this.#prefetch(mail, via, limits);
+      this.#fetching.set(key, fetched);
+    }
+    const done = fetched.then(
+      () => serial(fetched),
+      () => serial(fetched),
+    );
+    // Kept until the first copy is filed: a copy arriving meanwhile reuses the bytes; later ones find it in dedupe.
+    if (owner) void done.finally(() => this.#fetching.delete(key));
+    return done;
   }
 
-  async #handle(stanza: Element, via: Via): Promise<ReceiveOutcome> {
+  /**
+   * Fetches, decrypts and verifies an external payload in a download slot. Null when the mail is already filed (no
+   * download). Rejects with a Rejection: "policy" from the admission check, "download-failed" for everything else.
+   */
+  async #prefetch(mail: IncomingMail, via: Via, limits: MailLimits): Promise<Uint8Array | null> {
+    if ((await this.#dedupeSet()).has(originKey(mail.from, mail.originId))) return null;
+    await this.#admit({ fromJid: mail.from, size: mail.size, via, sender: null });
+    try {
+      return await this.#slots.run(mail.from, () => this.#external(mail, limits), via === "mam");
+    } catch (error) {
+      if (error instanceof SlotsFullError) throw new Rejection("download-failed", `not downloaded: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /**
+   * One reason for every failure of an external payload — URL rules, DNS, HTTP status, size, time, decryption, hash —
+   * so that the answer tells a sender nothing about what a URL returned (docs/protocol.md §4). The detail is logged.
+   */
+  async #external(mail: IncomingMail, limits: MailLimits): Promise<Uint8Array> {
+    if (!("external" in mail.payload)) throw new Error("not an external payload");
+    const ext = mail.payload.external;
+    const timeoutMs = this.#deps.downloadTimeoutMs ?? DOWNLOAD_TIMEOUT_MS;
+    const started = Date.now();
+    const left = () => Math.max(1, timeoutMs - (Date.now() - started));
+    try {
+      const policy: DownloadPolicy = {
+        allowLoopback: this.#deps.allowLoopbackDownloads ?? isLoopbackUrl(this.#deps.session.websocketUrl),
+        resolve: this.#deps.resolveHost ?? null,
+      };
+      const url = await checkDownloadTarget(ext.url, policy, Math.min(DNS_TIMEOUT_MS, left()));
+      const ciphertext = await (this.#deps.download ?? downloadBytes)(url, ext.size, left());
+      const raw = await openPayload(ciphertext, { key: ext.key, iv: ext.iv, sha256: mail.sha256 }, limits.maxMailBytes);
+      if (raw.length !== mail.size) throw new Error(`size ${raw.length} differs from the stated ${mail.size}`);
+      return raw;
+    } catch (error) {
+      throw new Rejection("download-failed", error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  async #handle(stanza: Element, via: Via, parsed: ReturnType<typeof parseMailStanza>, fetched: Promise<Uint8Array | null> | null): Promise<ReceiveOutcome> {
     // Live and carbon copies are answered (their sender waits for the receipt); archive copies are not.
     const answer = via !== "mam";
     const { log, session } = this.#deps;
     const limits = this.#deps.limits ?? DEFAULT_MAIL_LIMITS;
-    const parsed = parseMailStanza(stanza, limits);
     if (!parsed.ok) {
       if (parsed.ignore) return { status: "ignored" };
       log.warn("mail-rejected", { from: parsed.from ?? "", reason: parsed.reason, detail: parsed.detail, via });
@@ -171,7 +263,7 @@ export class MailReceiver {
         return { status: "duplicate" };
       }
       await this.#admit({ fromJid: mail.from, size: mail.size, via, sender: null });
-      const raw = await this.#bytes(mail, limits);
+      const raw = fetched ? await this.#fetched(fetched) : await this.#bytes(mail, limits);
       let email: InspectedMail;
       try {
         email = await inspectMailSliced(raw); // in ~10 ms slices: a hostile 25 MiB mail never holds the thread long
@@ -272,37 +364,36 @@ export class MailReceiver {
     if (decision && !decision.admit) throw new Rejection("policy", decision.detail);
   }
 
+  /** The bytes of an inline payload, checked against the stated size and SHA-256. */
   async #bytes(mail: IncomingMail, limits: MailLimits): Promise<Uint8Array> {
+    if (!("inline" in mail.payload)) throw new Error("not an inline payload");
     let raw: Uint8Array;
-    if ("inline" in mail.payload) {
-      try {
-        raw = decodeBase64Strict(mail.payload.inline, limits.maxMailBytes);
-      } catch (error) {
-        throw new Rejection("malformed", error instanceof Error ? error.message : "bad base64");
-      }
-    } else {
-      const ext = mail.payload.external;
-      let ciphertext: Uint8Array;
-      try {
-        ciphertext = await (this.#deps.download ?? downloadBytes)(ext.url, ext.size, this.#deps.downloadTimeoutMs ?? 60_000);
-      } catch (error) {
-        throw new Rejection("download-failed", error instanceof Error ? error.message : "download failed");
-      }
-      try {
-        raw = await openPayload(ciphertext, { key: ext.key, iv: ext.iv, sha256: mail.sha256 }, limits.maxMailBytes);
-      } catch (error) {
-        if (error instanceof PayloadError && error.code === "hash-mismatch") throw new Rejection("hash-mismatch", error.message);
-        throw new Rejection("decrypt-failed", error instanceof Error ? error.message : "decrypt failed");
-      }
+    try {
+      raw = decodeBase64Strict(mail.payload.inline, limits.maxMailBytes);
+    } catch (error) {
+      throw new Rejection("malformed", error instanceof Error ? error.message : "bad base64");
     }
     if (raw.length !== mail.size) throw new Rejection("malformed", `size ${raw.length} differs from the stated ${mail.size}`);
     if ((await sha256Base64(raw)) !== mail.sha256) throw new Rejection("hash-mismatch", "SHA-256 of the mail does not match");
     return raw;
   }
 
-  async #dedupeSet(): Promise<DedupeSet> {
-    this.#dedupe ??= new DedupeSet(5000, await this.#deps.store.get(DEDUPE_KEY));
-    return this.#dedupe;
+  /** The prefetched external payload (already verified by openPayload). */
+  async #fetched(fetched: Promise<Uint8Array | null>): Promise<Uint8Array> {
+    const raw = await fetched;
+    // Null: it was filed when the download was skipped, and is no longer in the dedupe set (5,000 filings later).
+    if (raw === null) throw new Error("already filed, no longer remembered as filed: not filed again");
+    return raw;
+  }
+
+  /** Loaded once (a promise, so that a download's early look and the filing share one set). */
+  #dedupeSet(): Promise<DedupeSet> {
+    this.#dedupe ??= this.#deps.store.get(DEDUPE_KEY).then((saved) => new DedupeSet(5000, saved));
+    const loading = this.#dedupe;
+    loading.catch(() => {
+      if (this.#dedupe === loading) this.#dedupe = null; // a failed load is tried again with the next stanza
+    });
+    return loading;
   }
 
   async #persist(dedupe: DedupeSet): Promise<void> {

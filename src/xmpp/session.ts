@@ -103,6 +103,11 @@ export class XmppSession {
     return this.#status;
   }
 
+  /** The account's WebSocket URL (the receiver allows loopback downloads only while this is on loopback). */
+  get websocketUrl(): string {
+    return this.#config.websocketUrl;
+  }
+
   /** The SASL mechanism of the current (or last) login. */
   get mechanism(): string {
     return this.#mechanism;

@@ -3,6 +3,7 @@
 // Runs in Node and in Thunderbird: fetch, AbortController, Uint8Array only.
 import xml, { type Element } from "@xmpp/xml";
 import { NS_DISCO_INFO } from "../core/caps.js";
+import { checkAddresses, checkDownloadUrl } from "../core/url-policy.js";
 import type { XmppSession } from "./session.js";
 
 export const NS_UPLOAD = "urn:xmpp:http:upload:0";
@@ -10,7 +11,6 @@ const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
 const NS_DATA = "jabber:x:data";
 /** Upload components are few; a server listing hundreds of items is not queried item by item beyond this. */
 const MAX_DISCO_ITEMS = 32;
-const MAX_REDIRECTS = 5;
 /** Headers a slot may ask us to send (XEP-0363 §5); everything else is dropped. Canonical spelling. */
 const ALLOWED_PUT_HEADERS = new Map([
   ["authorization", "Authorization"],
@@ -38,7 +38,9 @@ export type UploadErrorCode =
   | "http-status"
   | "timeout"
   | "network"
-  | "oversize-download";
+  | "oversize-download"
+  /** A received URL the download policy does not allow (docs/protocol.md §4). */
+  | "refused-url";
 
 export class UploadError extends Error {
   override readonly name = "UploadError";
@@ -241,45 +243,22 @@ export async function uploadBytes(slot: UploadSlot, data: Uint8Array, timeoutMs:
 
 /**
  * GETs `url` and returns its body, reading at most `maxBytes` (the stream is aborted as soon as more arrives; a
- * Content-Length is never trusted to be small). https:// only (http:// to loopback); a redirect must stay secure too.
+ * Content-Length is never trusted to be small). https:// only (http:// to loopback). No redirect is followed: a
+ * redirect fails the download (a browser's fetch hides where a redirect points, so its target could not be checked).
+ * Which hosts a received URL may name at all is checkDownloadTarget()'s business, before this is called.
  */
 export async function downloadBytes(url: string, maxBytes: number, timeoutMs: number, fetchFn: typeof fetch = fetch): Promise<Uint8Array> {
-  let current = checkedUrl(url);
+  const checked = checkedUrl(url);
   return withDeadline(timeoutMs, "download", async (signal) => {
-    const init: RequestInit = { method: "GET", signal, credentials: "omit", cache: "no-store", headers: { Accept: "application/octet-stream" } };
-    let response: Response | null = null;
-    for (let hop = 0; ; hop++) {
-      response = await fetchFn(current, { ...init, redirect: "manual" });
-      if (response.type === "opaqueredirect") {
-        // A browser hides where a manual redirect points: let fetch follow it, then check where we ended up.
-        response = await fetchFn(current, { ...init, redirect: "follow" });
-        if (response.url) {
-          try {
-            checkedUrl(response.url);
-          } catch (error) {
-            await cancelBody(response);
-            throw new UploadError("insecure-url", `redirected to an insecure URL: ${(error as Error).message}`);
-          }
-        }
-        break;
-      }
-      if (![301, 302, 303, 307, 308].includes(response.status)) break;
-      const location = response.headers.get("location");
-      await cancelBody(response);
-      if (!location) throw new UploadError("http-status", `HTTP ${response.status} without a Location`, response.status);
-      if (hop >= MAX_REDIRECTS) throw new UploadError("http-status", "too many redirects", response.status);
-      let next: string;
-      try {
-        next = new URL(location, current).href;
-      } catch {
-        throw new UploadError("insecure-url", "redirect to an unparsable URL");
-      }
-      try {
-        current = checkedUrl(next);
-      } catch (error) {
-        throw new UploadError("insecure-url", `redirected to an insecure URL: ${(error as Error).message}`);
-      }
-    }
+    const response = await fetchFn(checked, {
+      method: "GET",
+      signal,
+      credentials: "omit",
+      cache: "no-store",
+      redirect: "error",
+      referrerPolicy: "no-referrer",
+      headers: { Accept: "application/octet-stream" },
+    });
     if (response.status !== 200) {
       await cancelBody(response);
       throw new UploadError("http-status", `the download answered HTTP ${response.status}`, response.status);
@@ -291,6 +270,41 @@ export async function downloadBytes(url: string, maxBytes: number, timeoutMs: nu
     }
     return readBounded(response, maxBytes);
   });
+}
+
+/** The addresses of a host name (messenger.dns.resolve in Thunderbird, node:dns in tests). */
+export type HostResolver = (host: string) => Promise<readonly string[]>;
+
+/** Where a received external payload may be fetched from (src/core/url-policy.ts, docs/protocol.md §4). */
+export interface DownloadPolicy {
+  /** Loopback hosts over http or https on any port: only while the account's own WebSocket URL is on loopback. */
+  readonly allowLoopback: boolean;
+  /** Null: host names cannot be checked, so none is accepted (only loopback literals, when allowed). */
+  readonly resolve: HostResolver | null;
+}
+
+/**
+ * Checks a received URL before anything is fetched: the URL rules, then every address of its host name. Resolves
+ * with the URL to fetch; rejects with UploadError "refused-url" (or "timeout" when DNS does not answer in time).
+ */
+export async function checkDownloadTarget(url: string, policy: DownloadPolicy, timeoutMs: number): Promise<string> {
+  const options = { allowLoopback: policy.allowLoopback };
+  const verdict = checkDownloadUrl(url, options);
+  if (!verdict.ok) throw new UploadError("refused-url", verdict.why);
+  if (verdict.resolve === null) return verdict.href;
+  const resolve = policy.resolve;
+  if (!resolve) throw new UploadError("refused-url", `no resolver to check ${verdict.resolve}`);
+  const host = verdict.resolve;
+  const addresses = await withDeadline(timeoutMs, `resolving ${host}`, async () => {
+    try {
+      return await resolve(host);
+    } catch (error) {
+      throw new UploadError("refused-url", `${host} does not resolve: ${describe(error)}`);
+    }
+  });
+  const checked = checkAddresses(addresses, options);
+  if (!checked.ok) throw new UploadError("refused-url", `${host}: ${checked.why}`);
+  return verdict.href;
 }
 
 async function readBounded(response: Response, maxBytes: number): Promise<Uint8Array> {

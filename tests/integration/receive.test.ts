@@ -3,6 +3,8 @@
 // our own session, carol with a stock @xmpp/client. Covers byte-exactness, "receipt only after the sink resolved",
 // bursts of duplicates, the sender check over the wire, every rejection reason, forged carbons/MAM results, a failing
 // sink, restarts, offline delivery and MAM catch-up; and measures send → filed-receipt latency.
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { xml } from "@xmpp/client";
 import type { Element } from "@xmpp/xml";
@@ -11,6 +13,7 @@ import { NS_MAIL } from "../../src/core/protocol.js";
 import { traceHeader } from "../../src/core/receive-rules.js";
 import { MailReceiver, type FiledMail, type ReceiveOutcome } from "../../src/xmpp/receiver.js";
 import type { XmppSession } from "../../src/xmpp/session.js";
+import { downloadBytes } from "../../src/xmpp/upload.js";
 import {
   externalStanza,
   filedReceipts,
@@ -45,6 +48,13 @@ interface Alice {
   sinkFails: boolean;
   /** When set, sink.file() never settles (as a Thunderbird import into a stale folder did). */
   sinkHangs: boolean;
+  /** The rules of a deployed account (WebSocket off loopback): no loopback downloads. Default: the harness's own. */
+  deployedRules: boolean;
+  /** What the injected DNS answers, per host name; a name not in it does not resolve. */
+  readonly dns: Map<string, string[]>;
+  readonly lookups: string[];
+  /** Every URL handed to the download (after the URL policy allowed it). */
+  readonly downloads: string[];
 }
 
 interface Shared {
@@ -66,12 +76,29 @@ function makeAlice(server: XmppServer, shared: Shared, resource = "tb"): Alice {
     sinkDelayMs: 0,
     sinkFails: false,
     sinkHangs: false,
+    deployedRules: false,
+    dns: new Map(),
+    lookups: [],
+    downloads: [],
   };
   const receiver = new MailReceiver({
     session,
     log: { error() {}, warn() {}, info() {}, debug() {} },
     now: () => RECEIVED_AT,
     fileTimeoutMs: 1_500,
+    get allowLoopbackDownloads() {
+      return !alice.deployedRules;
+    },
+    resolveHost: async (host) => {
+      alice.lookups.push(host);
+      const addresses = alice.dns.get(host);
+      if (!addresses) throw new Error(`${host} does not resolve`);
+      return addresses;
+    },
+    download: (url, maxBytes, timeoutMs) => {
+      alice.downloads.push(url);
+      return downloadBytes(url, maxBytes, timeoutMs);
+    },
     sink: {
       async file(mail) {
         alice.sinkCalls += 1;
@@ -151,6 +178,7 @@ describe.each(testServers())("receiving mail over XMPP (MailReceiver on a real %
         { user: "alice", password: "pw-a" },
         { user: "bob", password: "pw-b" },
         { user: "carol", password: "pw-c" },
+        { user: "mallory", password: "pw-m" },
       ],
       mam: true,
       upload: true,
@@ -326,28 +354,44 @@ describe.each(testServers())("receiving mail over XMPP (MailReceiver on a real %
       await expectRejected(id, "download-failed");
     });
 
-    it("external: a wrong key (really uploaded ciphertext)", async () => {
+    // One reason for every failure of an external payload (issue 12 finding 3): the answer must not tell a sender
+    // what a URL returned. Before, these were decrypt-failed, hash-mismatch and policy.
+    it("external: a wrong key (really uploaded ciphertext) answers download-failed", async () => {
       const raw = rfc5322({ from: "bob@localhost", body: filler(2_000) });
       const { ref, sha256 } = await uploadSealed(bob.session, server.domain, raw);
       const id = uid("key");
       await bob.send(externalStanza(id, raw.length, sha256, { ...ref, key: encodeBase64(crypto.getRandomValues(new Uint8Array(32))) }));
-      await expectRejected(id, "decrypt-failed");
+      await expectRejected(id, "download-failed");
     });
 
-    it("external: the decrypted mail does not match its SHA-256", async () => {
+    it("external: the decrypted mail does not match its SHA-256 answers download-failed", async () => {
       const raw = rfc5322({ from: "bob@localhost", body: filler(2_000) });
       const { ref } = await uploadSealed(bob.session, server.domain, raw);
       const id = uid("xhash");
       await bob.send(externalStanza(id, raw.length, await sha256Base64(new TextEncoder().encode("something else")), ref));
-      await expectRejected(id, "hash-mismatch");
+      await expectRejected(id, "download-failed");
     });
 
-    it("external: a plain-http URL off loopback is refused by policy", async () => {
+    it("external: a plain-http URL off loopback answers download-failed, without a download", async () => {
       const raw = rfc5322({ from: "bob@localhost" });
       const id = uid("http");
+      const downloads = alice.downloads.length;
       const ref = { url: "http://upload.example.org/mail.bin", size: raw.length + 16, cipher: "aes-256-gcm" as const, key: encodeBase64(new Uint8Array(32)), iv: encodeBase64(new Uint8Array(12)) };
       await bob.send(externalStanza(id, raw.length, await sha256Base64(raw), ref));
-      await expectRejected(id, "policy");
+      await expectRejected(id, "download-failed");
+      expect(alice.downloads.length).toBe(downloads);
+    });
+
+    it("external: a key or IV that is not base64 of 32 / 12 octets is malformed, without a download", async () => {
+      const raw = rfc5322({ from: "bob@localhost" });
+      const downloads = alice.downloads.length;
+      for (const bad of [{ key: "c2hvcnQ=" }, { iv: encodeBase64(new Uint8Array(16)) }]) {
+        const id = uid("keyiv");
+        const ref = { url: `${server.httpUrl}/file_share/x/mail.bin`, size: raw.length + 16, cipher: "aes-256-gcm" as const, key: encodeBase64(new Uint8Array(32)), iv: encodeBase64(new Uint8Array(12)), ...bad };
+        await bob.send(externalStanza(id, raw.length, await sha256Base64(raw), ref));
+        await expectRejected(id, "malformed");
+      }
+      expect(alice.downloads.length).toBe(downloads);
     });
 
     it("external, the happy path: a really uploaded mail is filed byte-exact", async () => {
@@ -357,6 +401,172 @@ describe.each(testServers())("receiving mail over XMPP (MailReceiver on a real %
       await bob.send(externalStanza(id, raw.length, sha256, ref));
       await waitFor(() => filedReceipts(bob.inbox, id).length === 1);
       expect(alice.filed.find((m) => m.originId === id)!.raw.slice(-raw.length)).toEqual(raw);
+    });
+  });
+
+  describe("external payloads from a hostile sender (issue 12 findings 3 and 5)", () => {
+    /** A small HTTP server on 127.0.0.2 (all of 127/8 is loopback on Linux): a service in the user's own network. */
+    interface Lan {
+      readonly server: Server;
+      readonly port: number;
+      readonly requests: string[];
+      readonly hanging: ServerResponse[];
+      readonly bodies: Map<string, Uint8Array>;
+      readonly redirects: Map<string, string>;
+      hang: boolean;
+    }
+    let lan: Lan;
+    /** The hostile sender: an ordinary account. */
+    let mallory: StockPeer;
+
+    beforeAll(async () => {
+      mallory = await stockPeer(server, "mallory", "pw-m");
+      const requests: string[] = [];
+      const hanging: ServerResponse[] = [];
+      const bodies = new Map<string, Uint8Array>();
+      const redirects = new Map<string, string>();
+      const http = createServer((req, res) => {
+        const path = req.url ?? "/";
+        requests.push(path);
+        const cors = { "Access-Control-Allow-Origin": "*" };
+        if (path.startsWith("/hang/") && lan.hang) hanging.push(res); // accepted, never answered
+        else if (redirects.has(path)) res.writeHead(302, { ...cors, Location: redirects.get(path)! }).end();
+        else if (bodies.has(path)) res.writeHead(200, { ...cors, "Content-Type": "application/octet-stream" }).end(bodies.get(path));
+        else res.writeHead(404, cors).end();
+      });
+      await new Promise<void>((resolve, reject) => {
+        http.once("error", reject);
+        http.listen(0, "127.0.0.2", () => resolve());
+      });
+      lan = { server: http, port: (http.address() as AddressInfo).port, requests, hanging, bodies, redirects, hang: true };
+    });
+
+    afterAll(async () => {
+      await mallory?.xmpp.stop().catch(() => {});
+      if (!lan) return;
+      lan.hang = false;
+      for (const res of lan.hanging) res.destroy();
+      lan.server.closeAllConnections();
+      await new Promise((r) => lan.server.close(r));
+    });
+
+    const zeroRef = (url: string, mailSize: number) => ({
+      url,
+      size: mailSize + 16,
+      cipher: "aes-256-gcm" as const,
+      key: encodeBase64(new Uint8Array(32)),
+      iv: encodeBase64(new Uint8Array(12)),
+    });
+    const waitRejected = async (inbox: Element[], id: string) => {
+      await waitFor(() => rejections(inbox, id).length > 0, 8_000, `answer to ${id}`);
+      return rejections(inbox, id)[0];
+    };
+
+    it("a deployed account fetches nothing from loopback, LAN, link-local or unique-local hosts, by literal or by name", async () => {
+      alice.deployedRules = true;
+      const names: Record<string, string[]> = {
+        "files.lan-of-alice.example.net": ["192.168.1.20"],
+        "metadata.cloud-of-alice.net": ["169.254.169.254"],
+        "mixed.example.net": ["93.184.216.34", "10.1.2.3"], // one private address is enough
+        "v6.example.net": ["2a00:1450:4001:80b::200e", "fd00::1"],
+        "mapped.example.net": ["::ffff:127.0.0.2"],
+        "cgnat.example.net": ["100.64.0.7"],
+        "to-the-lan-server.example.net": ["127.0.0.2"],
+      };
+      for (const [name, addresses] of Object.entries(names)) alice.dns.set(name, addresses);
+      const p = lan.port;
+      const urls = [
+        `http://127.0.0.2:${p}/a`,
+        `http://127.2:${p}/b`,
+        `http://0x7f.0.0.2:${p}/c`,
+        `http://2130706434:${p}/d`,
+        `https://127.0.0.2:${p}/e`,
+        `http://localhost:${p}/f`,
+        `http://[::1]:${p}/g`,
+        `https://[fd00::1]/h`,
+        "https://10.0.0.1/i",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://intranet/j",
+        "https://printer.local/k",
+        ...Object.keys(names).map((name) => `https://${name}/mail.bin`),
+      ];
+      const downloads = alice.downloads.length;
+      try {
+        const raw = rfc5322({ from: "mallory@localhost" });
+        const sha256 = await sha256Base64(raw);
+        const ids = urls.map(() => uid("lan"));
+        for (const [i, url] of urls.entries()) await mallory.xmpp.send(externalStanza(ids[i]!, raw.length, sha256, zeroRef(url, raw.length)));
+        for (const id of ids) expect(await waitRejected(mallory.inbox, id)).toBe("download-failed");
+        expect(lan.requests, "no request reached the LAN server").toEqual([]);
+        expect(alice.downloads.length, "nothing handed to the download").toBe(downloads);
+        expect(new Set(alice.lookups)).toEqual(new Set(Object.keys(names))); // names resolved; literals never were
+        expect(alice.filed.some((m) => ids.includes(m.originId))).toBe(false);
+      } finally {
+        alice.deployedRules = false;
+      }
+    });
+
+    it("a redirect is not followed, even from one loopback server to the real upload", async () => {
+      const raw = rfc5322({ from: "bob@localhost", body: filler(2_000) });
+      const { ref, sha256 } = await uploadSealed(bob.session, server.domain, raw);
+      lan.redirects.set("/redirect-to-upload", ref.url);
+      const id = uid("redirect");
+      const before = lan.requests.length;
+      await bob.send(externalStanza(id, raw.length, sha256, { ...ref, url: `http://127.0.0.2:${lan.port}/redirect-to-upload` }));
+      expect(await waitRejected(bob.inbox, id)).toBe("download-failed");
+      expect(lan.requests.slice(before)).toEqual(["/redirect-to-upload"]);
+      expect(alice.filed.some((m) => m.originId === id)).toBe(false);
+    });
+
+    it("the answer does not tell how many bytes a URL returned (size N and N-1 alike)", async () => {
+      // 100 bytes that are not ciphertext of anything: a resource the sender wants to measure.
+      lan.bodies.set("/secret", crypto.getRandomValues(new Uint8Array(100)));
+      const url = `http://127.0.0.2:${lan.port}/secret`;
+      const answers: Record<string, string | undefined> = {};
+      for (const [label, ciphertextSize] of [["N", 100], ["N-1", 99], ["N+1", 101]] as const) {
+        const mailSize = ciphertextSize - 16;
+        const id = uid(`probe-${label}`);
+        await mallory.xmpp.send(externalStanza(id, mailSize, `${"A".repeat(43)}=`, zeroRef(url, mailSize)));
+        answers[label] = await waitRejected(mallory.inbox, id);
+      }
+      const missing = uid("probe-404");
+      await mallory.xmpp.send(externalStanza(missing, 84, `${"A".repeat(43)}=`, zeroRef(`http://127.0.0.2:${lan.port}/nothing-here`, 84)));
+      answers["404"] = await waitRejected(mallory.inbox, missing);
+      expect(answers).toEqual({ N: "download-failed", "N-1": "download-failed", "N+1": "download-failed", 404: "download-failed" });
+    });
+
+    it("a sender whose downloads hang holds two slots at most, and another sender's mail is filed meanwhile", async () => {
+      const raw = rfc5322({ from: "mallory@localhost" });
+      const sha256 = await sha256Base64(raw);
+      const hostile = Array.from({ length: 12 }, () => uid("hang"));
+      const hangingBefore = lan.hanging.length;
+      try {
+        for (const [i, id] of hostile.entries()) {
+          await mallory.xmpp.send(externalStanza(id, raw.length, sha256, zeroRef(`http://127.0.0.2:${lan.port}/hang/${i}`, raw.length)));
+        }
+        await waitFor(() => lan.hanging.length - hangingBefore === 2, 5_000, "two hanging downloads");
+        // 2 running, 8 waiting, the last 2 refused at once: that sender falls back to SMTP for them.
+        await waitFor(() => hostile.filter((id) => rejections(mallory.inbox, id).length > 0).length === 2, 5_000, "two refusals");
+        expect(hostile.slice(10).map((id) => rejections(mallory.inbox, id)[0])).toEqual(["download-failed", "download-failed"]);
+
+        // bob's mail, inline and by upload, while mallory's downloads hang.
+        const t0 = performance.now();
+        const inline = uid("meanwhile-inline");
+        await bob.send(await inlineStanza(rfc5322({ from: "bob@localhost", subject: "meanwhile" }), inline));
+        const big = rfc5322({ from: "bob@localhost", subject: "meanwhile, by upload", body: filler(20_000) });
+        const sealed = await uploadSealed(bob.session, server.domain, big);
+        const external = uid("meanwhile-external");
+        await bob.send(externalStanza(external, big.length, sealed.sha256, sealed.ref));
+        await waitFor(() => filedReceipts(bob.inbox, inline).length === 1 && filedReceipts(bob.inbox, external).length === 1, 5_000, "bob's mail filed");
+        console.log(`[measure] ${kind}: another sender's inline + external mail filed ${(performance.now() - t0).toFixed(0)} ms after sending, while 2 downloads hang and 8 wait`);
+        expect(lan.hanging.length - hangingBefore, "still two: the per-sender limit").toBe(2);
+      } finally {
+        // The hanging server gives up: every download of mallory's ends, each answered (nothing silently dropped).
+        lan.hang = false;
+        for (const res of lan.hanging.splice(0)) res.destroy();
+      }
+      await waitFor(() => hostile.every((id) => rejections(mallory.inbox, id).length === 1), 10_000, "every hostile stanza answered");
+      expect(hostile.every((id) => rejections(mallory.inbox, id)[0] === "download-failed")).toBe(true);
     });
   });
 

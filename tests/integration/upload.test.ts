@@ -398,23 +398,23 @@ describe("upload URL, slot and download safeguards (no XMPP server needed)", () 
     }
   });
 
-  it("a redirect must stay secure: to a non-loopback http:// URL it is refused before following", async () => {
+  it("a download follows no redirect at all, not even to the same server (issue 12 finding 3)", async () => {
     const { url, server } = await localServer((path, res) => {
       if (path === "/to-insecure") res.writeHead(302, { Location: "http://example.org/file" }).end();
       else if (path === "/to-local") res.writeHead(307, { Location: "/file" }).end();
-      else if (path === "/loop") res.writeHead(302, { Location: "/loop" }).end();
       else res.writeHead(200, { "Content-Type": "application/octet-stream" }).end("payload");
     });
     const seen: string[] = [];
     const tracing: typeof fetch = (input, init) => {
       seen.push(String(input));
+      expect(init?.redirect).toBe("error");
       return fetch(input, init);
     };
     try {
-      await expectCode(downloadBytes(`${url}/to-insecure`, MiB, 5_000, tracing), "insecure-url");
-      expect(seen).toEqual([`${url}/to-insecure`]); // example.org never contacted
-      expect(new TextDecoder().decode(await downloadBytes(`${url}/to-local`, MiB, 5_000))).toBe("payload");
-      await expectCode(downloadBytes(`${url}/loop`, MiB, 5_000), "http-status");
+      await expectCode(downloadBytes(`${url}/to-insecure`, MiB, 5_000, tracing), "network");
+      await expectCode(downloadBytes(`${url}/to-local`, MiB, 5_000, tracing), "network");
+      expect(seen).toEqual([`${url}/to-insecure`, `${url}/to-local`]); // one request each, nothing followed
+      expect(new TextDecoder().decode(await downloadBytes(`${url}/file`, MiB, 5_000))).toBe("payload");
     } finally {
       await closeServer(server);
     }
