@@ -8,7 +8,7 @@ import { NS_CARBONS, NS_FORWARD } from "../core/protocol.js";
 import { parseAddressList, parseSingleMailbox } from "../core/mime/address.js";
 import { inspectMailSliced, MimeInspectError, type InspectedMail } from "../core/mime/inspect.js";
 import { DEFAULT_SLOT_LIMITS, DownloadSlots, SlotsFullError, type SlotLimits } from "../core/download-slots.js";
-import { decodeBase64Strict, openPayload, sha256Base64 } from "../core/payload-crypto.js";
+import { decodeBase64StrictSliced, openPayload, sha256Base64 } from "../core/payload-crypto.js";
 import { checkSender, DedupeSet, messageIdKey, neutralizeTraceHeaders, originKey, prependHeader, traceHeader } from "../core/receive-rules.js";
 import { buildFiledReceipt, buildRejection, DEFAULT_MAIL_LIMITS, parseMailStanza, type IncomingMail, type MailLimits, type MailRejectReason } from "./mail-stanza.js";
 import { isLoopbackUrl } from "../core/url-policy.js";
@@ -369,7 +369,7 @@ export class MailReceiver {
     if (!("inline" in mail.payload)) throw new Error("not an inline payload");
     let raw: Uint8Array;
     try {
-      raw = decodeBase64Strict(mail.payload.inline, limits.maxMailBytes);
+      raw = await decodeBase64StrictSliced(mail.payload.inline, limits.maxMailBytes); // 25 MiB: ~0.2 s, in slices
     } catch (error) {
       throw new Rejection("malformed", error instanceof Error ? error.message : "bad base64");
     }

@@ -122,11 +122,11 @@ describe("delimiters are whole lines", () => {
 describe("inspectMailSliced: the form the receiver calls", () => {
   it("agrees with inspectMail, result and error alike", async () => {
     for (const raw of [worstMail({ filler: "dashes", depth: 20, size: 512 * KiB, eol: "\n" }), enc("From: a@b\r\n\r\nhi")]) {
-      expect(await inspectMailSliced(raw, { sliceBytes: 64 * KiB })).toEqual(inspectMail(raw));
+      expect(await inspectMailSliced(raw, { sliceWork: 64 * KiB })).toEqual(inspectMail(raw));
     }
     const truncated = worstMail({ filler: "near-miss", depth: 20, size: 512 * KiB, eol: "\r\n" }).subarray(0, 400 * KiB);
     expect(() => inspectMail(truncated)).toThrow(MimeInspectError);
-    await expect(inspectMailSliced(truncated, { sliceBytes: 64 * KiB })).rejects.toThrow(/closing delimiter/);
+    await expect(inspectMailSliced(truncated, { sliceWork: 64 * KiB })).rejects.toThrow(/closing delimiter/);
   });
 
   it("keeps the event loop turning while it reads an 8 MiB worst-case mail (longest gap under 150 ms)", async () => {

@@ -3,6 +3,8 @@
 // this only guards the door (and keeps a 130 KiB general parser out of the add-on). Pure, bounded, never throws
 // for malformed input other than with MimeInspectError.
 
+import { runInSlices, runToEnd, type SliceOptions, type Steps } from "../slices.js";
+
 export class MimeInspectError extends Error {
   override readonly name = "MimeInspectError";
 }
@@ -153,7 +155,7 @@ const truncated = () => new MimeInspectError("multipart body without its closing
  * closing delimiter (the epilogue) is read. A nested multipart may not reuse an open boundary, nor one that differs
  * from an open one by a trailing "--" (its delimiter lines would read two ways).
  */
-function* scanMail(bytes: Uint8Array, limits: InspectLimits, stats: ScanStats): Generator<void, InspectedMail, void> {
+function* scanMail(bytes: Uint8Array, limits: InspectLimits, stats: ScanStats): Steps<InspectedMail> {
   const size = bytes.length;
   const base = stats.examined;
   let examined = 0;
@@ -196,7 +198,7 @@ function* scanMail(bytes: Uint8Array, limits: InspectLimits, stats: ScanStats): 
       if (examined >= checkpoint) {
         checkpoint = examined + STEP_BYTES;
         stats.examined = base + examined;
-        yield;
+        yield examined;
       }
       // Short lines are searched in JS (cheaper than a native call per line), the rest natively.
       let lf = pos;
@@ -216,7 +218,7 @@ function* scanMail(bytes: Uint8Array, limits: InspectLimits, stats: ScanStats): 
           examined += from - t;
           if (t > floor || t === pos + 2) break;
           stats.examined = base + examined;
-          yield;
+          yield examined;
         }
         const length = t - pos - 2;
         if (length >= 1 && length <= MAX_BOUNDARY + 2) {
@@ -292,44 +294,18 @@ function* scanMail(bytes: Uint8Array, limits: InspectLimits, stats: ScanStats): 
 
 /** Reads what the receiver needs and checks the MIME structure, in one go (see `scanMail`). */
 export function inspectMail(bytes: Uint8Array, limits: InspectLimits = DEFAULT_INSPECT_LIMITS, stats: ScanStats = { examined: 0 }): InspectedMail {
-  const scan = scanMail(bytes, limits, stats);
-  for (;;) {
-    const step = scan.next();
-    if (step.done) return step.value;
-  }
+  return runToEnd(scanMail(bytes, limits, stats));
 }
 
-export interface SliceOptions {
-  /** Hand the thread back after this long (default 10 ms)… */
-  readonly sliceMs?: number;
-  /** …or after this much work in bytes examined, whichever comes first (default: no byte limit). */
-  readonly sliceBytes?: number;
+export interface InspectSliceOptions extends SliceOptions {
   readonly limits?: InspectLimits;
   readonly stats?: ScanStats;
 }
 
-/** A macrotask, not a microtask: other listeners (and other extensions in Thunderbird's one process) get to run. */
-const macrotask = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
-
 /**
- * `inspectMail` in slices: the same scan, with a macrotask between slices, so that a 25 MiB hostile mail never holds
- * the background page for more than about `sliceMs` (plus one step of STEP_BYTES work) at a time. Small mail finishes
- * in its first slice, with no added wait.
+ * `inspectMail` in slices (default 10 ms; `sliceWork` counts bytes examined), with a macrotask between them, so that
+ * a 25 MiB hostile mail never holds the background page for long. The receiver calls this form.
  */
-export async function inspectMailSliced(bytes: Uint8Array, options: SliceOptions = {}): Promise<InspectedMail> {
-  const sliceMs = options.sliceMs ?? 10;
-  const sliceBytes = options.sliceBytes ?? Infinity;
-  const stats = options.stats ?? { examined: 0 };
-  const scan = scanMail(bytes, options.limits ?? DEFAULT_INSPECT_LIMITS, stats);
-  let started = performance.now();
-  let mark = stats.examined;
-  for (;;) {
-    const step = scan.next();
-    if (step.done) return step.value;
-    if (performance.now() - started >= sliceMs || stats.examined - mark >= sliceBytes) {
-      await macrotask();
-      started = performance.now();
-      mark = stats.examined;
-    }
-  }
+export function inspectMailSliced(bytes: Uint8Array, options: InspectSliceOptions = {}): Promise<InspectedMail> {
+  return runInSlices(scanMail(bytes, options.limits ?? DEFAULT_INSPECT_LIMITS, options.stats ?? { examined: 0 }), options);
 }
