@@ -14,7 +14,8 @@ import { Roster } from "../../src/xmpp/roster.js";
 import { realScheduler } from "../../src/xmpp/runtime.js";
 import type { XmppSession } from "../../src/xmpp/session.js";
 import { StrangerGate } from "../../src/xmpp/stranger-gate.js";
-import { ourSession, quietLog, rfc5322, sleep, waitFor, whenOnline } from "../support/mail-fixtures.js";
+import { downloadBytes } from "../../src/xmpp/upload.js";
+import { filler, ourSession, quietLog, rfc5322, sleep, waitFor, whenOnline } from "../support/mail-fixtures.js";
 import { startServer, testServers, type XmppServer } from "../support/servers.js";
 
 interface Alice {
@@ -24,6 +25,8 @@ interface Alice {
   receiver: MailReceiver;
   filed: FiledMail[];
   outcomes: Array<{ from: string; via: Via; outcome: ReceiveOutcome }>;
+  /** URLs of the external payloads the receiver downloaded. */
+  downloads: string[];
 }
 
 function memoryStore(data: Map<string, unknown>) {
@@ -50,7 +53,12 @@ function makeAlice(server: XmppServer, data: Map<string, unknown>, resource: str
   });
   const filed: FiledMail[] = [];
   const outcomes: Alice["outcomes"] = [];
+  const downloads: string[] = [];
   const receiver = new MailReceiver({
+    download: (url, size, timeoutMs) => {
+      downloads.push(url);
+      return downloadBytes(url, size, timeoutMs);
+    },
     session,
     log: quietLog,
     sink: { file: async (mail) => void filed.push(mail) },
@@ -65,7 +73,7 @@ function makeAlice(server: XmppServer, data: Map<string, unknown>, resource: str
     return outcome;
   };
   receiver.start();
-  return { session, blocklist, roster, receiver, filed, outcomes };
+  return { session, blocklist, roster, receiver, filed, outcomes, downloads };
 }
 
 async function senderOf(server: XmppServer, user: string): Promise<{ session: XmppSession; sender: MailSender }> {
@@ -77,9 +85,9 @@ async function senderOf(server: XmppServer, user: string): Promise<{ session: Xm
   return { session, sender };
 }
 
-const copy = (from: string, subject: string) => ({
+const copy = (from: string, subject: string, bodyBytes = 0) => ({
   to: "alice@localhost",
-  raw: rfc5322({ from: `${from}@localhost`, subject }),
+  raw: rfc5322({ from: `${from}@localhost`, subject, ...(bodyBytes > 0 ? { body: filler(bodyBytes) } : {}) }),
   subject,
   fallbackBody: "fallback",
 });
@@ -92,8 +100,9 @@ describe.each(testServers())("unsolicited mail on a real %s", (kind) => {
 
   beforeAll(async () => {
     server = await startServer(kind, {
-      users: ["alice", "bob", "carol", "dave", "frank"].map((user) => ({ user, password: `pw-${user}` })),
+      users: ["alice", "bob", "carol", "dave", "erin", "frank"].map((user) => ({ user, password: `pw-${user}` })),
       mam: true,
+      upload: true,
     });
     alice = makeAlice(server, data, "tb");
     alice.session.start();
@@ -135,6 +144,22 @@ describe.each(testServers())("unsolicited mail on a real %s", (kind) => {
     expect(results).toEqual(["filed", "filed", "filed", "filed", "filed"]);
     expect(alice.filed.filter((m) => m.fromJid === "carol@localhost")).toHaveLength(5);
   }, 60_000);
+
+  it("refuses a stranger's mail above 1 MiB before downloading it, and files a contact's", async () => {
+    const erin = await senderOf(server, "erin");
+    peers.push(erin.session);
+    const before = alice.downloads.length;
+    const big = await erin.sender.deliver(copy("erin", "large from a stranger", 1_200_000), 30_000);
+    expect(big).toEqual({ status: "failed", reason: "rejected: policy" });
+    expect(alice.downloads.length).toBe(before); // refused on the stanza's stated size: nothing fetched
+    // Below the limit the same stranger gets through (the size refusal counted nothing).
+    expect((await erin.sender.deliver(copy("erin", "small from a stranger"), 10_000)).status).toBe("filed");
+    const carol = await senderOf(server, "carol");
+    peers.push(carol.session);
+    const fromContact = await carol.sender.deliver(copy("carol", "large from a contact", 1_200_000), 30_000);
+    expect(fromContact).toMatchObject({ status: "filed", route: "external" });
+    expect(alice.downloads.length).toBe(before + 1);
+  }, 90_000);
 
   it("never lets a blocked JID's mail in: the server drops it and the sender gets an error (and falls back)", async () => {
     expect(await alice.blocklist.block("Dave@localhost")).toBe("server");
