@@ -404,6 +404,28 @@ describe.each(testServers())("receiving mail over XMPP (MailReceiver on a real %
     });
   });
 
+  it("files a burst of copies of one external mail once, downloading it once, while downloads run in parallel", async () => {
+    alice.sinkDelayMs = 200;
+    try {
+      const raw = rfc5322({ from: "bob@localhost", subject: "burst by upload", body: filler(20_000) });
+      const { ref, sha256 } = await uploadSealed(bob.session, server.domain, raw);
+      const id = uid("xburst");
+      await Promise.all([0, 1, 2].map(() => bob.send(externalStanza(id, raw.length, sha256, ref))));
+      await waitFor(() => filedReceipts(bob.inbox, id).length === 3, 8_000, "three receipts");
+      expect(alice.filed.filter((m) => m.originId === id)).toHaveLength(1);
+      expect(alice.downloads.filter((url) => url === ref.url)).toHaveLength(1);
+      await waitFor(() => alice.outcomes.filter((o) => o.id === id).length === 3);
+      expect(alice.outcomes.filter((o) => o.id === id).map((o) => o.outcome.status).sort()).toEqual(["duplicate", "duplicate", "filed"]);
+      // Later copies (a MAM copy after the filing) are not downloaded again either.
+      const archived = externalStanza(id, raw.length, sha256, ref);
+      archived.attrs.from = "bob@localhost/engine";
+      expect(await alice.receiver.handle(archived, "mam")).toEqual({ status: "duplicate" });
+      expect(alice.downloads.filter((url) => url === ref.url)).toHaveLength(1);
+    } finally {
+      alice.sinkDelayMs = 0;
+    }
+  });
+
   describe("external payloads from a hostile sender (issue 12 findings 3 and 5)", () => {
     /** A small HTTP server on 127.0.0.2 (all of 127/8 is loopback on Linux): a service in the user's own network. */
     interface Lan {
