@@ -33,7 +33,7 @@ import { BlockList } from "../xmpp/blocklist.js";
 import { Roster } from "../xmpp/roster.js";
 import { StrangerGate } from "../xmpp/stranger-gate.js";
 import { addressInAddressBooks } from "../platform/relations.js";
-import { createBlockAction } from "../platform/block-action.js";
+import { createBlockAction, updateBlockButton } from "../platform/block-action.js";
 
 /** "Name <a@b>" or "a@b" → the one mailbox, or null. */
 function singleMailbox(text: string): { name: string; address: string } | null {
@@ -510,6 +510,9 @@ const blockAction = createBlockAction({
   },
 });
 messenger.messageDisplayAction.onClicked.addListener((tab) => void blockAction.onClicked(tab));
+messenger.messageDisplay.onMessagesDisplayed.addListener((tab, shown) => {
+  if (tab.id !== undefined) updateBlockButton(tab.id, shown).catch((error: unknown) => log.debug("block-button-update-failed", { error }));
+});
 const isOwnFolder = (folder: messenger.folders.MailFolder) =>
   folder.name === INBOX_FOLDER || folder.name === UNVERIFIED_FOLDER || folder.id === currentSettings.receiveFolder;
 const jabberIdLearner = createJabberIdLearner(log, resolutionStore, () => currentSettings.enabled && currentSettings.learnJids, isOwnFolder, smtpDuplicates);

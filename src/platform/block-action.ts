@@ -55,6 +55,15 @@ async function junkFolderOf(accountId: string): Promise<Folder> {
   return messenger.folders.create(root, "Junk");
 }
 
+/**
+ * Enables the button only while exactly one mail from the add-on's own folders is shown (it would decline anything
+ * else). Called from messageDisplay.onMessagesDisplayed; a failure leaves the button as it was (it still declines).
+ */
+export async function updateBlockButton(tabId: number, shown: readonly { folder?: Folder | undefined }[]): Promise<void> {
+  const ours = shown.length === 1 && (await isAddonFolder(shown[0]!.folder));
+  await (ours ? messenger.messageDisplayAction.enable(tabId) : messenger.messageDisplayAction.disable(tabId));
+}
+
 export function createBlockAction(deps: BlockActionDeps): { onClicked(tab: { id?: number | undefined }): Promise<BlockResult> } {
   const { log } = deps;
   const run = async (tab: { id?: number | undefined }): Promise<BlockResult> => {

@@ -101,6 +101,7 @@ export function createFakeHost(initialLocal: Map<string, unknown> = new Map()): 
     folders: { onFolderInfoChanged: new FakeEvent<[unknown, unknown]>() },
     // The "Block sender" button (src/platform/block-action.ts); tests fire onClicked with a tab.
     messageDisplayAction: { onClicked: new FakeEvent<[unknown, unknown]>() },
+    messageDisplay: { onMessagesDisplayed: new FakeEvent<[unknown, unknown]>() },
     compose: {
       onBeforeSend: new FakeEvent<[unknown, unknown]>(),
       onAfterSend: new FakeEvent<[unknown, unknown]>(),

@@ -3,7 +3,7 @@
 // Folders folders, it is handed to the block list, and the mail moves to the account's Junk (import, then delete).
 // (A Thunderbird e2e test of the button was not written; this covers the adapter's decisions.)
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createBlockAction, traceSender, type BlockResult } from "../../src/platform/block-action.js";
+import { createBlockAction, traceSender, updateBlockButton, type BlockResult } from "../../src/platform/block-action.js";
 import { INBOX_FOLDER, UNVERIFIED_FOLDER } from "../../src/platform/mail-folder.js";
 import type { BlockMode } from "../../src/xmpp/blocklist.js";
 
@@ -99,5 +99,17 @@ describe("Block sender", () => {
     expect(traceSender(["x=1; from=a@b"])).toBe("a@b");
     expect(traceSender(["notfrom=a@b; verified=no"])).toBeNull();
     expect(traceSender(undefined)).toBeNull();
+  });
+
+  it("enables the button only for a single mail in the add-on's own folders", async () => {
+    const tb = fakeThunderbird();
+    const calls: string[] = [];
+    vi.stubGlobal("messenger", { ...tb.api, messageDisplayAction: { enable: async (id: number) => void calls.push(`enable ${id}`), disable: async (id: number) => void calls.push(`disable ${id}`) } });
+    const own = { id: "account1://Mail over XMPP", accountId: "account1", name: INBOX_FOLDER, path: `/${INBOX_FOLDER}` };
+    await updateBlockButton(3, [{ folder: own }]);
+    await updateBlockButton(3, [{ folder: { ...own, name: "Inbox", path: "/Inbox" } }]);
+    await updateBlockButton(3, [{ folder: own }, { folder: own }]);
+    await updateBlockButton(3, []);
+    expect(calls).toEqual(["enable 3", "disable 3", "disable 3", "disable 3"]);
   });
 });
