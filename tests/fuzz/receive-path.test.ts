@@ -298,3 +298,91 @@ describe("fuzz: the From the receiver verifies is the From a mail parser reads (
     expect(compared).toBeGreaterThan(runs(2000) / 20); // the generator must reach the comparison, not only rejections
   });
 });
+
+describe("fuzz: the MIME structure check stays linear and reads the tree postal-mime reads (issue 12, finding 2)", () => {
+  type Tree = { kind: "leaf"; headerless: boolean; lines: string[] } | { kind: "multi"; boundary: string; preamble: string[]; children: Tree[]; epilogue: string[] };
+  // Boundaries that are prefixes of each other, differ by a trailing "--", hold a blank, or are 70 characters long.
+  const BOUNDARIES = ["b", "b1", "b10", "b-", "b--", "a b", "=_x", `${"-".repeat(68)}aa`, `${"-".repeat(68)}ab`, "X".repeat(70)];
+  const lineOf = fc.oneof(
+    fc.constantFrom("", "text", "--", "---", "-- ", "-", "--\t"),
+    fc.tuple(fc.constantFrom(...BOUNDARIES), fc.constantFrom("", "--", "x", " ", "\t ", "-- ", "--x", "-"), fc.constantFrom("--", " --", "")).map(([b, tail, head]) => `${head}${b}${tail}`),
+  );
+  const lines = fc.array(lineOf, { maxLength: 4 });
+  const tree: fc.Arbitrary<Tree> = fc.letrec<{ node: Tree }>((tie) => ({
+    node: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      fc.record({ kind: fc.constant("leaf" as const), headerless: fc.boolean(), lines }),
+      fc.record({ kind: fc.constant("multi" as const), boundary: fc.constantFrom(...BOUNDARIES), preamble: lines, children: fc.array(tie("node"), { minLength: 1, maxLength: 3 }), epilogue: lines }),
+    ),
+  })).node;
+  // Deep chains, across the depth limit of 20.
+  const chain = fc.tuple(fc.integer({ min: 15, max: 23 }), fc.array(lineOf, { maxLength: 3 })).map(([depth, body]): Tree => {
+    let t: Tree = { kind: "leaf", headerless: false, lines: body };
+    for (let d = depth - 1; d >= 0; d--) t = { kind: "multi", boundary: `${BOUNDARIES[d % BOUNDARIES.length]!.slice(0, 68)}${d}`, preamble: [], children: [t], epilogue: [] };
+    return t;
+  });
+
+  const count = (t: Tree): number => (t.kind === "leaf" ? 1 : 1 + t.children.reduce((n, c) => n + count(c), 0));
+  const depthOf = (t: Tree): number => (t.kind === "leaf" ? 0 : 1 + Math.max(...t.children.map(depthOf)));
+  /** Whether `line` is a delimiter of one of `open` (whole line, trailing blanks aside). */
+  const delimits = (line: string, open: readonly string[]) => open.some((b) => line.replace(/[ \t\r]+$/, "") === `--${b}` || line.replace(/[ \t\r]+$/, "") === `--${b}--`);
+  /** No body line reads as a delimiter of an open boundary, and no nested boundary equals an open one or it plus "--". */
+  function clean(t: Tree, open: readonly string[]): boolean {
+    if (t.kind === "leaf") return !t.lines.some((l) => delimits(l, open));
+    const b = t.boundary;
+    if (b.length > 70 || open.some((o) => o === b || o === `${b}--` || `${o}--` === b)) return false;
+    const inside = [...open, b];
+    return !t.preamble.some((l) => delimits(l, inside)) && !t.epilogue.some((l) => delimits(l, open)) && t.children.every((c) => clean(c, inside));
+  }
+  function render(t: Tree, eol: string, pad: string): string {
+    if (t.kind === "leaf") return `${t.headerless ? "" : `Content-Type: text/plain${eol}`}${eol}${t.lines.join(eol)}`;
+    const b = t.boundary;
+    const parts = t.children.map((c) => `--${b}${pad}${eol}${render(c, eol, pad)}${eol}`).join("");
+    const pre = t.preamble.map((l) => l + eol).join("");
+    const epi = t.epilogue.map((l) => eol + l).join("");
+    return `Content-Type: multipart/mixed; boundary="${b}"${eol}${eol}${pre}${parts}--${b}--${pad}${epi}`;
+  }
+  interface PostalNode {
+    childNodes: PostalNode[];
+  }
+  const postalCount = (n: PostalNode): number => 1 + n.childNodes.reduce((k, c) => k + postalCount(c), 0);
+
+  it("random nested multiparts: at most 8 × the size examined; well-formed trees accepted whole; postal-mime reads as many parts whenever the check accepts", async () => {
+    const { default: PostalMime } = await import("postal-mime");
+    const started = performance.now();
+    const before = total;
+    let accepted = 0;
+    let cleanTrees = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(tree, chain), fc.constantFrom("\r\n", "\n"), fc.constantFrom("", " ", "\t "), fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: undefined }), async (t, eol, pad, cut) => {
+        const text = `From: a@b.example${eol}Subject: x${eol}${render(t, eol, pad)}${eol}`;
+        const full = Uint8Array.from(text, (c) => c.charCodeAt(0));
+        const bytes = cut === undefined ? full : full.subarray(0, Math.floor(full.length * cut));
+        const stats = { examined: 0 };
+        let parts: number | null = null;
+        timed("inspectMail (tree)", () => {
+          try {
+            parts = inspectMail(bytes, undefined, stats).parts;
+          } catch (error) {
+            if (!(error instanceof MimeInspectError)) throw error;
+          }
+        });
+        expect(stats.examined).toBeLessThanOrEqual(8 * bytes.length);
+        const wellFormed = cut === undefined && clean(t, []) && depthOf(t) <= 20;
+        if (wellFormed) {
+          cleanTrees += 1;
+          expect(parts, text).toBe(count(t));
+        }
+        if (parts === null) return;
+        accepted += 1;
+        const parser = new PostalMime();
+        await parser.parse(bytes);
+        expect(postalCount((parser as unknown as { root: PostalNode }).root), text).toBe(parts);
+      }),
+      { numRuns: runs(1500) },
+    );
+    measure("MIME trees vs postal-mime", started, before);
+    console.log(`[measure] fuzz MIME trees: ${accepted} accepted and compared with postal-mime, ${cleanTrees} well-formed`);
+    expect(accepted).toBeGreaterThan(runs(1500) / 10);
+  });
+});

@@ -71,7 +71,7 @@ export function worstMail({ filler, depth, size, eol }: WorstOptions): Uint8Arra
   let body: Uint8Array;
   if (filler === "padding") {
     // The leaf, then a second part whose delimiter line is "--boundary" and `room` blanks.
-    body = concat(latin1(`${eol}--${inner}`), new Uint8Array(room).fill(0x20), latin1(`${eol}${eol}x`));
+    body = concat(latin1(`${eol}--${inner}`), new Uint8Array(room).fill(0x20), latin1(`${eol}Content-Type: text/plain${eol}${eol}x`));
   } else if (filler === "headers") {
     // An empty line ends the leaf's (empty) body's first line; then each part: delimiter, header block, empty line.
     const count = 999 - depth;

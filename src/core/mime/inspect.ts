@@ -144,152 +144,218 @@ const truncated = () => new MimeInspectError("multipart body without its closing
  * The structure check, as one pass over the line starts of the whole mail (RFC 2046 §5.1.1: a delimiter is a line of
  * "--" boundary, "--" more for the closing one, then optional blanks). The open multiparts' boundaries sit on a stack
  * and in a Map, so a line starting with "--" costs a lookup of its token, whatever the depth; every other line costs
- * a search for its LF. Header blocks are parsed as the pass reaches them. `stats.examined` counts the work: by
+ * a search for its LF. Header blocks are parsed as the pass reaches them. `examined` counts the work: by
  * construction at most 8 × the mail's size (each byte: the line search; at most two more reads of a "--" line;
  * HEADER_PASSES − 1 more in a header block; one more in the mail's own), about 5 × on the worst input measured
- * (bench/mime-scan.ts). A generator that yields every STEP_BYTES of work, so that a driver can hand the thread back
- * between slices (`inspectMailSliced`).
+ * (bench/mime-scan.ts). `run(budget)` stops after about `budget` bytes of work and resumes where it stopped, so that a
+ * driver can hand the thread back between slices (`inspectMailSliced`). (A plain method rather than a generator: V8
+ * optimizes a long-running loop in a plain function while it runs, not one in a generator.)
  *
  * A line that is a delimiter of an enclosing multipart ends every part inside it: an inner multipart still open then
  * is truncated (rejected). A multipart needs at least one part and its closing delimiter; nothing after the top-level
  * closing delimiter (the epilogue) is read. A nested multipart may not reuse an open boundary, nor one that differs
  * from an open one by a trailing "--" (its delimiter lines would read two ways).
  */
-function* scanMail(bytes: Uint8Array, limits: InspectLimits, stats: ScanStats): Steps<InspectedMail> {
-  const size = bytes.length;
-  const base = stats.examined;
-  let examined = 0;
-  let checkpoint = STEP_BYTES;
-  const frames: Frame[] = [];
-  const open = new Map<string, number>(); // boundary → index in frames
-  const hashes = new Map<number, number>(); // hash of an open boundary → how many open boundaries have it
-  let top: Header[] | null = null;
-  let parts = 1;
-  let depth = 0; // of the part whose header block or body the pass is in
-  let headerStart = 0; // start of the header block being read, or -1 in a body
+class MimeScan {
+  examined = 0;
+  readonly #bytes: Uint8Array;
+  readonly #limits: InspectLimits;
+  readonly #frames: Frame[] = [];
+  readonly #open = new Map<string, number>(); // boundary → index in #frames
+  readonly #hashes = new Map<number, number>(); // hash of an open boundary → how many open boundaries have it
+  #top: Header[] | null = null;
+  #parts = 1;
+  #depth = 0; // of the part whose header block or body the pass is in
+  #headerStart = 0; // start of the header block being read, or -1 in a body
+  #pos = 0; // start of the current line
+  #lineEnd = -1; // its end (LF or end of mail), once found; -1 before
+  #strip = -1; // while stripping the padding of a long "--" line: how far it got; -1 otherwise
+  #built = 0; // bytes of the last token #lookup turned into a string
+  #done = false;
 
-  /** The header block [headerStart, stop) is complete: parse it, and open the part's multipart if it is one. */
-  const endHeaderBlock = (stop: number): void => {
-    if (stop - headerStart > limits.maxHeaderBytes) throw new MimeInspectError("header block too large");
-    examined += (HEADER_PASSES - 1) * (stop - headerStart);
-    // A part's other fields are checked for form only; the mail's own are kept.
-    const headers = parseHeaderBlock(bytes, headerStart, stop, top === null ? undefined : "content-type");
-    if (top === null) {
-      examined += stop;
-      checkHeaderBytes(bytes, stop);
-      if (headers.length === 0) throw new MimeInspectError("no header fields");
-      top = headers;
-    }
-    headerStart = -1;
-    const boundary = boundaryOf(headers);
-    if (boundary === null) return;
-    if (open.has(boundary) || open.has(`${boundary}--`) || (boundary.endsWith("--") && open.has(boundary.slice(0, -2)))) {
-      throw new MimeInspectError("nested multipart reuses an enclosing boundary");
-    }
-    open.set(boundary, frames.length);
-    const h = hashOf(boundary);
-    hashes.set(h, (hashes.get(h) ?? 0) + 1);
-    frames.push({ boundary, hash: h, depth, separators: 0 });
-  };
+  constructor(bytes: Uint8Array, limits: InspectLimits) {
+    this.#bytes = bytes;
+    this.#limits = limits;
+  }
 
-  try {
-    let pos = 0;
-    while (pos < size) {
-      if (examined >= checkpoint) {
-        checkpoint = examined + STEP_BYTES;
-        stats.examined = base + examined;
-        yield examined;
-      }
-      // Short lines are searched in JS (cheaper than a native call per line), the rest natively.
-      let lf = pos;
-      const near = Math.min(size, pos + 16);
-      while (lf < near && bytes[lf] !== LF) lf++;
-      if (lf === near) lf = near < size ? bytes.indexOf(LF, near) : -1;
-      const lineEnd = lf === -1 ? size : lf;
-      const next = lf === -1 ? size : lf + 1;
-      examined += next - pos;
-      if (frames.length > 0 && lineEnd - pos > 2 && bytes[pos] === DASH && bytes[pos + 1] === DASH) {
-        // A delimiter candidate: strip the transport padding (in steps, a line may be megabytes of blanks).
-        let t = lineEnd;
-        for (;;) {
+  /** Works until about `budget` more bytes are examined or the check is complete (true). Throws MimeInspectError. */
+  run(budget: number): boolean {
+    const bytes = this.#bytes;
+    const size = bytes.length;
+    const limits = this.#limits;
+    const frames = this.#frames;
+    const stop = this.examined + budget;
+    let examined = this.examined;
+    let pos = this.#pos;
+    let lineEnd = this.#lineEnd;
+    try {
+      while (!this.#done) {
+        if (pos >= size) {
+          // The mail or its last part ends in its header block; then every multipart must have been closed.
+          if (this.#headerStart >= 0) examined += this.#endHeaderBlock(size);
+          if (frames.length > 0) throw truncated();
+          this.#done = true;
+          break;
+        }
+        if (examined >= stop) return false;
+        if (lineEnd < 0) {
+          // Short lines are searched in JS (cheaper than a native call per line), the rest natively.
+          let lf = pos;
+          const near = Math.min(size, pos + 16);
+          while (lf < near && bytes[lf] !== LF) lf++;
+          if (lf === near) lf = near < size ? bytes.indexOf(LF, near) : -1;
+          lineEnd = lf === -1 ? size : lf;
+          examined += (lf === -1 ? size : lf + 1) - pos;
+        }
+        const next = lineEnd < size ? lineEnd + 1 : size;
+        if (frames.length > 0 && lineEnd - pos > 2 && bytes[pos] === DASH && bytes[pos + 1] === DASH) {
+          // A delimiter candidate: strip the transport padding, a step at a time (a line may be megabytes of blanks).
+          let t = this.#strip < 0 ? lineEnd : this.#strip;
           const floor = Math.max(pos + 2, t - STEP_BYTES);
           const from = t;
           while (t > floor && (bytes[t - 1] === SP || bytes[t - 1] === HTAB || bytes[t - 1] === CR)) t--;
           examined += from - t;
-          if (t > floor || t === pos + 2) break;
-          stats.examined = base + examined;
-          yield examined;
-        }
-        const length = t - pos - 2;
-        if (length >= 1 && length <= MAX_BOUNDARY + 2) {
-          // Hashes first (of the token, and of the token less a closing "--"): most lines end here, no string built.
-          let i = pos + 2;
-          let h = 0;
-          for (; i < t - 2; i++) h = (Math.imul(h, 31) + bytes[i]!) | 0;
-          const hShort = h;
-          for (; i < t; i++) h = (Math.imul(h, 31) + bytes[i]!) | 0;
-          examined += length;
-          const maybe = hashes.has(h) || (length > 2 && bytes[t - 1] === DASH && bytes[t - 2] === DASH && hashes.has(hShort));
-          let at: number | undefined;
-          let closing = false;
-          if (maybe) {
-            examined += length;
-            const token = latin1.decode(bytes.subarray(pos + 2, t));
-            at = open.get(token);
-            if (at === undefined && length > 2 && token.endsWith("--")) {
-              at = open.get(token.slice(0, -2));
-              closing = at !== undefined;
-            }
-          }
-          if (at !== undefined) {
-            if (headerStart >= 0) endHeaderBlock(pos); // a part of headers only (or a multipart without a body)
-            if (at !== frames.length - 1) throw truncated(); // an inner multipart never closed
-            const frame = frames[at]!;
-            if (closing) {
-              if (frame.separators === 0) throw truncated();
-              frames.pop();
-              open.delete(frame.boundary);
-              const left = hashes.get(frame.hash)! - 1;
-              if (left === 0) hashes.delete(frame.hash);
-              else hashes.set(frame.hash, left);
-              if (frames.length === 0) break; // the top-level multipart is complete; the epilogue is not read
-              depth = frame.depth;
-            } else {
-              frame.separators += 1;
-              depth = frame.depth + 1;
-              if (depth > limits.maxDepth) throw new MimeInspectError(`MIME nesting deeper than ${limits.maxDepth}`);
-              if (++parts > limits.maxParts) throw new MimeInspectError(`more than ${limits.maxParts} MIME parts`);
-              headerStart = next;
-            }
-            pos = next;
+          if (t === floor && floor > pos + 2) {
+            this.#strip = t; // more padding: on with it after the budget check
             continue;
           }
+          this.#strip = -1;
+          const length = t - pos - 2;
+          if (length >= 1 && length <= MAX_BOUNDARY + 2) {
+            examined += length;
+            const found = this.#lookup(pos + 2, t);
+            examined += this.#built;
+            if (found !== null) {
+              examined += this.#delimiter(found, pos, next);
+              pos = next;
+              lineEnd = -1;
+              continue;
+            }
+          }
         }
-      }
-      if (headerStart >= 0) {
-        if (lf !== -1 && (lineEnd === pos || (lineEnd === pos + 1 && bytes[pos] === CR))) {
-          endHeaderBlock(pos);
-          if (frames.length === 0) break; // a single-part mail: its body needs no check
-        } else if (lineEnd - headerStart > limits.maxHeaderBytes) {
-          throw new MimeInspectError("header block too large");
+        if (this.#headerStart >= 0) {
+          if (lineEnd < size && (lineEnd === pos || (lineEnd === pos + 1 && bytes[pos] === CR))) {
+            examined += this.#endHeaderBlock(pos);
+            if (frames.length === 0) this.#done = true; // a single-part mail: its body needs no check
+          } else if (lineEnd - this.#headerStart > limits.maxHeaderBytes) {
+            throw new MimeInspectError("header block too large");
+          }
         }
+        pos = next;
+        lineEnd = -1;
       }
-      pos = next;
+      return true;
+    } finally {
+      this.examined = examined;
+      this.#pos = pos;
+      this.#lineEnd = lineEnd;
     }
-    if (headerStart >= 0) endHeaderBlock(size); // the mail or its last part ends in its header block
-    if (frames.length > 0) throw truncated();
-  } finally {
-    stats.examined = base + examined;
   }
-  const headers: Header[] = top ?? [];
-  const messageIds = headers.filter((h) => h.name === "message-id").map((h) => h.value);
-  const subject = headers.find((h) => h.name === "subject")?.value ?? "";
-  return {
-    from: headers.filter((h) => h.name === "from").map((h) => h.value),
-    messageId: messageIds.length === 1 && /^<[^<>\s]+>$/.test(messageIds[0]!) ? messageIds[0]! : null,
-    subject: decodeWords(subject),
-    parts,
-  };
+
+  /**
+   * The open boundary the token [from, to) delimits, as [index in #frames, closing], or null. Hashes first (of the
+   * token, and of the token less a closing "--"), so that most lines need no string; #built is the work of one.
+   */
+  #lookup(from: number, to: number): [number, boolean] | null {
+    const bytes = this.#bytes;
+    let i = from;
+    let h = 0;
+    for (; i < to - 2; i++) h = (Math.imul(h, 31) + bytes[i]!) | 0;
+    const hShort = h;
+    for (; i < to; i++) h = (Math.imul(h, 31) + bytes[i]!) | 0;
+    const length = to - from;
+    const closable = length > 2 && bytes[to - 1] === DASH && bytes[to - 2] === DASH;
+    this.#built = 0;
+    if (!this.#hashes.has(h) && !(closable && this.#hashes.has(hShort))) return null;
+    this.#built = length;
+    const token = latin1.decode(bytes.subarray(from, to));
+    const at = this.#open.get(token);
+    if (at !== undefined) return [at, false];
+    const closes = closable ? this.#open.get(token.slice(0, -2)) : undefined;
+    return closes !== undefined ? [closes, true] : null;
+  }
+
+  /** A delimiter line of the open multipart `at` starts at `pos`; returns the work it took. */
+  #delimiter([at, closing]: [number, boolean], pos: number, next: number): number {
+    const frames = this.#frames;
+    const limits = this.#limits;
+    let work = 0;
+    if (this.#headerStart >= 0) work += this.#endHeaderBlock(pos); // a part of headers only (or a multipart without a body)
+    if (at !== frames.length - 1) throw truncated(); // an inner multipart never closed
+    const frame = frames[at]!;
+    if (closing) {
+      if (frame.separators === 0) throw truncated();
+      frames.pop();
+      this.#open.delete(frame.boundary);
+      const left = this.#hashes.get(frame.hash)! - 1;
+      if (left === 0) this.#hashes.delete(frame.hash);
+      else this.#hashes.set(frame.hash, left);
+      if (frames.length === 0) this.#done = true; // the top-level multipart is complete; the epilogue is not read
+      this.#depth = frame.depth;
+    } else {
+      frame.separators += 1;
+      this.#depth = frame.depth + 1;
+      if (this.#depth > limits.maxDepth) throw new MimeInspectError(`MIME nesting deeper than ${limits.maxDepth}`);
+      if (++this.#parts > limits.maxParts) throw new MimeInspectError(`more than ${limits.maxParts} MIME parts`);
+      this.#headerStart = next;
+    }
+    return work;
+  }
+
+  /** The header block from #headerStart to `stop` is complete: parse it, open its multipart if it is one; the work. */
+  #endHeaderBlock(stop: number): number {
+    const start = this.#headerStart;
+    if (stop - start > this.#limits.maxHeaderBytes) throw new MimeInspectError("header block too large");
+    let work = (HEADER_PASSES - 1) * (stop - start);
+    // A part's other fields are checked for form only; the mail's own are kept.
+    const headers = parseHeaderBlock(this.#bytes, start, stop, this.#top === null ? undefined : "content-type");
+    if (this.#top === null) {
+      work += stop;
+      checkHeaderBytes(this.#bytes, stop);
+      if (headers.length === 0) throw new MimeInspectError("no header fields");
+      this.#top = headers;
+    }
+    this.#headerStart = -1;
+    const boundary = boundaryOf(headers);
+    if (boundary === null) return work;
+    const open = this.#open;
+    if (open.has(boundary) || open.has(`${boundary}--`) || (boundary.endsWith("--") && open.has(boundary.slice(0, -2)))) {
+      throw new MimeInspectError("nested multipart reuses an enclosing boundary");
+    }
+    open.set(boundary, this.#frames.length);
+    const hash = hashOf(boundary);
+    this.#hashes.set(hash, (this.#hashes.get(hash) ?? 0) + 1);
+    this.#frames.push({ boundary, hash, depth: this.#depth, separators: 0 });
+    return work;
+  }
+
+  /** What the receiver needs, once `run` returned true. */
+  result(): InspectedMail {
+    const headers: Header[] = this.#top ?? [];
+    const messageIds = headers.filter((h) => h.name === "message-id").map((h) => h.value);
+    const subject = headers.find((h) => h.name === "subject")?.value ?? "";
+    return {
+      from: headers.filter((h) => h.name === "from").map((h) => h.value),
+      messageId: messageIds.length === 1 && /^<[^<>\s]+>$/.test(messageIds[0]!) ? messageIds[0]! : null,
+      subject: decodeWords(subject),
+      parts: this.#parts,
+    };
+  }
+}
+
+/** The scan as steps of STEP_BYTES work (see slices.ts); `stats.examined` follows its work. */
+function* scanMail(bytes: Uint8Array, limits: InspectLimits, stats: ScanStats): Steps<InspectedMail> {
+  const scan = new MimeScan(bytes, limits);
+  const base = stats.examined;
+  try {
+    while (!scan.run(STEP_BYTES)) {
+      stats.examined = base + scan.examined;
+      yield scan.examined;
+    }
+  } finally {
+    stats.examined = base + scan.examined;
+  }
+  return scan.result();
 }
 
 /** Reads what the receiver needs and checks the MIME structure, in one go (see `scanMail`). */
