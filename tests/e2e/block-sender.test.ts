@@ -2,7 +2,8 @@
 // mail over XMPP; it is filed in "Mail over XMPP"; the mail is shown in a tab and the message display action is
 // triggered with its keyboard shortcut (Alt+Shift+B, xdotool). Then mallory is on alice's XEP-0191 block list on the
 // server (read with a plain XMPP client), the mail is in Junk and no longer in the add-on's folder, and mallory's next
-// mail does not arrive (the server refuses it; the sender's outcome is a failure, so it would go by SMTP).
+// mail does not arrive (the server refuses it; the sender's outcome is a failure, so it would go by SMTP). On Prosody
+// and ejabberd.
 import { execFileSync } from "node:child_process";
 import { client as stockClient, xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +15,7 @@ import { XmppSession } from "../../src/xmpp/session.js";
 import { findOnPath } from "../support/bin.js";
 import { e2eSkipReason, startE2E, type E2E } from "../support/e2e-env.js";
 import { whenOnline } from "../support/mail-fixtures.js";
+import { testServers } from "../support/servers.js";
 
 const skipReason = e2eSkipReason() ?? (findOnPath("xdotool") === null ? "xdotool not installed (apt-get install xdotool)" : null);
 if (skipReason) console.warn(`skipping block-sender e2e test: ${skipReason}`);
@@ -23,7 +25,7 @@ interface Listed {
   headerMessageId: string;
 }
 
-describe.skipIf(skipReason !== null)("blocking a sender from a received mail in a real Thunderbird", () => {
+describe.skipIf(skipReason !== null).each(testServers())("blocking a sender from a received mail in a real Thunderbird on %s", (kind) => {
   let env: E2E;
   let mallory: XmppSession;
   let sender: MailSender;
@@ -38,6 +40,7 @@ describe.skipIf(skipReason !== null)("blocking a sender from a received mail in 
         { user: "mallory", password: "secret-m" },
       ],
       as: "alice",
+      kind,
       managed: { logLevel: "debug" },
       thunderbird: { xvfb: true },
     });
