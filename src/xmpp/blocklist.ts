@@ -9,6 +9,7 @@
 import xml, { type Element } from "@xmpp/xml";
 import jidParse from "@xmpp/jid";
 import { NS_DISCO_INFO } from "../core/caps.js";
+import { isValidBareJid } from "../core/resolve.js";
 import type { Logger } from "../core/log.js";
 import type { KeyValueStore } from "./receiver.js";
 import type { XmppSession } from "./session.js";
@@ -35,7 +36,9 @@ export function bareJid(jid: string): string | null {
   try {
     const j = jidParse(jid);
     if (!j.domain) return null;
-    return j.bare().toString().toLowerCase();
+    const bare = j.bare().toString().toLowerCase();
+    // A domain alone (XEP-0191 blocks whole domains) is checked as if it had a local part.
+    return isValidBareJid(j.local ? bare : `x@${bare}`) ? bare : null;
   } catch {
     return null;
   }
