@@ -2,6 +2,7 @@
 // as tables. Every input the issue names is here, in the notations a sender could use for it.
 import { describe, expect, it } from "vitest";
 import { checkAddresses, checkDownloadUrl, classifyAddress, isLoopbackUrl, type AddressClass } from "../../src/core/url-policy.js";
+import { checkDownloadTarget } from "../../src/xmpp/upload.js";
 
 const deployed = { allowLoopback: false };
 const localTest = { allowLoopback: true };
@@ -230,5 +231,38 @@ describe("isLoopbackUrl", () => {
     ["garbage", false],
   ])("%s → %s", (url, expected) => {
     expect(isLoopbackUrl(url)).toBe(expected);
+  });
+});
+
+describe("checkDownloadTarget (the policy with a resolver, before any fetch)", () => {
+  const code = async (p: Promise<unknown>) => p.then(() => "ok", (e: { code?: string }) => e.code ?? "?");
+
+  it("resolves the name and checks every address", async () => {
+    const dns = new Map([
+      ["upload.example.org", ["93.184.216.34"]],
+      ["lan.example.org", ["93.184.216.34", "192.168.0.5"]],
+    ]);
+    const resolve = async (host: string) => dns.get(host) ?? Promise.reject(new Error("NXDOMAIN"));
+    await expect(checkDownloadTarget("https://upload.example.org/a", { allowLoopback: false, resolve }, 1_000)).resolves.toBe("https://upload.example.org/a");
+    expect(await code(checkDownloadTarget("https://lan.example.org/a", { allowLoopback: false, resolve }, 1_000))).toBe("refused-url");
+    expect(await code(checkDownloadTarget("https://nowhere.example.org/a", { allowLoopback: false, resolve }, 1_000))).toBe("refused-url");
+  });
+
+  it("refuses every name without a resolver, and gives up on DNS that does not answer", async () => {
+    expect(await code(checkDownloadTarget("https://upload.example.org/a", { allowLoopback: false, resolve: null }, 1_000))).toBe("refused-url");
+    const t0 = Date.now();
+    expect(await code(checkDownloadTarget("https://upload.example.org/a", { allowLoopback: false, resolve: () => new Promise(() => {}) }, 100))).toBe("timeout");
+    expect(Date.now() - t0).toBeLessThan(1_000);
+  });
+
+  it("needs no DNS for a loopback literal of a local test server, and never asks it for a refused URL", async () => {
+    let asked = 0;
+    const resolve = async () => {
+      asked += 1;
+      return ["127.0.0.1"];
+    };
+    await expect(checkDownloadTarget("http://127.0.0.1:5280/f", { allowLoopback: true, resolve }, 1_000)).resolves.toBe("http://127.0.0.1:5280/f");
+    expect(await code(checkDownloadTarget("http://127.0.0.1:5280/f", { allowLoopback: false, resolve }, 1_000))).toBe("refused-url");
+    expect(asked).toBe(0);
   });
 });
