@@ -23,7 +23,7 @@ import { MailSender, type SendOutcome } from "../../src/xmpp/mail-sender.js";
 import { fallbackBody } from "../../src/xmpp/mail-stanza.js";
 import { realScheduler } from "../../src/xmpp/runtime.js";
 import type { XmppSession } from "../../src/xmpp/session.js";
-import { DIST_DIR, e2eSkipReason } from "../support/e2e-env.js";
+import { DIST_DIR, e2eSkipReason, E2E_STRANGER_LIMITS } from "../support/e2e-env.js";
 import { filler, ourSession, sleep, whenOnline } from "../support/mail-fixtures.js";
 import { startServer, testServers, type ServerKind, type XmppServer } from "../support/servers.js";
 import { startSmtpSink, type SmtpSink } from "../support/smtp.js";
@@ -67,7 +67,7 @@ describe.skipIf(skipReason !== null || kinds.length === 0).each(kinds)("the rece
       addonDir: ADDON_DIR,
       smtpPort: sink.port,
       // debug: the add-on reports "mail-import-start", at which half the kills are aimed.
-      managed: { jid: alice, password: "secret-a", websocketUrl: server.wsUrl, logLevel: "debug" },
+      managed: { jid: alice, password: "secret-a", websocketUrl: server.wsUrl, logLevel: "debug", ...E2E_STRANGER_LIMITS },
       identities: [{ email: alice, fullName: "Alice" }],
     };
     // A first start installs the add-ons; Thunderbird records that only after a while, and a kill before then leaves a

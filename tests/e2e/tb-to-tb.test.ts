@@ -9,7 +9,7 @@ import type { Element } from "@xmpp/xml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NS_CARBONS, NS_FORWARD, NS_MAIL } from "../../src/core/protocol.js";
 import { queryCapability } from "../../src/xmpp/capability.js";
-import { DIST_DIR, e2eSkipReason, startE2E, type E2E } from "../support/e2e-env.js";
+import { DIST_DIR, e2eSkipReason, startE2E, type E2E, E2E_STRANGER_LIMITS } from "../support/e2e-env.js";
 import { ourSession, sleep, waitFor, whenOnline } from "../support/mail-fixtures.js";
 import { testServers } from "../support/servers.js";
 import type { SinkMessage } from "../support/smtp.js";
@@ -90,7 +90,7 @@ describe.skipIf(skipReason !== null)("Thunderbird → Thunderbird, both real", (
       bobLaunch = {
         addonDir: DIST_DIR,
         smtpPort: env.sink.port,
-        managed: { jid: bob, password: "secret-bob", websocketUrl: env.server.wsUrl },
+        managed: { jid: bob, password: "secret-bob", websocketUrl: env.server.wsUrl, ...E2E_STRANGER_LIMITS },
         identities: [{ email: bob, fullName: "Bob" }],
       };
       bobTb = await launchThunderbird(bobLaunch);

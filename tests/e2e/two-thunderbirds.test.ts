@@ -6,7 +6,7 @@
 //   MOX_SERVERS=prosody|ejabberd to run one server only; MOX_E2E_DUMP=1 prints the Thunderbirds' [mox] events;
 //   MOX_E2E_BOB_ADDON=<dir> runs bob's Thunderbirds with another build (to check that the test fails without the rule).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DIST_DIR, e2eSkipReason, startE2E, type E2E } from "../support/e2e-env.js";
+import { DIST_DIR, e2eSkipReason, startE2E, type E2E, E2E_STRANGER_LIMITS } from "../support/e2e-env.js";
 import { imapFolderId, isDovecotAvailable, startDovecot, thunderbirdImapAccount, type Dovecot } from "../support/dovecot.js";
 import { sleep, waitFor } from "../support/mail-fixtures.js";
 import { testServers } from "../support/servers.js";
@@ -52,7 +52,7 @@ describe.skipIf(skipReason !== null).each(testServers())("two Thunderbirds on on
       ...(runDir ? { runDir } : {}),
       addonDir: process.env.MOX_E2E_BOB_ADDON || DIST_DIR,
       smtpPort: env.sink.port,
-      managed: { jid: bob, password: "secret-bob", websocketUrl: env.server.wsUrl, receiveFolder },
+      managed: { jid: bob, password: "secret-bob", websocketUrl: env.server.wsUrl, receiveFolder, ...E2E_STRANGER_LIMITS },
       identities: [{ email: bob, fullName: `Bob (${name})` }],
       ...thunderbirdImapAccount(imap, { user: "bob", password: IMAP_PASSWORD, email: bob }),
     });

@@ -20,7 +20,7 @@ import { fallbackBody } from "../../src/xmpp/mail-stanza.js";
 import { realScheduler } from "../../src/xmpp/runtime.js";
 import { downloadBytes } from "../../src/xmpp/upload.js";
 import { publishCapability } from "../../src/xmpp/capability.js";
-import { DIST_DIR, e2eSkipReason } from "../support/e2e-env.js";
+import { DIST_DIR, e2eSkipReason, E2E_STRANGER_LIMITS } from "../support/e2e-env.js";
 import { ourSession, quietLog, waitFor, whenOnline } from "../support/mail-fixtures.js";
 import { isServerAvailable, startServer, type XmppServer } from "../support/servers.js";
 import { startSmtpSink, type SinkMessage, type SmtpSink } from "../support/smtp.js";
@@ -77,7 +77,7 @@ async function launchAlice(server: XmppServer, sink: SmtpSink, grant: boolean): 
   const tb = await launchThunderbird({
     addonDir: DIST_DIR,
     smtpPort: sink.port,
-    managed: { jid: `alice@${server.domain}`, password: "secret-a", websocketUrl: server.wsUrl },
+    managed: { jid: `alice@${server.domain}`, password: "secret-a", websocketUrl: server.wsUrl, ...E2E_STRANGER_LIMITS },
     ...(grant ? { prepareProfile: grantInProfile(["http://127.0.0.1/*"]) } : {}),
   });
   await tb.waitForEvent((e) => e.event === "status" && e.state === "online", 30_000);

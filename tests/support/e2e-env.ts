@@ -49,6 +49,14 @@ export interface E2E {
   stop(): Promise<QuitResult | null>;
 }
 
+/**
+ * The test users have no relation with each other (no roster, no address book), so the add-on's limits on unsolicited
+ * mail (3 a hour per stranger by default) would refuse most of a suite's mails. Suites that are not about those
+ * limits raise them through the managed policy; tests/e2e/block-sender.test.ts and tests/integration/unsolicited.test.ts
+ * test the defaults.
+ */
+export const E2E_STRANGER_LIMITS = { strangerMailsPerHour: 100, strangerMailsPerDay: 1000, strangerMaxKiB: 25 * 1024 } as const;
+
 export async function startE2E(opts: E2EOptions): Promise<E2E> {
   const me = opts.users.find((u) => u.user === opts.as);
   if (!me) throw new Error(`startE2E: ${opts.as} is not among the users`);
@@ -61,7 +69,9 @@ export async function startE2E(opts: E2EOptions): Promise<E2E> {
       ...opts.thunderbird,
       addonDir: DIST_DIR,
       smtpPort: sink.port,
-      ...(opts.unconfigured ? {} : { managed: { jid: `${me.user}@${server.domain}`, password: me.password, websocketUrl: server.wsUrl, ...opts.managed } }),
+      ...(opts.unconfigured
+        ? {}
+        : { managed: { jid: `${me.user}@${server.domain}`, password: me.password, websocketUrl: server.wsUrl, ...E2E_STRANGER_LIMITS, ...opts.managed } }),
     });
     let stopped: Promise<QuitResult | null> | null = null;
     const s = sink;
