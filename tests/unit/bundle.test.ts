@@ -12,7 +12,10 @@ import { options } from "../../scripts/build.mjs";
 // ladder and its retry, server-feature detection and the limitations shown in the status, carbons, the inline budget,
 // the upload-access check with its optional permission, crash-proof filing (folder lookup, index rebuild) and the rule
 // for several Thunderbirds on one account: 431 KiB.
-const BUDGET_BYTES = 440 * 1024;
+// Issue 12 (hostile senders) added ~48 KiB of own code and no library: the linear MIME scan, the download URL policy
+// and slots, limits on unsolicited mail, the XEP-0191 block list, the roster and the block action: 479 KiB
+// (checked with an esbuild metafile: every new byte is src/). 500 KiB still catches postal-mime or any such pull-in.
+const BUDGET_BYTES = 500 * 1024;
 
 describe("the add-on bundle", async () => {
   const result = await build({ ...(options as object), write: false, sourcemap: false, metafile: true, logLevel: "silent" });
