@@ -43,7 +43,8 @@ const MAX_BOUNDARY = 70;
 
 /**
  * Parses one header block, [start, stop) (stop at the empty line that ends it, or at the end of a part that has
- * headers only). Every line must be a field (name ":" value) or the folded continuation of one.
+ * headers only). Every line must be a field (name ":" value) or the folded continuation of one. With `only` (a
+ * lower-case name), only that field is returned (a part's Content-Type); the others are checked for form alone.
  */
 function parseHeaderBlock(bytes: Uint8Array, start: number, stop: number, only?: string): Header[] {
   const text = latin1.decode(bytes.subarray(start, stop));
@@ -307,7 +308,6 @@ class MimeScan {
     const start = this.#headerStart;
     if (stop - start > this.#limits.maxHeaderBytes) throw new MimeInspectError("header block too large");
     let work = (HEADER_PASSES - 1) * (stop - start);
-    // A part's other fields are checked for form only; the mail's own are kept.
     const headers = parseHeaderBlock(this.#bytes, start, stop, this.#top === null ? undefined : "content-type");
     if (this.#top === null) {
       work += stop;
