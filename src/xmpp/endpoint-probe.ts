@@ -1,0 +1,204 @@
+// Finding a server's XMPP WebSocket without a URL (issue 13 point 4): XEP-0156 host-meta first (discovery.ts), and
+// when that finds nothing, the endpoints Prosody and ejabberd serve by default (src/core/websocket-candidates.ts),
+// all probed at once. A probe opens the WebSocket with subprotocol "xmpp", sends the RFC 7395 <open/> for the
+// domain and waits for the server's <open/> from that domain, then closes: nothing is authenticated, no account is
+// touched. Runs wherever a WebSocket global exists (Thunderbird; Node with tests/support/websocket-global.ts).
+//
+// Deadlines: host-meta gets HOST_META_TIMEOUT_MS per document, each probe PROBE_TIMEOUT_MS, and the whole search is
+// cut at the overall deadline (10 s), whatever the network does. What comes back from a probe is bounded before
+// it is parsed: the first frame only, at most MAX_OPEN_FRAME characters.
+import { Parser, type Element } from "@xmpp/xml";
+import type { Scheduler } from "../core/outbox.js";
+import {
+  candidatesFor,
+  chooseEndpoint,
+  isHostName,
+  summarizeProbes,
+  type Candidate,
+  type CandidateOptions,
+  type ProbeOutcome,
+} from "../core/websocket-candidates.js";
+import { discoverWebsocket, type FetchText } from "./discovery.js";
+
+export const FRAMING_NS = "urn:ietf:params:xml:ns:xmpp-framing";
+export const HOST_META_TIMEOUT_MS = 3_000;
+export const PROBE_TIMEOUT_MS = 4_000;
+export const FIND_DEADLINE_MS = 10_000;
+/** A server's <open/> is ~200 characters; anything far larger is not one. */
+const MAX_OPEN_FRAME = 4_096;
+
+/** The part of the WebSocket API a probe uses (the browser's, or the `ws` package's in Node tests). */
+export interface ProbeSocket {
+  readonly protocol: string;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  onclose: ((event: unknown) => void) | null;
+  send(data: string): void;
+  close(code?: number): void;
+}
+export type ProbeSocketFactory = (url: string, protocol: string) => ProbeSocket;
+
+const globalSocket: ProbeSocketFactory = (url, protocol) => {
+  const Ctor = (globalThis as { WebSocket?: new (url: string, protocol: string) => ProbeSocket }).WebSocket;
+  if (!Ctor) throw new Error("no WebSocket in this environment");
+  return new Ctor(url, protocol);
+};
+
+export interface ProbeDeps {
+  readonly scheduler: Scheduler;
+  readonly openSocket?: ProbeSocketFactory;
+}
+
+/** Reads a server's first frame: the RFC 7395 <open/> element, or null when it is anything else. */
+export function parseOpenFrame(frame: string): Element | null {
+  if (frame.length > MAX_OPEN_FRAME) return null;
+  const parser = new Parser();
+  let root: Element | null = null;
+  let closed = false;
+  let failed = false;
+  parser.on("start", (el: Element) => {
+    root = el;
+  });
+  parser.on("end", () => {
+    closed = true;
+  });
+  parser.on("error", () => {
+    failed = true;
+  });
+  try {
+    parser.write(frame.trim());
+  } catch {
+    return null;
+  }
+  const el = root as Element | null;
+  if (failed || !closed || el === null) return null;
+  return el.name === "open" && el.attrs.xmlns === FRAMING_NS ? el : null;
+}
+
+/** Opens `url`, asks for `domain`'s stream and reports whether an XMPP server answered for that domain. */
+export function probeEndpoint(url: string, domain: string, timeoutMs: number, deps: ProbeDeps): Promise<ProbeOutcome> {
+  if (!isHostName(domain)) return Promise.resolve({ ok: false, failure: "other-domain", detail: "not a host name" });
+  return new Promise<ProbeOutcome>((resolve) => {
+    let socket: ProbeSocket | null = null;
+    let settled = false;
+    const finish = (outcome: ProbeOutcome, closeFirst: boolean): void => {
+      if (settled) return;
+      settled = true;
+      deps.scheduler.clearTimeout(timer);
+      if (socket) {
+        socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+        try {
+          if (closeFirst) socket.send(`<close xmlns="${FRAMING_NS}"/>`);
+        } catch {
+          // already closing: nothing to say goodbye on
+        }
+        try {
+          socket.close(1000);
+        } catch {
+          // a socket still connecting may refuse close codes in some engines; it is dropped either way
+        }
+      }
+      resolve(outcome);
+    };
+    const timer = deps.scheduler.setTimeout(() => finish({ ok: false, failure: "timeout" }, false), timeoutMs);
+    try {
+      socket = (deps.openSocket ?? globalSocket)(url, "xmpp");
+    } catch (error) {
+      finish({ ok: false, failure: "unreachable", detail: error instanceof Error ? error.message : String(error) }, false);
+      return;
+    }
+    socket.onopen = () => {
+      // RFC 7395 §3.1: the server must select "xmpp"; a WebSocket that ignores it is some other service.
+      if (socket?.protocol !== "xmpp") return finish({ ok: false, failure: "not-xmpp", detail: "no xmpp subprotocol" }, false);
+      socket.send(`<open xmlns="${FRAMING_NS}" to="${domain}" version="1.0"/>`);
+    };
+    socket.onmessage = (event) => {
+      if (typeof event.data !== "string") return finish({ ok: false, failure: "not-xmpp", detail: "binary frame" }, false);
+      const open = parseOpenFrame(event.data);
+      if (!open) return finish({ ok: false, failure: "not-xmpp", detail: "first frame is not <open/>" }, false);
+      const from = String(open.attrs.from ?? "").toLowerCase();
+      if (from !== domain.toLowerCase()) return finish({ ok: false, failure: "other-domain", detail: `answered for ${from.slice(0, 100) || "no domain"}` }, true);
+      finish({ ok: true }, true);
+    };
+    socket.onerror = () => finish({ ok: false, failure: "unreachable" }, false);
+    socket.onclose = () => finish({ ok: false, failure: "unreachable", detail: "closed before <open/>" }, false);
+  });
+}
+
+export interface FindDeps extends ProbeDeps {
+  readonly fetchText: FetchText;
+  /** Tests point the candidates at loopback; production leaves this out. */
+  readonly candidates?: CandidateOptions;
+  readonly deadlineMs?: number;
+  readonly probeTimeoutMs?: number;
+  readonly hostMetaTimeoutMs?: number;
+}
+
+export type FindResult =
+  | { readonly url: string; readonly via: "host-meta" | "probe" }
+  | {
+      readonly error: string;
+      /** True when the domain is fine but nothing there speaks XMPP over WebSocket: the add-on cannot use it. */
+      readonly noWebsocket: boolean;
+      /** The URLs probed (empty when the domain itself was unusable). */
+      readonly tried: readonly string[];
+    };
+
+/** Probes every candidate at once and resolves with the most preferred one that answered, within the deadline. */
+export function probeCandidates(
+  candidates: readonly Candidate[],
+  domain: string,
+  timeoutMs: number,
+  deps: ProbeDeps,
+): Promise<{ readonly chosen: Candidate | null; readonly outcomes: readonly (ProbeOutcome | undefined)[] }> {
+  const outcomes: (ProbeOutcome | undefined)[] = candidates.map(() => undefined);
+  if (candidates.length === 0) return Promise.resolve({ chosen: null, outcomes });
+  return new Promise((resolve) => {
+    let done = false;
+    const decide = (force: boolean): void => {
+      if (done) return;
+      const choice = chooseEndpoint(outcomes);
+      if (choice.kind === "waiting" && !force) return;
+      done = true;
+      deps.scheduler.clearTimeout(guard);
+      // Cut off at the deadline: a probe still pending counts as failed, and the first success in order wins.
+      const final = choice.kind === "waiting" ? chooseEndpoint(outcomes.map((o) => o ?? { ok: false, failure: "timeout" })) : choice;
+      resolve({ chosen: final.kind === "chosen" ? candidates[final.index]! : null, outcomes: [...outcomes] });
+    };
+    // The probes have their own timers; this guard only makes sure the whole search ends even if one misbehaves.
+    const guard = deps.scheduler.setTimeout(() => decide(true), timeoutMs + 250);
+    candidates.forEach((candidate, i) => {
+      void probeEndpoint(candidate.url, domain, timeoutMs, deps).then((outcome) => {
+        outcomes[i] = outcome;
+        decide(false);
+      });
+    });
+  });
+}
+
+/**
+ * Finds the WebSocket URL for an XMPP domain: host-meta, then the default endpoints. Resolves within the overall
+ * deadline (plus the scheduler's slack), never rejects.
+ */
+export async function findWebsocket(domain: string, deps: FindDeps): Promise<FindResult> {
+  const name = domain.trim().toLowerCase();
+  if (!isHostName(name)) return { error: `not a valid domain: ${domain.slice(0, 100)}`, noWebsocket: false, tried: [] };
+  const started = deps.scheduler.now();
+  const deadline = deps.deadlineMs ?? FIND_DEADLINE_MS;
+  const hostMetaTimeout = deps.hostMetaTimeoutMs ?? HOST_META_TIMEOUT_MS;
+
+  const announced = await discoverWebsocket(name, deps.fetchText, hostMetaTimeout);
+  if ("url" in announced) return { url: announced.url, via: "host-meta" };
+
+  const candidates = candidatesFor(name, deps.candidates);
+  const left = deadline - (deps.scheduler.now() - started);
+  const probeTimeout = Math.max(0, Math.min(deps.probeTimeoutMs ?? PROBE_TIMEOUT_MS, left - 250));
+  const { chosen, outcomes } = await probeCandidates(candidates, name, probeTimeout, deps);
+  if (chosen) return { url: chosen.url, via: "probe" };
+  return {
+    error: `${announced.error}; none of the usual WebSocket addresses answered either (${summarizeProbes(candidates, outcomes)})`,
+    noWebsocket: true,
+    tried: candidates.map((c) => c.url),
+  };
+}
