@@ -4,7 +4,7 @@
 // file holds no state worth losing.
 import { createLogger, type LogLevel } from "../core/log.js";
 import { STATUS_PORT, type AccountInput, type StatusPush } from "../core/messages.js";
-import { DEFAULT_SETTINGS, validateSetting, type Settings } from "../core/settings.js";
+import { boundAddresses, DEFAULT_SETTINGS, validateSetting, type Settings } from "../core/settings.js";
 import type { SessionStatus } from "../core/status.js";
 import { createCredentialStore } from "../platform/credentials-store.js";
 import { browserProbes, fetchText } from "../platform/probes.js";
@@ -397,7 +397,13 @@ const sendFlow = new SendFlow({
   config: () => {
     const s = currentSettings;
     const own = s.jid.split("/")[0] ?? "";
-    return { policy: s.routePolicy, holdMs: s.sendHoldSeconds * 1000, announceJid: s.enabled && s.announceJid && own ? own : null };
+    return {
+      policy: s.routePolicy,
+      holdMs: s.sendHoldSeconds * 1000,
+      announceJid: s.enabled && s.announceJid && own ? own : null,
+      // Only mail from the identities bound to the account goes over XMPP (docs/policies.md xmppIdentities).
+      fromAddresses: boundAddresses(s),
+    };
   },
   resolutionData: () => resolutionStore.data(addressIndex.current.jidsByEmail, currentSettings),
   capability: {

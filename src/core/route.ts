@@ -17,6 +17,11 @@ export interface RouteMessage {
   };
   /** The user switched XMPP delivery off for this message. */
   readonly xmppSwitchedOff: boolean;
+  /**
+   * The mail is sent from an address not bound to the XMPP account (settings.xmppIdentities): its recipients would
+   * see the From address unverified, so all of it goes by SMTP. Absent = not checked (callers without identities).
+   */
+  readonly fromUnbound?: boolean;
   readonly mode: "sendNow" | "sendLater";
   readonly hasNewsgroups: boolean;
   /** Can the message go over XMPP at all (size limits, upload service). */
@@ -46,6 +51,7 @@ export type RecipientReason =
   | "encrypted"
   | "signed"
   | "switched-off"
+  | "unbound-identity"
   | "too-large"
   | "send-later"
   | "newsgroup"
@@ -63,12 +69,13 @@ export interface Decision {
 }
 
 /** Reasons that apply to the whole message, strongest first: the first that applies is every recipient's reason. */
-type MessageBlock = "switched-off" | "encrypted" | "signed" | "newsgroup" | "send-later" | "too-large" | "offline";
+type MessageBlock = "switched-off" | "unbound-identity" | "encrypted" | "signed" | "newsgroup" | "send-later" | "too-large" | "offline";
 
 /** Every reason that sends the whole message by SMTP before any recipient is looked at, in precedence order. */
 function messageBlocks(message: RouteMessage, knowledge: RouteKnowledge, policy: RoutePolicy): MessageBlock[] {
   const blocks: MessageBlock[] = [];
   if (message.xmppSwitchedOff) blocks.push("switched-off");
+  if (message.fromUnbound === true) blocks.push("unbound-identity");
   // An XMPP-delivered mail bypasses Thunderbird's OpenPGP/S-MIME step. A technology selected with nothing to do is
   // no protection; the subject is only protected inside an encrypted body, so encryptSubject alone does not count.
   if (message.encryption?.encryptBody === true) blocks.push("encrypted");
@@ -142,7 +149,8 @@ function judge(d: Distinct, knowledge: RouteKnowledge): Verdict {
 }
 
 /**
- * Decides the route of one message. Everything goes by SMTP when XMPP is switched off, the message is to be
+ * Decides the route of one message. Everything goes by SMTP when XMPP is switched off, the From address is not bound
+ * to the XMPP account, the message is to be
  * encrypted or signed, it has newsgroups, it is sent later and the policy leaves that to SMTP, it cannot go over
  * XMPP (size), or the session is offline — each recipient then carries that reason and nothing is looked up.
  * Otherwise a recipient qualifies only with a JID whose capability is known to be true; "whole-message" sends over

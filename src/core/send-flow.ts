@@ -27,6 +27,11 @@ export interface SendConfig {
   readonly holdMs: number;
   /** The user's bare JID to announce in an X-Jabber-ID header of SMTP mail, or null. */
   readonly announceJid: string | null;
+  /**
+   * The From addresses (lower case) whose mail may go over XMPP (settings `boundAddresses`); mail from any other
+   * address, or whose From is unknown, goes entirely by SMTP. Absent = not checked.
+   */
+  readonly fromAddresses?: readonly string[];
 }
 
 export interface CapabilitySource {
@@ -58,6 +63,8 @@ export interface SendRequest {
   readonly hasNewsgroups: boolean;
   readonly encryption: RouteMessage["encryption"];
   readonly xmppSwitchedOff: boolean;
+  /** The addr-spec of the mail's From (the compose window's identity, or what the user typed there); undefined = unknown. */
+  readonly from?: string;
   readonly customHeaders: ReadonlyArray<{ readonly name: string; readonly value: string }>;
   /** For the delivery log (kept locally, never in the diagnostic report). */
   readonly subject?: string;
@@ -87,6 +94,8 @@ export interface RoutePreviewResult {
   readonly online: boolean;
   readonly policy: RoutePolicyMode;
   readonly switchedOff: boolean;
+  /** The From address is not bound to the XMPP account: everything goes by SMTP (reason "unbound-identity"). */
+  readonly fromUnbound?: boolean;
   /** "empty": no recipients yet. */
   readonly result: "xmpp" | "smtp" | "mixed" | "empty";
   readonly recipients: Array<{
@@ -169,6 +178,12 @@ function fieldsOf(req: SendRequest): Array<{ address: string; field: RecipientFi
   ];
 }
 
+/** Is the mail's From outside the addresses bound to the XMPP account? (false when the config does not check.) */
+export function fromUnbound(from: string | undefined, config: SendConfig): boolean {
+  if (config.fromAddresses === undefined) return false;
+  return from === undefined || !config.fromAddresses.includes(from.trim().toLowerCase());
+}
+
 function domainOfAddress(from: string): string {
   const match = /@([^>\s]+)>?\s*$/.exec(from);
   return match?.[1] ?? "localhost";
@@ -187,7 +202,7 @@ export class SendFlow {
    * What a Send would do right now, from what is known (no waiting): for the compose window's indicator. Unknown
    * capabilities are looked up in the background (once at a time per JID) and reported as "checking" meanwhile.
    */
-  preview(req: Pick<SendRequest, "to" | "cc" | "bcc" | "hasNewsgroups" | "encryption" | "xmppSwitchedOff">): RoutePreviewResult {
+  preview(req: Pick<SendRequest, "to" | "cc" | "bcc" | "hasNewsgroups" | "encryption" | "xmppSwitchedOff" | "from">): RoutePreviewResult {
     const config = this.#deps.config();
     const recipients = fieldsOf(req as SendRequest);
     const data = this.#deps.resolutionData();
@@ -201,7 +216,15 @@ export class SendFlow {
     }
     const online = this.#deps.online();
     const decision = decideRoute(
-      { recipients, encryption: req.encryption, xmppSwitchedOff: req.xmppSwitchedOff, mode: "sendNow", hasNewsgroups: req.hasNewsgroups, sizePath: "inline" },
+      {
+        recipients,
+        encryption: req.encryption,
+        xmppSwitchedOff: req.xmppSwitchedOff,
+        fromUnbound: fromUnbound(req.from, config),
+        mode: "sendNow",
+        hasNewsgroups: req.hasNewsgroups,
+        sizePath: "inline",
+      },
       { online, resolutions, capable },
       { mode: config.policy, sendLater: "smtp" },
     );
@@ -228,7 +251,8 @@ export class SendFlow {
       });
     }
     const result = rows.length === 0 ? "empty" : decision.xmpp.length === 0 ? "smtp" : decision.smtp.length === 0 ? "xmpp" : "mixed";
-    return { online, policy: config.policy, switchedOff: req.xmppSwitchedOff, result, recipients: rows };
+    const unbound = fromUnbound(req.from, config);
+    return { online, policy: config.policy, switchedOff: req.xmppSwitchedOff, ...(unbound ? { fromUnbound: true } : {}), result, recipients: rows };
   }
 
   #lookUpInBackground(jid: string): void {
@@ -262,6 +286,7 @@ export class SendFlow {
       recipients,
       encryption: req.encryption,
       xmppSwitchedOff: req.xmppSwitchedOff,
+      fromUnbound: fromUnbound(req.from, config),
       mode: "sendNow",
       hasNewsgroups: req.hasNewsgroups,
       // The size path is settled per copy by the deliverer; a copy that cannot go falls back like any failure.

@@ -61,6 +61,13 @@ export interface Settings {
   readonly strangerMailsPerHour: number;
   readonly strangerMailsPerDay: number;
   readonly strangerMaxKiB: number;
+  /**
+   * E-mail addresses (the user's identities) whose mail may go over XMPP besides the one that is the bare JID itself,
+   * separated by commas or spaces; "" = only that one. Mail from any other address goes by SMTP: the recipient
+   * verifies the From address against the sending JID, so mail from an address not tied to the account would be
+   * filed as unverified (see `boundAddresses`).
+   */
+  readonly xmppIdentities: string;
 }
 
 export type RoutePolicyMode = "whole-message" | "split";
@@ -87,6 +94,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   strangerMailsPerHour: 3,
   strangerMailsPerDay: 20,
   strangerMaxKiB: 1024,
+  xmppIdentities: "",
 });
 
 export const SETTING_KEYS: readonly SettingKey[] = Object.freeze(Object.keys(DEFAULT_SETTINGS) as SettingKey[]);
@@ -95,6 +103,7 @@ export const LOG_LEVELS: readonly LogLevel[] = Object.freeze(["error", "warn", "
 export const ROUTE_POLICIES: readonly RoutePolicyMode[] = Object.freeze(["whole-message", "split"] as const);
 export const SEND_HOLD_MAX_SECONDS = 20;
 export const XMPP_DOMAINS_MAX_LENGTH = 2048;
+export const XMPP_IDENTITIES_MAX_LENGTH = 2048;
 export const UNKNOWN_SENDER_MODES: readonly UnknownSenderMode[] = Object.freeze(["deliver-tagged", "unverified-folder"] as const);
 
 /** The storage.local key holding the version of the stored settings layout. */
@@ -136,7 +145,8 @@ export type SettingError =
   | "route-policy-invalid"
   | "send-hold-invalid"
   | "xmpp-domains-invalid"
-  | "stranger-limit-invalid";
+  | "stranger-limit-invalid"
+  | "xmpp-identities-invalid";
 
 export type Validation<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: SettingError };
 
@@ -320,6 +330,10 @@ const VALIDATORS: { readonly [K in SettingKey]: (value: unknown) => Validation<S
   strangerMailsPerHour: (value) => wholeNumber(value, 0, STRANGER_PER_HOUR_MAX),
   strangerMailsPerDay: (value) => wholeNumber(value, 0, STRANGER_PER_DAY_MAX),
   strangerMaxKiB: (value) => wholeNumber(value, 1, STRANGER_MAX_KIB_MAX),
+  xmppIdentities: (value) => {
+    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
+    return parseXmppIdentities(value) === null ? { ok: false, error: "xmpp-identities-invalid" } : { ok: true, value };
+  },
 };
 
 function wholeNumber(value: unknown, min: number, max: number): Validation<number> {
@@ -339,6 +353,38 @@ export function parseXmppDomains(value: string): string[] | null {
     if (!out.includes(domain)) out.push(domain);
   }
   return out;
+}
+
+const ADDRESS_LOCAL = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+
+/**
+ * The addresses of an xmppIdentities value, lower case, in order, without duplicates; null when one is not a plain
+ * e-mail address (dot-atom local part, host-name domain, at most 254 octets) or the value is longer than 2048.
+ */
+export function parseXmppIdentities(value: string): string[] | null {
+  if (value.length > XMPP_IDENTITIES_MAX_LENGTH) return null;
+  const out: string[] = [];
+  for (const raw of value.split(/[\s,;]+/)) {
+    if (raw === "") continue;
+    const address = raw.toLowerCase();
+    const at = address.lastIndexOf("@");
+    if (at <= 0 || utf8Length(address) > 254 || !ADDRESS_LOCAL.test(address.slice(0, at))) return null;
+    const labels = address.slice(at + 1).split(".");
+    if (!labels.every((l) => HOST_LABEL.test(l) || /^xn--[a-z0-9-]+$/.test(l))) return null;
+    if (!out.includes(address)) out.push(address);
+  }
+  return out;
+}
+
+/**
+ * The From addresses (lower case) whose mail may go over XMPP: the bare JID itself (a recipient verifies that one
+ * without any set-up) and those the user or the policy bound in xmppIdentities. Empty when no JID is configured.
+ */
+export function boundAddresses(settings: Pick<Settings, "jid" | "xmppIdentities">): string[] {
+  const bare = settings.jid.split("/")[0]!.toLowerCase();
+  if (bare === "") return [];
+  const listed = parseXmppIdentities(settings.xmppIdentities) ?? [];
+  return [bare, ...listed.filter((a) => a !== bare)];
 }
 
 /** Strictly validates one value for `key`; the value is returned unchanged when valid. */

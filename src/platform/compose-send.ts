@@ -5,6 +5,7 @@ import type { Logger } from "../core/log.js";
 import type { OutgoingMail } from "../core/mime/compose-input.js";
 import type { DeliveryRecord, SendFlow, SendRequest, SendResult } from "../core/send-flow.js";
 import type { AddressIndexSnapshot } from "./address-index.js";
+import { parseSingleMailbox } from "../core/mime/address.js";
 import { expandRecipients, readOutgoingMail } from "./compose-reader.js";
 
 type Details = messenger.compose.ComposeDetails;
@@ -26,6 +27,22 @@ async function plainRecipients(list: RecipientList, index: AddressIndexSnapshot)
   });
 }
 
+/**
+ * The addr-spec the mail is sent from: the From field as the compose window has it (the identity, or what the user
+ * typed over it), else the identity's address. Undefined (the Send then goes by SMTP) when unknown, or when the From
+ * is not exactly one mailbox: the recipient could not verify such a From either.
+ */
+async function fromAddress(details: Details): Promise<string | undefined> {
+  const from = typeof details.from === "string" ? details.from.trim() : "";
+  if (from !== "") return parseSingleMailbox(from)?.address;
+  return details.identityId === undefined ? undefined : identityAddress(details.identityId);
+}
+
+async function identityAddress(identityId: string): Promise<string | undefined> {
+  const identity = await messenger.identities.get(identityId).catch(() => null);
+  return identity?.email ?? undefined;
+}
+
 function hasNewsgroups(details: Details): boolean {
   const n = details.newsgroups;
   return Array.isArray(n) ? n.some((g) => g.trim() !== "") : typeof n === "string" && n.trim() !== "";
@@ -37,7 +54,12 @@ export async function toSendRequest(
   index: AddressIndexSnapshot,
   switchedOff: boolean,
 ): Promise<SendRequest> {
-  const [to, cc, bcc] = await Promise.all([plainRecipients(details.to, index), plainRecipients(details.cc, index), plainRecipients(details.bcc, index)]);
+  const [to, cc, bcc, from] = await Promise.all([
+    plainRecipients(details.to, index),
+    plainRecipients(details.cc, index),
+    plainRecipients(details.bcc, index),
+    fromAddress(details),
+  ]);
   const encryption = details.selectedEncryptionTechnology ?? null;
   return {
     to,
@@ -46,6 +68,7 @@ export async function toSendRequest(
     hasNewsgroups: hasNewsgroups(details),
     encryption,
     xmppSwitchedOff: switchedOff,
+    ...(from !== undefined ? { from } : {}),
     customHeaders: (details.customHeaders ?? []).map((h) => ({ name: h.name, value: h.value })),
     ...(details.subject !== undefined ? { subject: details.subject } : {}),
     // Thunderbird puts the mail into the Outbox instead of sending when it works offline; navigator.onLine follows

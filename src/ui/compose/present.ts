@@ -17,6 +17,7 @@ const SMTP_REASON: { readonly [R in Exclude<RecipientReason, "xmpp">]: MessageKe
   encrypted: "composeReason_encrypted",
   signed: "composeReason_signed",
   "switched-off": "composeReason_switchedOff",
+  "unbound-identity": "composeReason_unboundIdentity",
   "too-large": "composeReason_tooLarge",
   "send-later": "composeReason_sendLater",
   newsgroup: "composeReason_newsgroup",
@@ -39,6 +40,7 @@ export function recipientLine(r: RoutePreviewResult["recipients"][number]): Line
 
 export function verdictLine(p: RoutePreviewResult): Line {
   if (p.result === "empty") return { key: "composeVerdict_empty" };
+  if (p.fromUnbound === true) return { key: "composeVerdict_unboundIdentity" };
   const xmpp = p.recipients.filter((r) => r.route === "xmpp").length;
   const checking = p.recipients.some((r) => r.route === "checking");
   if (checking) return { key: "composeVerdict_checking" };

@@ -18,6 +18,7 @@ import { limitationsOf, type SessionStatus } from "../../core/status.js";
 import { applyDocumentLocale, localizePage, t } from "../../platform/i18n.js";
 import { createSettingsStore, type ResolvedSettings } from "../../platform/settings-store.js";
 import { NoReplyError, request } from "../rpc.js";
+import { identityRows, toggleIdentity } from "./identities.js";
 import {
   clip,
   folderChoices,
@@ -59,6 +60,7 @@ const controls = {
   strangerMailsPerHour: byId("strangerMailsPerHour", HTMLInputElement),
   strangerMailsPerDay: byId("strangerMailsPerDay", HTMLInputElement),
   strangerMaxKiB: byId("strangerMaxKiB", HTMLInputElement),
+  xmppIdentities: byId("xmppIdentities", HTMLInputElement),
 } satisfies Record<SettingKey, HTMLInputElement | HTMLSelectElement>;
 const buttons = {
   discover: byId("discover", HTMLButtonElement),
@@ -171,12 +173,14 @@ function renderSettings(resolved: ResolvedSettings): void {
   for (const key of ["strangerMailsPerHour", "strangerMailsPerDay", "strangerMaxKiB"] as const) {
     if (!dirty.has(key)) controls[key].value = String(settings[key]);
   }
+  if (!dirty.has("xmppIdentities")) controls.xmppIdentities.value = settings.xmppIdentities;
   renderFolderOptions();
   // A password is never put into the page, not even one set by policy.
   controls.password.value = isLocked("password") ? "" : controls.password.value;
   controls.password.placeholder = isLocked("password") ? t("passwordLockedPlaceholder") : "";
   renderPolicyErrors(resolved.policyErrors);
   setBusy(busy);
+  renderIdentities();
 }
 
 /**
@@ -283,6 +287,7 @@ function readPreferences(): Partial<Settings> {
   for (const key of ["strangerMailsPerHour", "strangerMailsPerDay", "strangerMaxKiB"] as const) {
     if (!isLocked(key)) prefs[key] = controls[key].value.trim() === "" ? Number.NaN : Number(controls[key].value);
   }
+  if (!isLocked("xmppIdentities")) prefs.xmppIdentities = controls.xmppIdentities.value.trim();
   return prefs;
 }
 
@@ -357,6 +362,46 @@ async function discover(): Promise<void> {
   controls.websocketUrl.value = check.href;
   dirty.add("websocketUrl");
   showResult("ok", { key: "discoverOk", subs: [clip(check.href)] });
+}
+
+// ---- identities that send over XMPP (xmppIdentities) ----------------------------------------------------
+
+const identityList = byId("xmppIdentities-list", HTMLUListElement);
+/** The accounts with their identities; null until (or unless) Thunderbird has listed them. */
+let identityAccounts: readonly messenger.accounts.MailAccount[] | null = null;
+
+/** One checkbox per identity address; ticking one edits the text field, which is what is saved. */
+function renderIdentities(): void {
+  if (identityAccounts === null) return;
+  const jid = controls.jid.value.trim();
+  const rows = identityRows(identityAccounts, { jid, xmppIdentities: controls.xmppIdentities.value });
+  const disabled = controls.xmppIdentities.disabled;
+  identityList.replaceChildren(
+    ...rows.map((row, i) => {
+      const item = document.createElement("li");
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.id = `xmppIdentity-${i}`;
+      box.checked = row.checked;
+      box.disabled = disabled || row.isJid;
+      box.dataset.address = row.address;
+      box.addEventListener("change", () => {
+        controls.xmppIdentities.value = toggleIdentity(controls.xmppIdentities.value, row.address, box.checked, controls.jid.value.trim());
+        dirty.add("xmppIdentities");
+        setFieldError("xmppIdentities", null);
+      });
+      const label = document.createElement("label");
+      label.htmlFor = box.id;
+      label.textContent = row.isJid ? t("xmppIdentityJid", [row.label]) : row.elsewhere ? t("xmppIdentityElsewhere", [row.label]) : row.label;
+      item.append(box, label);
+      return item;
+    }),
+  );
+}
+
+async function loadIdentities(): Promise<void> {
+  identityAccounts = await messenger.accounts.list(false);
+  renderIdentities();
 }
 
 // ---- live status --------------------------------------------------------------------------------------
@@ -437,6 +482,10 @@ allowUploads.addEventListener("click", () => {
     if (!granted) showResult("error", { key: "uploadPermissionRefused" });
   });
 });
+
+controls.xmppIdentities.addEventListener("input", renderIdentities);
+controls.jid.addEventListener("input", renderIdentities);
+loadIdentities().catch(() => undefined);
 
 const loadFailed = (): void => showResult("error", { key: "settingsLoadFailed" });
 store.onChange(renderSettings, loadFailed);

@@ -54,6 +54,7 @@ export const SETTING_ERROR_TEXT: { readonly [K in SettingError]: MessageKey } = 
   "route-policy-invalid": "settingError_routePolicyInvalid",
   "send-hold-invalid": "settingError_sendHoldInvalid",
   "xmpp-domains-invalid": "settingError_xmppDomainsInvalid",
+  "xmpp-identities-invalid": "settingError_xmppIdentitiesInvalid",
   "stranger-limit-invalid": "settingError_strangerLimitInvalid",
 };
 
@@ -68,6 +69,7 @@ export const SETTING_NAME_TEXT: { readonly [K in SettingKey]: MessageKey } = {
   routePolicy: "settingName_routePolicy",
   sendHoldSeconds: "settingName_sendHoldSeconds",
   xmppDomains: "settingName_xmppDomains",
+  xmppIdentities: "settingName_xmppIdentities",
   announceJid: "settingName_announceJid",
   learnJids: "settingName_learnJids",
   strangerMailsPerHour: "settingName_strangerMailsPerHour",
