@@ -530,6 +530,13 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
 
   const useHelper = opts.helperExt ?? true;
   const identities = opts.identities?.length ? opts.identities : [{ email: "alice@example.test", fullName: "Alice Example" }];
+  // Most suites send from an identity that is not the JID (alice@example.test as alice@localhost). The add-on sends
+  // only mail from identities bound to the account over XMPP (setting xmppIdentities, issue 13): bind the test
+  // identities as a user would in the options, unless the suite sets the binding itself.
+  const managed =
+    opts.managed && typeof opts.managed["jid"] === "string" && !Object.hasOwn(opts.managed, "xmppIdentities")
+      ? { ...opts.managed, xmppIdentities: identities.map((i) => i.email).join(", ") }
+      : opts.managed;
 
   const runDir = opts.runDir ?? mkdtempSync(join(tmpdir(), "mox-tb-"));
   const homeDir = join(runDir, "home");
@@ -548,13 +555,13 @@ export async function launchThunderbird(opts: LaunchOptions): Promise<TB> {
       const dir = resolvePath(opts.addonDir);
       const id = opts.addonId ?? addonIdFromDir(dir);
       writeFileSync(join(extDir, id), `${dir}\n`);
-      if (opts.managed) writeManagedStorage(homeDir, id, opts.managed);
+      if (managed) writeManagedStorage(homeDir, id, managed);
     } else if (opts.addonXpi) {
       const id = opts.addonId ?? ADDON_ID;
       copyFileSync(resolvePath(opts.addonXpi), join(extDir, `${id}.xpi`));
-      if (opts.managed) writeManagedStorage(homeDir, id, opts.managed);
-    } else if (opts.managed) {
-      writeManagedStorage(homeDir, opts.addonId ?? ADDON_ID, opts.managed);
+      if (managed) writeManagedStorage(homeDir, id, managed);
+    } else if (managed) {
+      writeManagedStorage(homeDir, opts.addonId ?? ADDON_ID, managed);
     }
 
     // The helper, told where the harness listens through its own managed storage.
