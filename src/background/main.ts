@@ -11,7 +11,7 @@ import { browserProbes, fetchText } from "../platform/probes.js";
 import { messengerResolver } from "../platform/dns-resolver.js";
 import { createSettingsStore } from "../platform/settings-store.js";
 import { testConnection } from "../xmpp/connection-test.js";
-import { discoverWebsocket } from "../xmpp/discovery.js";
+import { findWebsocket } from "../xmpp/endpoint-probe.js";
 import { newResource, realScheduler, webCryptoSha1 } from "../xmpp/runtime.js";
 import { XmppSession } from "../xmpp/session.js";
 import { retractCapability } from "../xmpp/capability.js";
@@ -172,13 +172,22 @@ async function resourceName(): Promise<string> {
   return fresh;
 }
 
-async function websocketUrlFor(settings: Settings): Promise<string | null> {
-  if (settings.websocketUrl) return settings.websocketUrl;
-  const domain = settings.jid.split("@")[1] ?? "";
-  const found = await discoverWebsocket(domain, fetchText);
-  if ("url" in found) return found.url;
-  log.warn("discovery-failed", { domain, error: found.error });
-  return null;
+/** No URL entered: host-meta, then the usual Prosody/ejabberd endpoints (src/xmpp/endpoint-probe.ts, ≤ 10 s). */
+const findEndpoint = (jid: string) => findWebsocket(jid.trim().split("@")[1]?.split("/")[0] ?? "", { fetchText, scheduler: realScheduler });
+
+async function websocketUrlFor(settings: Settings): Promise<{ url: string } | { reason: string }> {
+  if (settings.websocketUrl) return { url: settings.websocketUrl };
+  const found = await findEndpoint(settings.jid);
+  if ("url" in found) {
+    log.info("websocket-found", { url: found.url, via: found.via });
+    return { url: found.url };
+  }
+  log.warn("discovery-failed", { error: found.error });
+  return {
+    reason: found.noWebsocket
+      ? "this server offers no XMPP WebSocket, so Mail over XMPP cannot use this account (or enter the WebSocket URL in the options)"
+      : "no WebSocket URL: enter it in the options",
+  };
 }
 
 /** Brings the session in line with the settings; calls are serialized. */
@@ -225,8 +234,9 @@ async function applySettings(): Promise<void> {
   }
   if (!settings.enabled) return publish({ state: "disconnected", reason: "switched off" });
   if (!settings.jid) return publish({ state: "disconnected", reason: "not configured" });
-  const url = await websocketUrlFor(settings);
-  if (!url) return publish({ state: "error", reason: "no WebSocket URL: enter it in the options" });
+  const endpoint = await websocketUrlFor(settings);
+  if ("reason" in endpoint) return publish({ state: "error", reason: endpoint.reason });
+  const url = endpoint.url;
 
   const sm = observeStreamManagement();
   const next = new XmppSession(
@@ -308,8 +318,12 @@ const handlers: Handlers = {
     const jid = input.jid.trim();
     let websocketUrl = input.websocketUrl.trim();
     if (!websocketUrl) {
-      const found = await discoverWebsocket(jid.split("@")[1]?.split("/")[0] ?? "", fetchText);
-      if ("error" in found) return { ok: false, kind: "not-websocket", detail: `no WebSocket URL entered, and discovery failed: ${found.error}` };
+      const found = await findEndpoint(jid);
+      if ("error" in found) {
+        return found.noWebsocket
+          ? { ok: false, kind: "no-websocket", detail: found.error }
+          : { ok: false, kind: "not-websocket", detail: `no WebSocket URL entered, and discovery failed: ${found.error}` };
+      }
       websocketUrl = found.url;
     }
     const stored = input.password ? {} : await credentials.sourceFor(jid, resolved.settings.password || undefined).load();
@@ -319,7 +333,10 @@ const handlers: Handlers = {
     );
   },
   saveAccount,
-  discoverWebsocket: async ({ jid }) => discoverWebsocket(jid.trim().split("@")[1]?.split("/")[0] ?? "", fetchText),
+  discoverWebsocket: async ({ jid }) => {
+    const found = await findEndpoint(jid);
+    return "url" in found ? { url: found.url } : { error: found.error, noWebsocket: found.noWebsocket };
+  },
   previewRoute: async ({ tabId }) => {
     await Promise.all([resolutionStore.ready().catch(() => undefined), addressIndex.ready()]);
     const details = await messenger.compose.getComposeDetails(tabId);

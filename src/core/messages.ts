@@ -11,6 +11,7 @@ export type ConnectFailureKind =
   | "refused" // nothing listens there (or a firewall rejects)
   | "tls" // TLS handshake / certificate problem
   | "not-websocket" // an HTTP server answered, but not an XMPP WebSocket endpoint
+  | "no-websocket" // no URL entered, and the domain offers no XMPP WebSocket anywhere usual: the add-on cannot use it
   | "auth" // the server rejected the credentials
   | "timeout" // no answer within the deadline
   | "other";
@@ -38,7 +39,8 @@ export interface BackgroundRequests {
   getStatus: [Record<string, never>, SessionStatus];
   testConnection: [AccountInput, ConnectTestResult];
   saveAccount: [AccountInput, { readonly ok: true } | { readonly ok: false; readonly error: string }];
-  discoverWebsocket: [{ readonly jid: string }, { readonly url: string } | { readonly error: string }];
+  /** Host-meta, then the usual Prosody/ejabberd endpoints; `noWebsocket`: the domain offers none (issue 13 point 4). */
+  discoverWebsocket: [{ readonly jid: string }, { readonly url: string } | { readonly error: string; readonly noWebsocket?: boolean }];
   /** What a Send from this compose tab would do now (the compose window's indicator). */
   previewRoute: [{ readonly tabId: number }, RoutePreviewResult | { readonly error: string }];
   /** Switches XMPP delivery off (or on again) for the message in this compose tab. */

@@ -43,7 +43,7 @@ describe("status text", () => {
 
 describe("test result text", () => {
   it("explains every failure kind with its own message", () => {
-    const kinds: ConnectFailureKind[] = ["invalid-input", "insecure", "dns", "refused", "tls", "not-websocket", "auth", "timeout", "other"];
+    const kinds: ConnectFailureKind[] = ["invalid-input", "insecure", "dns", "refused", "tls", "not-websocket", "no-websocket", "auth", "timeout", "other"];
     const keys = kinds.map((kind) => testResultText({ ok: false, kind, detail: "" }).text.key);
     expect(new Set(keys).size).toBe(kinds.length);
     expect(Object.keys(FAILURE_TEXT).sort()).toEqual([...kinds].sort());

@@ -23,6 +23,7 @@ import {
   clip,
   folderChoices,
   parseDiscoverReply,
+  discoverFailureText,
   parseSaveReply,
   parseSessionStatus,
   parseStatusPush,
@@ -355,7 +356,10 @@ async function discover(): Promise<void> {
   showResult("working", { key: "workingDiscover" });
   const reply = parseDiscoverReply(await request("discoverWebsocket", { jid: account.jid }));
   if (reply === null) return showResult("error", { key: "invalidReply" });
-  if ("error" in reply) return showResult("error", { key: "discoverFailed", subs: [clip(reply.error)] });
+  if ("error" in reply) {
+    const shown = discoverFailureText(reply, account.jid.split("@")[1]?.split("/")[0] ?? "");
+    return showResult("error", shown.text, shown.detail);
+  }
   // What a server announces is checked like anything the user types: wss://, or ws:// only on loopback.
   const check = validateWebsocketUrl(reply.url);
   if (!check.ok) return showResult("error", { key: "discoverRejected", subs: [t(SETTING_ERROR_TEXT[check.error])] });

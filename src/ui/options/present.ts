@@ -21,6 +21,7 @@ export const FAILURE_TEXT: { readonly [K in ConnectFailureKind]: MessageKey } = 
   refused: "testFail_refused",
   tls: "testFail_tls",
   "not-websocket": "testFail_notWebsocket",
+  "no-websocket": "testFail_noWebsocket",
   auth: "testFail_auth",
   timeout: "testFail_timeout",
   other: "testFail_other",
@@ -303,9 +304,17 @@ export function parseSaveReply(value: unknown): { readonly ok: true } | { readon
   return null;
 }
 
-export function parseDiscoverReply(value: unknown): { readonly url: string } | { readonly error: string } | null {
+export function parseDiscoverReply(
+  value: unknown,
+): { readonly url: string } | { readonly error: string; readonly noWebsocket?: true } | null {
   if (!isObject(value)) return null;
   if (typeof value.url === "string") return { url: value.url };
-  if (typeof value.error === "string") return { error: value.error };
+  if (typeof value.error === "string") return value.noWebsocket === true ? { error: value.error, noWebsocket: true } : { error: value.error };
   return null;
+}
+
+/** What the Discover button shows when nothing was found: plainly "this server offers no WebSocket" when so. */
+export function discoverFailureText(reply: { readonly error: string; readonly noWebsocket?: boolean }, domain: string): { readonly text: Text; readonly detail?: Text } {
+  if (!reply.noWebsocket) return { text: { key: "discoverFailed", subs: [clip(reply.error)] } };
+  return { text: { key: "discoverNoWebsocket", subs: [clip(domain, 100)] }, detail: { key: "resultDetail", subs: [clip(reply.error)] } };
 }
