@@ -1,5 +1,6 @@
-// Keeps our capability item published (docs/protocol.md §2): at every login, and after a failure again later with a
-// bounded backoff (about 1 min, doubling, at most 1 h), until it works or the session ends. While it does not work,
+// Keeps our capability item published (docs/protocol.md §2): at every login, every 24 h while the session lasts (a
+// sender treats an item older than 30 days as absent, and a session can outlast that), and after a failure again
+// later with a bounded backoff (about 1 min, doubling, at most 1 h), until it works or the session ends. While it does not work,
 // it reports a "capability" limitation that the status shows ("others cannot see that you accept mail over XMPP").
 import { backoffDelay, type BackoffPolicy } from "../core/backoff.js";
 import type { Limitation } from "../core/limitations.js";
@@ -10,6 +11,11 @@ import type { XmppSession } from "./session.js";
 
 /** 1 min, 2, 4 … capped at 1 h, each delay in [ceiling/2, ceiling]. */
 export const CAPABILITY_RETRY: BackoffPolicy = { baseMs: 60_000, capMs: 3_600_000, factor: 2 };
+/**
+ * Re-publish interval while a session stays online: far inside the 30 days after which senders treat the item as
+ * stale (CAPABILITY_MAX_AGE_MS), so a suspended machine or a few failed refreshes never let it expire.
+ */
+export const CAPABILITY_REFRESH_MS = 24 * 3_600_000;
 
 export interface CapabilityPublisherDeps {
   readonly session: XmppSession;
@@ -17,6 +23,8 @@ export interface CapabilityPublisherDeps {
   readonly random: () => number;
   readonly log: Logger;
   readonly retry?: BackoffPolicy;
+  /** Re-publish after this long online (default CAPABILITY_REFRESH_MS). */
+  readonly refreshMs?: number;
   /** The procedure (injected in unit tests). */
   readonly publish?: (session: XmppSession, now: Date, opts: PublishOptions) => Promise<PublishReport>;
   readonly timeoutMs?: number;
@@ -84,7 +92,7 @@ export class CapabilityPublisher {
   }
 
   async #attempt(): Promise<void> {
-    const { session, log, scheduler } = this.#deps;
+    const { session, log } = this.#deps;
     const wallClock = this.#deps.wallClock ?? Date.now;
     if (session.status.state !== "online") return;
     const generation = this.#generation;
@@ -99,6 +107,8 @@ export class CapabilityPublisher {
       this.#failures = 0;
       this.#step = report.step;
       this.#set(null);
+      // Refresh `updated` before the item goes stale, however long this session lasts.
+      this.#schedule(this.#deps.refreshMs ?? CAPABILITY_REFRESH_MS);
     } catch (error) {
       if (generation !== this.#generation || session.status.state !== "online") return;
       this.#failures += 1;
@@ -110,12 +120,16 @@ export class CapabilityPublisher {
           : { feature: "capability", code: "no-answer", detail: describeError(error), retryAt };
       log.warn("capability-publish-failed", { error, failures: this.#failures, retryInMs: delay });
       this.#set(limitation);
-      this.#clearTimer();
-      this.#timer = scheduler.setTimeout(() => {
-        this.#timer = null;
-        void this.publishNow();
-      }, delay);
+      this.#schedule(delay);
     }
+  }
+
+  #schedule(delayMs: number): void {
+    this.#clearTimer();
+    this.#timer = this.#deps.scheduler.setTimeout(() => {
+      this.#timer = null;
+      void this.publishNow();
+    }, delayMs);
   }
 
   #set(limitation: Limitation | null): void {

@@ -4,8 +4,8 @@ import xml, { type Element } from "@xmpp/xml";
 import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/core/log.js";
 import type { SessionStatus } from "../../src/core/status.js";
-import { CapabilityUnavailableError, publishCapability, type PepSupport } from "../../src/xmpp/capability.js";
-import { CapabilityPublisher } from "../../src/xmpp/capability-publisher.js";
+import { CAPABILITY_MAX_AGE_MS, CapabilityUnavailableError, publishCapability, type PepSupport } from "../../src/xmpp/capability.js";
+import { CAPABILITY_REFRESH_MS, CapabilityPublisher } from "../../src/xmpp/capability-publisher.js";
 import type { XmppSession } from "../../src/xmpp/session.js";
 
 const STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
@@ -224,7 +224,8 @@ describe("CapabilityPublisher", () => {
     await scheduler.advance(scheduler.pending()[0]!);
     expect(publisher.limitation).toBeNull();
     expect(seen.at(-1)).toBeNull();
-    expect(scheduler.pending()).toEqual([]);
+    // Only the refresh is due now, a day later (no retry).
+    expect(scheduler.pending()).toEqual([CAPABILITY_REFRESH_MS]);
     publisher.stop();
   });
 
@@ -254,5 +255,40 @@ describe("CapabilityPublisher", () => {
     expect(attempts).toBe(3);
     expect(scheduler.pending()).toEqual([30_000]);
     publisher.stop();
+  });
+
+  it("re-publishes every 24 h while the session stays online, so the item never reaches the 30-day staleness", async () => {
+    const scheduler = fakeScheduler();
+    const stamps: number[] = [];
+    const fake = fakeSession(() => ok);
+    const publisher = new CapabilityPublisher({
+      session: fake.session,
+      scheduler,
+      random: () => 1,
+      log: silentLogger,
+      wallClock: () => Date.UTC(2026, 0, 1) + scheduler.now(),
+      publish: async (_s, now) => {
+        stamps.push(now.getTime());
+        return { step: "all-options", requests: 1, rejected: [] };
+      },
+    });
+    publisher.start();
+    await scheduler.advance(0);
+    expect(stamps).toHaveLength(1);
+    // 40 days online without a new login: a publish at least every 24 h, each with the then-current time.
+    for (let day = 0; day < 40; day++) await scheduler.advance(CAPABILITY_REFRESH_MS);
+    expect(stamps).toHaveLength(41);
+    const gaps = stamps.slice(1).map((t, i) => t - stamps[i]!);
+    expect(Math.max(...gaps)).toBe(CAPABILITY_REFRESH_MS);
+    expect(CAPABILITY_REFRESH_MS * 2).toBeLessThan(CAPABILITY_MAX_AGE_MS);
+    // Offline: no refresh timer; the next login publishes at once and schedules the next refresh.
+    fake.setStatus({ state: "connecting", attempt: 1 });
+    expect(scheduler.pending()).toEqual([]);
+    fake.setStatus({ state: "online", jid: "alice@example.org/tb", since: 2 });
+    await scheduler.advance(0);
+    expect(stamps).toHaveLength(42);
+    expect(scheduler.pending()).toEqual([CAPABILITY_REFRESH_MS]);
+    publisher.stop();
+    expect(scheduler.pending()).toEqual([]);
   });
 });
