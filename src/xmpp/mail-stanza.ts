@@ -152,13 +152,24 @@ export function parseMailStanza(stanza: Element, limits: MailLimits = DEFAULT_MA
   return bad("malformed", `unknown payload <${p.name}>`, from, id);
 }
 
-/** The receipt that means "filed" (XEP-0184 plus our marker). */
+/**
+ * The receipt that means "filed" (XEP-0184 plus our marker), for the mail stanza whose `id` attribute is `id`. With a
+ * XEP-0334 store hint: it has no body, and a server keeps a bodyless message for an offline recipient only with the
+ * hint (ejabberd's mod_offline drops it otherwise), so a sender that went offline still learns the outcome.
+ */
 export function buildFiledReceipt(to: string, id: string): Element {
-  return xml("message", { to, id: `r-${id}` }, xml("received", { xmlns: NS_RECEIPTS, id }), xml("filed", { xmlns: NS_MAIL, id }));
+  return xml(
+    "message",
+    { to, id: `r-${id}` },
+    xml("received", { xmlns: NS_RECEIPTS, id }),
+    xml("filed", { xmlns: NS_MAIL, id }),
+    xml("store", { xmlns: NS_HINTS }),
+  );
 }
 
+/** The rejection of the mail stanza whose `id` attribute is `id`; stored like the receipt (see above). */
 export function buildRejection(to: string, id: string, reason: MailRejectReason): Element {
-  return xml("message", { to, id: `x-${id}` }, xml("rejected", { xmlns: NS_MAIL, id, reason }));
+  return xml("message", { to, id: `x-${id}` }, xml("rejected", { xmlns: NS_MAIL, id, reason }), xml("store", { xmlns: NS_HINTS }));
 }
 
 export type ReceiptKind =
