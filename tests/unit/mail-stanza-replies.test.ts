@@ -65,7 +65,7 @@ describe("the sender matches the receiver's answers", () => {
   const copy = { to: "bob@example.org", raw: new TextEncoder().encode("From: a@example.org\r\n\r\nhi\r\n"), subject: "s", fallbackBody: "b" };
 
   it("a live <rejected/> (with its store hint) fails the copy at once, so the sender falls back to SMTP", async () => {
-    const { session } = scriptedSession((mail) => [stamped(buildRejection(mail.attrs.from ?? "alice@example.org/tb", mail.attrs.id, "policy"), "bob@example.org/tb")]);
+    const { session } = scriptedSession((mail) => [stamped(buildRejection(mail.attrs.from ?? "alice@example.org/tb", String(mail.attrs.id), "policy"), "bob@example.org/tb")]);
     const sender = new MailSender({ session, log: silentLogger, scheduler: realScheduler, filedGraceMs: 2_000, sizePolicy: { inlineMaxBytes: 64 * 1024, inlineFallbackMaxBytes: 64 * 1024, inlineBudget: null } });
     sender.start();
     const started = Date.now();
