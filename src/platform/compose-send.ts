@@ -94,27 +94,48 @@ export function toBeforeSendReturn(result: SendResult): { cancel?: boolean; deta
 
 type Folder = messenger.folders.MailFolder;
 
-async function sentFolderFor(identityId: string | undefined, log: Logger): Promise<Folder | null> {
+/** Account types whose folders live in the profile: Thunderbird creates a missing Sent folder in such an account. */
+const LOCAL_STORE_TYPES = new Set(["pop3", "none", "rss"]);
+const SENT_NAME = "Sent";
+
+/**
+ * The folder for the Sent copy, found or made the way Thunderbird itself does when it files a sent mail and the
+ * identity names no Fcc folder yet (nsMsgIdentity getOrCreateFolder; the extension API shows no identity's Fcc): a
+ * folder with the Sent flag (the identity's account first, then Local Folders), else a top-level folder named "Sent",
+ * else a new top-level "Sent" — in the identity's account when it keeps its folders in the profile and has an Inbox of
+ * its own (POP; a POP account deferred to Local Folders has none), otherwise (IMAP, deferred POP) in Local Folders.
+ * The extension API cannot set the Sent flag; Thunderbird sets it on that top-level "Sent" folder the next time it
+ * looks the identity's Fcc folder up, as it does for a "Sent" folder a user made by hand. Creating it elsewhere (Local
+ * Folders for a POP identity, as this did before) left the copy in a folder Thunderbird never flags, beside the Sent
+ * folder it creates later.
+ */
+export async function sentFolderFor(identityId: string | undefined, log: Logger): Promise<Folder | null> {
   const identity = identityId ? await messenger.identities.get(identityId).catch(() => null) : null;
   const accounts = await messenger.accounts.list(false);
+  const own = identity?.accountId === undefined ? undefined : accounts.find((a) => a.id === identity.accountId);
   const local = accounts.find((a) => a.type === "none");
-  const candidates = [identity?.accountId, local?.id].filter((id): id is string => typeof id === "string");
-  for (const accountId of candidates) {
-    const found = await messenger.folders.query({ accountId, specialUse: ["sent"] } as messenger.folders._QueryQueryInfo).catch(() => []);
-    if (Array.isArray(found) && found.length > 0) return found[0]!;
+  const withUse = async (account: messenger.accounts.MailAccount, use: "sent" | "inbox"): Promise<Folder | null> => {
+    const found = await messenger.folders.query({ accountId: account.id, specialUse: [use] } as messenger.folders._QueryQueryInfo).catch(() => []);
+    return Array.isArray(found) && found.length > 0 ? found[0]! : null;
+  };
+  for (const account of [own, local]) {
+    const flagged = account ? await withUse(account, "sent") : null;
+    if (flagged) return flagged;
   }
-  // No Sent folder yet (a fresh profile creates it on the first SMTP send): create it as Thunderbird would, in Local Folders.
-  const root = local?.rootFolder;
+  const ownStore = own !== undefined && LOCAL_STORE_TYPES.has(own.type) && (own.type === "none" || (await withUse(own, "inbox")) !== null);
+  const root = (ownStore ? own : local)?.rootFolder;
   if (!root) return null;
-  const existing = (await messenger.folders.getSubFolders(root, false)).find((f) => f.name === "Sent");
+  const named = async () => (await messenger.folders.getSubFolders(root, false).catch(() => [] as Folder[])).find((f) => f.name === SENT_NAME) ?? null;
+  const existing = await named();
   if (existing) return existing;
   try {
-    const created = await messenger.folders.create(root, "Sent");
-    if (created.name === "Sent") return created;
+    const created = await messenger.folders.create(root, SENT_NAME);
+    // On a fresh profile the first create once returned another folder (PLATFORM-FACTS): check what came back.
+    if (created.name === SENT_NAME) return created;
   } catch (error) {
     log.warn("sent-folder-create-failed", { error });
   }
-  return (await messenger.folders.getSubFolders(root, false)).find((f) => f.name === "Sent") ?? null;
+  return named();
 }
 
 async function fileSentCopy(raw: Uint8Array, details: Details, log: Logger): Promise<string | null> {
