@@ -6,8 +6,8 @@
 // The defaults, checked against the packages (Debian 12: Prosody 0.12.3, ejabberd 23.01) and their docs:
 // - Prosody mod_websocket: `default_path = "xmpp-websocket"` on mod_http's ports, http_ports 5280 (plain, so never
 //   usable here: ws:// is loopback-only) and https_ports 5281. Behind a reverse proxy on 443 the same path is the norm.
-// - ejabberd's shipped ejabberd.yml: listener 5443, `tls: true`, `request_handlers: /ws: ejabberd_http_ws`; the 5280
-//   listener (also `tls: true`) serves only /admin and ACME as shipped, but older example configs put /ws there too.
+// - ejabberd's shipped ejabberd.yml: listener 5443, `tls: true`, `request_handlers: /ws: ejabberd_http_ws`; its 5280
+//   listener serves only /admin and ACME, so it is not tried.
 // - Many providers serve XMPP on a separate `xmpp.<domain>` host (the SRV target), so every shape is tried there too.
 import { isLoopbackHost } from "./settings.js";
 
@@ -17,13 +17,15 @@ export interface EndpointShape {
   readonly path: string;
 }
 
-/** In preference order: the standard HTTPS port first (it passes every firewall), then the servers' own ports. */
+/**
+ * In preference order, which is also the order they are tried on one host (one at a time: see endpoint-probe.ts).
+ * Port 443 first: it passes hotel and office firewalls that block 5281 and 5443.
+ */
 export const DEFAULT_ENDPOINT_SHAPES: readonly EndpointShape[] = [
   { port: 443, path: "/xmpp-websocket" }, // Prosody behind an HTTPS proxy (or https_ports = { 443 })
+  { port: 443, path: "/ws" }, // ejabberd behind an HTTPS proxy
   { port: 5281, path: "/xmpp-websocket" }, // Prosody as shipped: mod_websocket on https_ports 5281
   { port: 5443, path: "/ws" }, // ejabberd as shipped: ejabberd_http listener 5443, tls: true, /ws
-  { port: 443, path: "/ws" }, // ejabberd behind an HTTPS proxy
-  { port: 5280, path: "/ws" }, // ejabberd's 5280 listener (tls: true as shipped) where /ws was added
 ];
 
 export interface Candidate {

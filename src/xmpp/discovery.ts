@@ -54,28 +54,29 @@ function topLevelElements(text: string): Element[] {
 
 export type FetchText = (url: string, timeoutMs: number) => Promise<{ ok: boolean; text: string }>;
 
-/** Tries host-meta.json, then host-meta; resolves with the first wss:// endpoint or an explanation. */
+/**
+ * Asks for host-meta.json and host-meta at once (each within `timeoutMs`); resolves with the first wss:// endpoint,
+ * host-meta.json's first, or an explanation.
+ */
 export async function discoverWebsocket(
   domain: string,
   fetchText: FetchText,
   timeoutMs = 5_000,
 ): Promise<{ url: string } | { error: string }> {
   if (!/^[a-z0-9.-]+$/i.test(domain) || domain.length > 253) return { error: `not a valid domain: ${domain}` };
-  const problems: string[] = [];
-  for (const path of ["/.well-known/host-meta.json", "/.well-known/host-meta"]) {
-    const url = `https://${domain}${path}`;
-    try {
-      const res = await fetchText(url, timeoutMs);
-      if (!res.ok) {
-        problems.push(`${path}: no document`);
-        continue;
+  const paths = ["/.well-known/host-meta.json", "/.well-known/host-meta"];
+  const answers = await Promise.all(
+    paths.map(async (path): Promise<{ url: string } | { problem: string }> => {
+      try {
+        const res = await fetchText(`https://${domain}${path}`, timeoutMs);
+        if (!res.ok) return { problem: `${path}: no document` };
+        const [first] = parseHostMeta(res.text);
+        return first ? { url: first } : { problem: `${path}: no secure WebSocket link` };
+      } catch (error) {
+        return { problem: `${path}: ${error instanceof Error ? error.message : String(error)}` };
       }
-      const [first] = parseHostMeta(res.text);
-      if (first) return { url: first };
-      problems.push(`${path}: no secure WebSocket link`);
-    } catch (error) {
-      problems.push(`${path}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  return { error: `${domain} publishes no XMPP WebSocket endpoint (${problems.join("; ")})` };
+    }),
+  );
+  for (const answer of answers) if ("url" in answer) return { url: answer.url };
+  return { error: `${domain} publishes no XMPP WebSocket endpoint (${answers.map((a) => ("problem" in a ? a.problem : "")).join("; ")})` };
 }

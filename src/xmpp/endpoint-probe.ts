@@ -1,12 +1,17 @@
 // Finding a server's XMPP WebSocket without a URL (issue 13 point 4): XEP-0156 host-meta first (discovery.ts), and
-// when that finds nothing, the endpoints Prosody and ejabberd serve by default (src/core/websocket-candidates.ts),
-// all probed at once. A probe opens the WebSocket with subprotocol "xmpp", sends the RFC 7395 <open/> for the
-// domain and waits for the server's <open/> from that domain, then closes: nothing is authenticated, no account is
-// touched. Runs wherever a WebSocket global exists (Thunderbird; Node with tests/support/websocket-global.ts).
+// when that finds nothing, the endpoints Prosody and ejabberd serve by default (src/core/websocket-candidates.ts).
+// A probe opens the WebSocket with subprotocol "xmpp", sends the RFC 7395 <open/> for the domain and waits for the
+// server's <open/> from that domain, then closes: nothing is authenticated, no account is touched. Runs wherever a
+// WebSocket global exists (Thunderbird; Node with tests/support/websocket-global.ts).
 //
-// Deadlines: host-meta gets HOST_META_TIMEOUT_MS per document, each probe PROBE_TIMEOUT_MS, and the whole search is
-// cut at the overall deadline (10 s), whatever the network does. What comes back from a probe is bounded before
-// it is parsed: the first frame only, at most MAX_OPEN_FRAME characters.
+// One probe at a time per host name, the hosts (domain, xmpp.<domain>) side by side. Gecko lets only one WebSocket
+// per IP address be in CONNECTING state (RFC 6455 §4.1; nsWSAdmissionManager queues the rest), so probes started all
+// at once would wait in that queue behind a port a firewall drops while their own timers run out; one at a time per
+// host, each probe's timer measures its own connection, in Thunderbird and in Node alike.
+//
+// Deadlines: host-meta gets HOST_META_TIMEOUT_MS (both documents at once), each probe PROBE_TIMEOUT_MS, and the whole
+// search is cut at the overall deadline (10 s), whatever the network does. What comes back from a probe is bounded
+// before it is parsed: the first frame only, at most MAX_OPEN_FRAME characters.
 import { Parser, type Element } from "@xmpp/xml";
 import type { Scheduler } from "../core/outbox.js";
 import {
@@ -22,7 +27,7 @@ import { discoverWebsocket, type FetchText } from "./discovery.js";
 
 export const FRAMING_NS = "urn:ietf:params:xml:ns:xmpp-framing";
 export const HOST_META_TIMEOUT_MS = 3_000;
-export const PROBE_TIMEOUT_MS = 4_000;
+export const PROBE_TIMEOUT_MS = 3_000;
 export const FIND_DEADLINE_MS = 10_000;
 /** A server's <open/> is ~200 characters; anything far larger is not one. */
 const MAX_OPEN_FRAME = 4_096;
@@ -48,6 +53,12 @@ const globalSocket: ProbeSocketFactory = (url, protocol) => {
 export interface ProbeDeps {
   readonly scheduler: Scheduler;
   readonly openSocket?: ProbeSocketFactory;
+}
+
+/** Lets the search stop a probe it no longer needs (its socket is closed at once). */
+export interface ProbeCancel {
+  cancelled: boolean;
+  onCancel: (() => void) | null;
 }
 
 /** Reads a server's first frame: the RFC 7395 <open/> element, or null when it is anything else. */
@@ -77,7 +88,7 @@ export function parseOpenFrame(frame: string): Element | null {
 }
 
 /** Opens `url`, asks for `domain`'s stream and reports whether an XMPP server answered for that domain. */
-export function probeEndpoint(url: string, domain: string, timeoutMs: number, deps: ProbeDeps): Promise<ProbeOutcome> {
+export function probeEndpoint(url: string, domain: string, timeoutMs: number, deps: ProbeDeps, cancel?: ProbeCancel): Promise<ProbeOutcome> {
   if (!isHostName(domain)) return Promise.resolve({ ok: false, failure: "other-domain", detail: "not a host name" });
   return new Promise<ProbeOutcome>((resolve) => {
     let socket: ProbeSocket | null = null;
@@ -87,7 +98,10 @@ export function probeEndpoint(url: string, domain: string, timeoutMs: number, de
       settled = true;
       deps.scheduler.clearTimeout(timer);
       if (socket) {
-        socket.onopen = socket.onmessage = socket.onerror = socket.onclose = null;
+        // No-ops rather than null: closing a socket that is still connecting reports an error event, and some
+        // implementations (Node's ws) throw on an error nobody listens to.
+        const ignore = (): void => undefined;
+        socket.onopen = socket.onmessage = socket.onerror = socket.onclose = ignore;
         try {
           if (closeFirst) socket.send(`<close xmlns="${FRAMING_NS}"/>`);
         } catch {
@@ -102,6 +116,10 @@ export function probeEndpoint(url: string, domain: string, timeoutMs: number, de
       resolve(outcome);
     };
     const timer = deps.scheduler.setTimeout(() => finish({ ok: false, failure: "timeout" }, false), timeoutMs);
+    if (cancel) {
+      if (cancel.cancelled) return finish({ ok: false, failure: "timeout", detail: "not needed" }, false);
+      cancel.onCancel = () => finish({ ok: false, failure: "timeout", detail: "not needed" }, false);
+    }
     try {
       socket = (deps.openSocket ?? globalSocket)(url, "xmpp");
     } catch (error) {
@@ -145,35 +163,59 @@ export type FindResult =
       readonly tried: readonly string[];
     };
 
-/** Probes every candidate at once and resolves with the most preferred one that answered, within the deadline. */
+/**
+ * Probes the candidates, one at a time per host in preference order, the hosts side by side, and resolves with the
+ * most preferred one that answered (chooseEndpoint) as soon as that is certain, or when `budgetMs` is spent.
+ */
 export function probeCandidates(
   candidates: readonly Candidate[],
   domain: string,
-  timeoutMs: number,
+  probeTimeoutMs: number,
+  budgetMs: number,
   deps: ProbeDeps,
 ): Promise<{ readonly chosen: Candidate | null; readonly outcomes: readonly (ProbeOutcome | undefined)[] }> {
   const outcomes: (ProbeOutcome | undefined)[] = candidates.map(() => undefined);
   if (candidates.length === 0) return Promise.resolve({ chosen: null, outcomes });
+  const started = deps.scheduler.now();
+  const cancels = new Set<ProbeCancel>();
   return new Promise((resolve) => {
     let done = false;
     const decide = (force: boolean): void => {
       if (done) return;
-      const choice = chooseEndpoint(outcomes);
-      if (choice.kind === "waiting" && !force) return;
+      let choice = chooseEndpoint(outcomes);
+      if (choice.kind === "waiting") {
+        if (!force) return;
+        // Out of time: a probe not finished (or not started) counts as failed; the first success in order wins.
+        choice = chooseEndpoint(outcomes.map((o) => o ?? { ok: false, failure: "timeout" }));
+      }
       done = true;
       deps.scheduler.clearTimeout(guard);
-      // Cut off at the deadline: a probe still pending counts as failed, and the first success in order wins.
-      const final = choice.kind === "waiting" ? chooseEndpoint(outcomes.map((o) => o ?? { ok: false, failure: "timeout" })) : choice;
-      resolve({ chosen: final.kind === "chosen" ? candidates[final.index]! : null, outcomes: [...outcomes] });
+      for (const c of cancels) {
+        c.cancelled = true;
+        c.onCancel?.();
+      }
+      resolve({ chosen: choice.kind === "chosen" ? candidates[choice.index]! : null, outcomes: [...outcomes] });
     };
-    // The probes have their own timers; this guard only makes sure the whole search ends even if one misbehaves.
-    const guard = deps.scheduler.setTimeout(() => decide(true), timeoutMs + 250);
-    candidates.forEach((candidate, i) => {
-      void probeEndpoint(candidate.url, domain, timeoutMs, deps).then((outcome) => {
-        outcomes[i] = outcome;
-        decide(false);
-      });
-    });
+    const guard = deps.scheduler.setTimeout(() => decide(true), budgetMs);
+    const hosts = [...new Set(candidates.map((c) => c.host))];
+    for (const host of hosts) {
+      const chain = candidates.map((c, i) => ({ c, i })).filter(({ c }) => c.host === host);
+      void (async () => {
+        for (const { c, i } of chain) {
+          if (done) return;
+          const left = budgetMs - (deps.scheduler.now() - started);
+          if (left <= 0) return;
+          const cancel: ProbeCancel = { cancelled: false, onCancel: null };
+          cancels.add(cancel);
+          const outcome = await probeEndpoint(c.url, domain, Math.min(probeTimeoutMs, left), deps, cancel);
+          cancels.delete(cancel);
+          if (done) return;
+          outcomes[i] = outcome;
+          decide(false);
+          if (outcome.ok) return; // the rest of this host's list ranks below this success
+        }
+      })();
+    }
   });
 }
 
@@ -192,9 +234,9 @@ export async function findWebsocket(domain: string, deps: FindDeps): Promise<Fin
   if ("url" in announced) return { url: announced.url, via: "host-meta" };
 
   const candidates = candidatesFor(name, deps.candidates);
-  const left = deadline - (deps.scheduler.now() - started);
-  const probeTimeout = Math.max(0, Math.min(deps.probeTimeoutMs ?? PROBE_TIMEOUT_MS, left - 250));
-  const { chosen, outcomes } = await probeCandidates(candidates, name, probeTimeout, deps);
+  // 250 ms kept back for closing sockets and answering the page before the deadline.
+  const left = Math.max(0, deadline - (deps.scheduler.now() - started) - 250);
+  const { chosen, outcomes } = await probeCandidates(candidates, name, deps.probeTimeoutMs ?? PROBE_TIMEOUT_MS, left, deps);
   if (chosen) return { url: chosen.url, via: "probe" };
   return {
     error: `${announced.error}; none of the usual WebSocket addresses answered either (${summarizeProbes(candidates, outcomes)})`,

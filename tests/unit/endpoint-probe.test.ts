@@ -149,18 +149,48 @@ describe("findWebsocket", () => {
     expect(result).toEqual({ url: "wss://chat.example.org/ws", via: "host-meta" });
     expect(made).toHaveLength(0);
   });
-  it("without host-meta, probes all candidates at once and takes the most preferred that answered", async () => {
-    // Prosody's 5281 answers late, ejabberd-style 5443 answers at once: the order decides, not the speed.
+  it("without host-meta, takes the most preferred candidate that answered, not the fastest", async () => {
+    // The domain's chain: a web server's WebSocket (not XMPP), nothing on 443/ws, Prosody on 5281 answering late.
+    // xmpp.<domain>'s chain answers at once, but ranks below the domain's own endpoints.
     const { factory, made } = sockets((url) => {
+      if (url === "wss://example.org/xmpp-websocket") return (s) => s.open("");
       if (url === "wss://example.org:5281/xmpp-websocket") return (s) => setTimeout(() => xmppServer("example.org")(s), 40);
-      if (url === "wss://example.org:5443/ws") return xmppServer("example.org");
-      if (url === "wss://example.org/xmpp-websocket") return (s) => s.open(""); // a web server's WebSocket, not XMPP
+      if (url === "wss://xmpp.example.org/xmpp-websocket") return xmppServer("example.org");
       return refuse;
     });
     const result = await findWebsocket("example.org", { scheduler: realScheduler, openSocket: factory, fetchText: noHostMeta });
     expect(result).toEqual({ url: "wss://example.org:5281/xmpp-websocket", via: "probe" });
-    expect(made).toHaveLength(10);
+    // Each host's list stops at its first success; everything opened was closed.
+    expect(made.map((s) => s.url)).toEqual([
+      "wss://example.org/xmpp-websocket",
+      "wss://xmpp.example.org/xmpp-websocket",
+      "wss://example.org/ws",
+      "wss://example.org:5281/xmpp-websocket",
+    ]);
     expect(made.every((s) => s.closed)).toBe(true);
+  });
+  it("probes one candidate at a time per host (Gecko queues WebSocket connects per IP), hosts side by side", async () => {
+    const open = new Map<string, number>();
+    let most = 0;
+    const made: FakeSocket[] = [];
+    const factory: ProbeSocketFactory = (url) => {
+      const host = new URL(url).hostname;
+      open.set(host, (open.get(host) ?? 0) + 1);
+      most = Math.max(most, open.get(host)!);
+      const s = new FakeSocket(url);
+      const close = s.close.bind(s);
+      s.close = () => {
+        if (!s.closed) open.set(host, open.get(host)! - 1);
+        close();
+      };
+      made.push(s);
+      setTimeout(() => refuse(s), 5);
+      return s;
+    };
+    const result = await findWebsocket("example.org", { scheduler: realScheduler, openSocket: factory, fetchText: noHostMeta });
+    expect(result).toMatchObject({ noWebsocket: true });
+    expect(made).toHaveLength(8);
+    expect(most).toBe(1);
   });
   it("finds a server on xmpp.<domain> only", async () => {
     const { factory } = sockets((url) => (url === "wss://xmpp.example.org:5443/ws" ? xmppServer("example.org") : refuse));
@@ -173,6 +203,7 @@ describe("findWebsocket", () => {
     const { factory } = sockets(() => refuse);
     const result = await findWebsocket("example.org", { scheduler: realScheduler, openSocket: factory, fetchText: noHostMeta });
     expect(result).toMatchObject({ noWebsocket: true, tried: expect.arrayContaining(["wss://example.org:5281/xmpp-websocket", "wss://xmpp.example.org:5443/ws"]) });
+    expect("tried" in result && result.tried).toHaveLength(8);
     expect("error" in result && result.error).toContain("wss://example.org:5443/ws: unreachable");
   });
   it("ends within the overall deadline when host-meta and every probe hang", async () => {

@@ -9,15 +9,13 @@ describe("candidatesFor", () => {
   it("tries the shipped Prosody and ejabberd endpoints on the domain, then on xmpp.<domain>, in a fixed order", () => {
     expect(candidatesFor("example.org").map((c) => c.url)).toEqual([
       "wss://example.org/xmpp-websocket",
+      "wss://example.org/ws",
       "wss://example.org:5281/xmpp-websocket",
       "wss://example.org:5443/ws",
-      "wss://example.org/ws",
-      "wss://example.org:5280/ws",
       "wss://xmpp.example.org/xmpp-websocket",
+      "wss://xmpp.example.org/ws",
       "wss://xmpp.example.org:5281/xmpp-websocket",
       "wss://xmpp.example.org:5443/ws",
-      "wss://xmpp.example.org/ws",
-      "wss://xmpp.example.org:5280/ws",
     ]);
   });
   it("never offers plain ws:// or a non-TLS port for a real host", () => {
@@ -26,7 +24,7 @@ describe("candidatesFor", () => {
   });
   it("does not add xmpp.xmpp.<domain>, and normalises case and a trailing dot", () => {
     const urls = candidatesFor("XMPP.Example.org.").map((c) => c.url);
-    expect(urls).toHaveLength(5);
+    expect(urls).toHaveLength(4);
     expect(urls[0]).toBe("wss://xmpp.example.org/xmpp-websocket");
   });
   it("returns nothing for what is not a host name (no URL injection)", () => {
@@ -38,26 +36,24 @@ describe("candidatesFor", () => {
   it("lets a test map the default ports and host names onto loopback (ws:// allowed there only)", () => {
     const list = candidatesFor("example.test", {
       scheme: "ws",
-      ports: { 443: 40001, 5281: 40002, 5443: 40003, 5280: 40004 },
+      ports: { 443: 40001, 5281: 40002, 5443: 40003 },
       address: (host) => (host === "example.test" ? "127.0.0.2" : "127.0.0.1"),
     });
     expect(list.map((c) => c.url)).toEqual([
       "ws://127.0.0.2:40001/xmpp-websocket",
+      "ws://127.0.0.2:40001/ws",
       "ws://127.0.0.2:40002/xmpp-websocket",
       "ws://127.0.0.2:40003/ws",
-      "ws://127.0.0.2:40001/ws",
-      "ws://127.0.0.2:40004/ws",
       "ws://127.0.0.1:40001/xmpp-websocket",
+      "ws://127.0.0.1:40001/ws",
       "ws://127.0.0.1:40002/xmpp-websocket",
       "ws://127.0.0.1:40003/ws",
-      "ws://127.0.0.1:40001/ws",
-      "ws://127.0.0.1:40004/ws",
     ]);
-    expect(list[5]).toMatchObject({ host: "xmpp.example.test", port: 443, path: "/xmpp-websocket" });
+    expect(list[4]).toMatchObject({ host: "xmpp.example.test", port: 443, path: "/xmpp-websocket" });
   });
   it("keeps a URL once when a mapping makes two candidates the same", () => {
-    const list = candidatesFor("example.test", { scheme: "ws", address: () => "127.0.0.1", ports: { 443: 1, 5281: 2, 5443: 3, 5280: 4 } });
-    expect(list).toHaveLength(5);
+    const list = candidatesFor("example.test", { scheme: "ws", address: () => "127.0.0.1", ports: { 443: 1, 5281: 2, 5443: 3 } });
+    expect(list).toHaveLength(4);
     expect(list.every((c) => c.host === "example.test")).toBe(true);
   });
 });
@@ -83,7 +79,7 @@ describe("summarizeProbes", () => {
   it("names each URL with its outcome, pending as timeout, bounded", () => {
     const list = candidatesFor("example.org").slice(0, 3);
     expect(summarizeProbes(list, [refused, { ok: false, failure: "not-xmpp" }, undefined])).toBe(
-      "wss://example.org/xmpp-websocket: unreachable; wss://example.org:5281/xmpp-websocket: not-xmpp; wss://example.org:5443/ws: timeout",
+      "wss://example.org/xmpp-websocket: unreachable; wss://example.org/ws: not-xmpp; wss://example.org:5281/xmpp-websocket: timeout",
     );
     expect(summarizeProbes(candidatesFor("example.org"), [], 50)).toHaveLength(50);
   });
