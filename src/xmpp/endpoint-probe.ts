@@ -29,8 +29,11 @@ export const FRAMING_NS = "urn:ietf:params:xml:ns:xmpp-framing";
 export const HOST_META_TIMEOUT_MS = 3_000;
 export const PROBE_TIMEOUT_MS = 3_000;
 export const FIND_DEADLINE_MS = 10_000;
+export const STREAMS_NS = "http://etherx.jabber.org/streams";
 /** A server's <open/> is ~200 characters; anything far larger is not one. */
 const MAX_OPEN_FRAME = 4_096;
+/** Stream features (SASL mechanisms, a few more) are ~0.5–2 KB on Prosody and ejabberd. */
+const MAX_FEATURES_FRAME = 32_768;
 
 /** The part of the WebSocket API a probe uses (the browser's, or the `ws` package's in Node tests). */
 export interface ProbeSocket {
@@ -61,9 +64,9 @@ export interface ProbeCancel {
   onCancel: (() => void) | null;
 }
 
-/** Reads a server's first frame: the RFC 7395 <open/> element, or null when it is anything else. */
-export function parseOpenFrame(frame: string): Element | null {
-  if (frame.length > MAX_OPEN_FRAME) return null;
+/** Parses one RFC 7395 frame (one complete element) of at most `max` characters; null for anything else. */
+function parseFrame(frame: string, max: number): Element | null {
+  if (frame.length > max) return null;
   const parser = new Parser();
   let root: Element | null = null;
   let closed = false;
@@ -83,8 +86,26 @@ export function parseOpenFrame(frame: string): Element | null {
     return null;
   }
   const el = root as Element | null;
-  if (failed || !closed || el === null) return null;
-  return el.name === "open" && el.attrs.xmlns === FRAMING_NS ? el : null;
+  return failed || !closed ? null : el;
+}
+
+/** Reads a server's first frame: the RFC 7395 <open/> element, or null when it is anything else. */
+export function parseOpenFrame(frame: string): Element | null {
+  const el = parseFrame(frame, MAX_OPEN_FRAME);
+  return el !== null && el.name === "open" && el.attrs.xmlns === FRAMING_NS ? el : null;
+}
+
+/**
+ * Reads the frame after <open/>: "features" when the server offers the stream (RFC 6120 §4.3.2), "error" for a
+ * stream error (e.g. host-unknown: the server opened the stream only to refuse our domain), null for anything else.
+ */
+export function streamFrameKind(frame: string): "features" | "error" | null {
+  const el = parseFrame(frame, MAX_FEATURES_FRAME);
+  if (el === null) return null;
+  const [prefix, local] = el.name.includes(":") ? el.name.split(":", 2) : [null, el.name];
+  const ns = prefix === null ? el.attrs.xmlns : el.attrs[`xmlns:${prefix}`];
+  if (ns !== STREAMS_NS) return null;
+  return local === "features" ? "features" : local === "error" ? "error" : null;
 }
 
 /** Opens `url`, asks for `domain`'s stream and reports whether an XMPP server answered for that domain. */
@@ -131,13 +152,23 @@ export function probeEndpoint(url: string, domain: string, timeoutMs: number, de
       if (socket?.protocol !== "xmpp") return finish({ ok: false, failure: "not-xmpp", detail: "no xmpp subprotocol" }, false);
       socket.send(`<open xmlns="${FRAMING_NS}" to="${domain}" version="1.0"/>`);
     };
+    // The server's answer is two frames: <open/> from our domain, then <stream:features/> (a server that does not
+    // serve the domain may open the stream and then send a host-unknown stream error instead).
+    let opened = false;
     socket.onmessage = (event) => {
       if (typeof event.data !== "string") return finish({ ok: false, failure: "not-xmpp", detail: "binary frame" }, false);
-      const open = parseOpenFrame(event.data);
-      if (!open) return finish({ ok: false, failure: "not-xmpp", detail: "first frame is not <open/>" }, false);
-      const from = String(open.attrs.from ?? "").toLowerCase();
-      if (from !== domain.toLowerCase()) return finish({ ok: false, failure: "other-domain", detail: `answered for ${from.slice(0, 100) || "no domain"}` }, true);
-      finish({ ok: true }, true);
+      if (!opened) {
+        const open = parseOpenFrame(event.data);
+        if (!open) return finish({ ok: false, failure: "not-xmpp", detail: "first frame is not <open/>" }, false);
+        const from = String(open.attrs.from ?? "").toLowerCase();
+        if (from !== domain.toLowerCase()) return finish({ ok: false, failure: "other-domain", detail: `answered for ${from.slice(0, 100) || "no domain"}` }, true);
+        opened = true;
+        return;
+      }
+      const kind = streamFrameKind(event.data);
+      if (kind === "features") return finish({ ok: true }, true);
+      if (kind === "error") return finish({ ok: false, failure: "other-domain", detail: "stream error after <open/>" }, false);
+      finish({ ok: false, failure: "not-xmpp", detail: "no stream features after <open/>" }, false);
     };
     socket.onerror = () => finish({ ok: false, failure: "unreachable" }, false);
     socket.onclose = () => finish({ ok: false, failure: "unreachable", detail: "closed before <open/>" }, false);

@@ -7,6 +7,7 @@ import {
   findWebsocket,
   parseOpenFrame,
   probeEndpoint,
+  streamFrameKind,
   type ProbeSocket,
   type ProbeSocketFactory,
 } from "../../src/xmpp/endpoint-probe.js";
@@ -52,9 +53,11 @@ function sockets(server: (url: string) => Script | undefined): { factory: ProbeS
   return { factory, made };
 }
 
+const FEATURES = `<stream:features xmlns:stream="http://etherx.jabber.org/streams"><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>SCRAM-SHA-1</mechanism></mechanisms></stream:features>`;
 const xmppServer = (from: string): Script => (s) => {
   s.open();
   s.reply(OPEN(from));
+  s.reply(FEATURES);
 };
 const refuse: Script = (s) => {
   s.onerror?.({});
@@ -76,6 +79,20 @@ describe("parseOpenFrame", () => {
     expect(parseOpenFrame("{\"hello\":1}")).toBeNull();
     expect(parseOpenFrame(`<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" from="x"`)).toBeNull(); // truncated
     expect(parseOpenFrame(`<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" from="${"x".repeat(5000)}"/>`)).toBeNull(); // oversized
+  });
+});
+
+describe("streamFrameKind", () => {
+  it("tells stream features from a stream error and from anything else", () => {
+    expect(streamFrameKind(FEATURES)).toBe("features");
+    expect(streamFrameKind(`<features xmlns="http://etherx.jabber.org/streams"/>`)).toBe("features");
+    expect(
+      streamFrameKind(`<stream:error xmlns:stream="http://etherx.jabber.org/streams"><host-unknown xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error>`),
+    ).toBe("error");
+    expect(streamFrameKind(`<stream:features xmlns:stream="urn:other"/>`)).toBeNull();
+    expect(streamFrameKind(`<message/>`)).toBeNull();
+    expect(streamFrameKind(`<stream:features xmlns:stream="http://etherx.jabber.org/streams">`)).toBeNull(); // unfinished
+    expect(streamFrameKind(`<stream:features xmlns:stream="http://etherx.jabber.org/streams">${"<x/>".repeat(9000)}</stream:features>`)).toBeNull();
   });
 });
 
@@ -105,6 +122,17 @@ describe("probeEndpoint", () => {
         failure: "not-xmpp",
       });
     }
+  });
+  it("rejects a server that opens the stream for our domain only to refuse it (host-unknown)", async () => {
+    const { factory } = sockets(() => (s) => {
+      s.open();
+      s.reply(OPEN("example.org"));
+      s.reply(`<stream:error xmlns:stream="http://etherx.jabber.org/streams"><host-unknown xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error>`);
+    });
+    expect(await probeEndpoint("wss://x/ws", "example.org", 1000, { scheduler: realScheduler, openSocket: factory })).toMatchObject({
+      ok: false,
+      failure: "other-domain",
+    });
   });
   it("rejects a server that answers for another domain", async () => {
     const { factory } = sockets(() => xmppServer("other.example"));
