@@ -5,7 +5,7 @@ import type { Logger } from "../core/log.js";
 import { InlineBudget, SHIPPED_LIMIT_BUDGET, type InlineBudgetPolicy } from "../core/inline-budget.js";
 import type { Scheduler } from "../core/outbox.js";
 import { encodeBase64, SEAL_OVERHEAD_BYTES, sealPayload, sha256Base64 } from "../core/payload-crypto.js";
-import { buildMailStanza, parseDeliveryReport, type MailEnvelope } from "./mail-stanza.js";
+import { buildMailStanza, inlineStanzaOctets, parseDeliveryReport, type MailEnvelope } from "./mail-stanza.js";
 import type { XmppSession } from "./session.js";
 import type { UploadAccess } from "./upload-access.js";
 import { discoverUploadService, requestSlot, uploadBytes, type UploadService } from "./upload.js";
@@ -135,8 +135,7 @@ export class MailSender {
   ): Promise<{ envelope: MailEnvelope; route: "inline" | "external" } | { failed: string }> {
     const policy = this.#deps.sizePolicy ?? DEFAULT_SIZE_POLICY;
     const base = { to: copy.to, id, subject: copy.subject, fallbackBody: copy.fallbackBody, size: copy.raw.length, sha256 };
-    const overhead = 1024 + new TextEncoder().encode(copy.subject + copy.fallbackBody).length;
-    const inlineStanza = overhead + 4 * Math.ceil(copy.raw.length / 3);
+    const inlineStanza = inlineStanzaOctets(base);
     const now = this.#deps.scheduler.now();
     if (policy.inlineBudget) this.#budget ??= new InlineBudget(policy.inlineBudget, now);
     const inline = () => {

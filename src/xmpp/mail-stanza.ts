@@ -61,6 +61,19 @@ export function buildMailStanza(m: MailEnvelope): Element {
   );
 }
 
+/**
+ * The inline stanza's size as the inline limit counts it (docs/protocol.md §3): octets of the `<message/>` element's
+ * UTF-8 serialisation as this client writes it to the stream (XML-escaped subject and body included; without the
+ * `from` the server adds and without stream framing), for an inline payload of `size` octets (base64 is ASCII and
+ * needs no escaping, so only its length is added).
+ */
+export function inlineStanzaOctets(m: Omit<MailEnvelope, "payload">): number {
+  const b64 = 4 * Math.ceil(m.size / 3);
+  // One placeholder character stands for the payload (an empty <inline/> would be written self-closed).
+  const shell = buildMailStanza({ ...m, payload: { inline: b64 === 0 ? "" : "A" } }).toString();
+  return new TextEncoder().encode(shell).length + Math.max(0, b64 - 1);
+}
+
 export type MailRejectReason = "malformed" | "too-large" | "hash-mismatch" | "download-failed" | "decrypt-failed" | "not-mime" | "policy";
 
 export interface IncomingMail {

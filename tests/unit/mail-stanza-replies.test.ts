@@ -6,7 +6,8 @@ import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/core/log.js";
 import { NS_MAIL } from "../../src/core/protocol.js";
 import { MailSender } from "../../src/xmpp/mail-sender.js";
-import { buildFiledReceipt, buildRejection, NS_HINTS, NS_RECEIPTS, parseDeliveryReport } from "../../src/xmpp/mail-stanza.js";
+import { encodeBase64 } from "../../src/core/payload-crypto.js";
+import { buildFiledReceipt, buildMailStanza, buildRejection, inlineStanzaOctets, NS_HINTS, NS_RECEIPTS, parseDeliveryReport } from "../../src/xmpp/mail-stanza.js";
 import { realScheduler } from "../../src/xmpp/runtime.js";
 import type { XmppSession } from "../../src/xmpp/session.js";
 
@@ -31,6 +32,22 @@ describe("receipts and rejections on the wire", () => {
     expect(r.getChild("filed", NS_MAIL)?.attrs.id).toBe("2f1c-id");
     expect(r.getChild("store", NS_HINTS)).toBeDefined();
     expect(parseDeliveryReport(stamped(r, "bob@example.org/tb2"))).toEqual({ kind: "filed", id: "2f1c-id", from: "bob@example.org" });
+  });
+});
+
+describe("the inline limit's count (§3)", () => {
+  it("is the octets of the stanza's UTF-8 serialisation as sent, escapes and multi-octet characters included", () => {
+    for (const [subject, body, size] of [
+      ["Quarterly figures", "plain", 0],
+      ["A & B <c>", "&".repeat(4000), 1],
+      ["Grüße 🎉", "ü".repeat(3000) + "<>&\"'", 2],
+      ["s", "b", 8_191],
+    ] as const) {
+      const raw = new Uint8Array(size).fill(0x41);
+      const base = { to: "bob@example.org", id: "2f1c-id", subject, fallbackBody: body, size, sha256: "q".repeat(43) + "=" };
+      const wire = buildMailStanza({ ...base, payload: { inline: encodeBase64(raw) } }).toString();
+      expect(inlineStanzaOctets(base)).toBe(new TextEncoder().encode(wire).length);
+    }
   });
 });
 
