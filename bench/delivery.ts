@@ -158,20 +158,23 @@ try {
     );
   }
 
-  // 3. Throughput: N mails to two recipients, as fast as the engine takes them (64 in flight).
+  // 3. Throughput: N mails to two recipients, as fast as the engine takes them (20 in flight: 10 per recipient, each worker to one). A
+  // receiver downloads at most 2 external payloads of one sender at once and lets 8 more wait (issue 12, finding 5:
+  // src/core/download-slots.ts); more from one sender at once are refused and go by SMTP. 64 in flight, as before that
+  // limit, measured the refusals instead of the delivery.
   globalThis.gc?.();
   const before = process.memoryUsage().heapUsed;
   const t0 = performance.now();
   let next = 0;
   let done = 0;
-  const worker = async () => {
+  const worker = async (to: "bob" | "carol") => {
     while (next < throughputMails) {
       const i = next++;
-      await deliver(i % 2 ? "bob" : "carol", `Mail number ${i}.\r\n`, `tp ${i}`);
+      await deliver(to, `Mail number ${i}.\r\n`, `tp ${i}`);
       done++;
     }
   };
-  await Promise.all(Array.from({ length: 64 }, worker));
+  await Promise.all(Array.from({ length: 20 }, (_, k) => worker(k % 2 ? "bob" : "carol")));
   const seconds = (performance.now() - t0) / 1000;
   globalThis.gc?.();
   const after = process.memoryUsage().heapUsed;
