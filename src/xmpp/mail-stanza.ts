@@ -167,8 +167,9 @@ export function parseMailStanza(stanza: Element, limits: MailLimits = DEFAULT_MA
 
 /**
  * The receipt that means "filed" (XEP-0184 plus our marker), for the mail stanza whose `id` attribute is `id`. With a
- * XEP-0334 store hint: it has no body, and a server keeps a bodyless message for an offline recipient only with the
- * hint (ejabberd's mod_offline drops it otherwise), so a sender that went offline still learns the outcome.
+ * XEP-0334 store hint: it has no body, and a server may discard a bodyless message instead of keeping it for an
+ * offline recipient (ejabberd with `store_empty_body: false`; both servers as shipped keep it), so that a sender that
+ * went offline still learns the outcome wherever it is (tests/integration/offline-answers.test.ts).
  */
 export function buildFiledReceipt(to: string, id: string): Element {
   return xml(
