@@ -1,0 +1,103 @@
+// A user who knows only their JID and password (issue 13 point 4), in a real Thunderbird 153, on each server: no
+// WebSocket URL is configured and the domain publishes no host-meta, so the add-on must find the server's endpoint
+// among the defaults Prosody and ejabberd ship (src/core/websocket-candidates.ts) — unchanged production code, no
+// test mapping. The account's domain is `localhost`; a TCP relay on 127.0.0.1 and ::1 at the shipped port (Prosody
+// 5281, ejabberd 5443) stands in for the server listening there, forwarding to the test server's TLS listener
+// (wss:// with a certificate from a CA made at test time and trusted in the profile). Nothing listens on 443, so the
+// preferred wss://localhost/xmpp-websocket is refused and the shipped port is found; the add-on then logs in.
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, connect, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { e2eSkipReason, startE2E, type E2E } from "../support/e2e-env.js";
+import { testServers, type ServerKind } from "../support/servers.js";
+import { makeTestCa } from "../support/test-ca.js";
+
+const skipReason = e2eSkipReason();
+if (skipReason) console.warn(`skipping find-endpoint e2e test: ${skipReason}`);
+
+const SHIPPED: Record<ServerKind, { port: number; path: string }> = {
+  prosody: { port: 5281, path: "/xmpp-websocket" },
+  ejabberd: { port: 5443, path: "/ws" },
+};
+
+/** A relay on the shipped port of loopback to `target()` (known only once the server is up). */
+async function startRelay(port: number, target: () => number | null): Promise<{ connections: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const state = { connections: 0 };
+  const servers: Server[] = [];
+  const onConnection = (client: Socket) => {
+    state.connections++;
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
+    client.on("error", () => client.destroy());
+    const to = target();
+    if (to === null) return void client.destroy();
+    const upstream = connect(to, "127.0.0.1");
+    sockets.add(upstream);
+    upstream.on("close", () => sockets.delete(upstream));
+    upstream.on("error", () => client.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+  };
+  for (const host of ["127.0.0.1", "::1"]) {
+    const server = createServer(onConnection);
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(port, host, () => resolve(true));
+    });
+    if (ok) servers.push(server);
+    else if (host === "127.0.0.1") throw new Error(`port ${port} on 127.0.0.1 is taken: cannot stand in for the shipped endpoint`);
+  }
+  return {
+    get connections() {
+      return state.connections;
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    },
+  };
+}
+
+describe.skipIf(skipReason !== null).each(testServers())("finding the WebSocket in Thunderbird without a URL on %s", (kind) => {
+  let dir: string;
+  let env: E2E | null = null;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "mox-e2e-find-"));
+    const ca = makeTestCa(join(dir, "ca"));
+    const cert = ca.issueCert(["localhost", "127.0.0.1", "::1"]);
+    relay = await startRelay(SHIPPED[kind].port, () => (env ? Number(new URL(env.server.wsUrl).port) : null));
+    env = await startE2E({
+      kind,
+      users: [{ user: "alice", password: "secret-alice" }],
+      as: "alice",
+      serverOptions: { tls: { certFile: cert.certFile, keyFile: cert.keyFile } },
+      managed: { websocketUrl: "" },
+      thunderbird: { identities: [{ email: "alice@localhost", fullName: "Alice" }], trustCa: ca.certFile },
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    if (process.env.MOX_E2E_DUMP) console.log(env?.tb.events().map((e) => JSON.stringify(e)).join("\n"));
+    await env?.stop();
+    await relay?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("finds the shipped endpoint without host-meta and comes online through it", async () => {
+    const e = env!;
+    const expected = `wss://localhost:${SHIPPED[kind].port}${SHIPPED[kind].path}`;
+    // The relay is the only way to the server: the add-on cannot come online without having found it.
+    const online = await e.tb.waitForEvent((ev) => ev.event === "status" && ev.state === "online", 45_000);
+    const found = e.tb.events().find((ev) => ev.event === "websocket-found");
+    console.log(
+      `[measure] ${kind}: found ${String(found?.url)} via ${String(found?.via)}; Thunderbird start → online ${Math.round(e.tb.timeOf(online)! - e.tb.spawnedAt)} ms; relay connections ${relay.connections}`,
+    );
+    expect(found).toMatchObject({ url: expected, via: "probe" });
+    expect(relay.connections).toBeGreaterThanOrEqual(2); // the probe, then the session
+  }, 60_000);
+});
