@@ -335,6 +335,7 @@ const handlers: Handlers = {
   saveAccount,
   discoverWebsocket: async ({ jid }) => {
     const found = await findEndpoint(jid);
+    log.info("websocket-discovered", "url" in found ? { url: found.url, via: found.via } : { noWebsocket: found.noWebsocket });
     return "url" in found ? { url: found.url } : { error: found.error, noWebsocket: found.noWebsocket };
   },
   previewRoute: async ({ tabId }) => {

@@ -5,17 +5,23 @@
 // 5281, ejabberd 5443) stands in for the server listening there, forwarding to the test server's TLS listener
 // (wss:// with a certificate from a CA made at test time and trusted in the profile). Nothing listens on 443, so the
 // preferred wss://localhost/xmpp-websocket is refused and the shipped port is found; the add-on then logs in.
+// Twice per server: at login with no URL configured, and from the options page's Discover button, driven with the
+// real keyboard (xdotool), which fills in the URL that Save then keeps.
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findOnPath } from "../support/bin.js";
 import { e2eSkipReason, startE2E, type E2E } from "../support/e2e-env.js";
+import { waitFor } from "../support/mail-fixtures.js";
 import { testServers, type ServerKind } from "../support/servers.js";
 import { makeTestCa } from "../support/test-ca.js";
 
 const skipReason = e2eSkipReason();
 if (skipReason) console.warn(`skipping find-endpoint e2e test: ${skipReason}`);
+const keyboardSkip = skipReason ?? (findOnPath("xdotool") === null ? "xdotool not installed (apt-get install xdotool)" : null);
 
 const SHIPPED: Record<ServerKind, { port: number; path: string }> = {
   prosody: { port: 5281, path: "/xmpp-websocket" },
@@ -100,4 +106,71 @@ describe.skipIf(skipReason !== null).each(testServers())("finding the WebSocket 
     expect(found).toMatchObject({ url: expected, via: "probe" });
     expect(relay.connections).toBeGreaterThanOrEqual(2); // the probe, then the session
   }, 60_000);
+});
+
+describe.skipIf(keyboardSkip !== null).each(testServers())("the options page's Discover button without host-meta on %s", (kind) => {
+  let dir: string;
+  let env: E2E | null = null;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "mox-e2e-discover-"));
+    const ca = makeTestCa(join(dir, "ca"));
+    const cert = ca.issueCert(["localhost", "127.0.0.1", "::1"]);
+    relay = await startRelay(SHIPPED[kind].port, () => (env ? Number(new URL(env.server.wsUrl).port) : null));
+    env = await startE2E({
+      kind,
+      users: [{ user: "alice", password: "secret-alice" }],
+      as: "alice",
+      unconfigured: true,
+      serverOptions: { tls: { certFile: cert.certFile, keyFile: cert.keyFile } },
+      thunderbird: { xvfb: true, identities: [{ email: "alice@localhost", fullName: "Alice" }], trustCa: ca.certFile },
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    if (process.env.MOX_E2E_DUMP) console.log(env?.tb.events().map((e) => JSON.stringify(e)).join("\n"));
+    await env?.stop();
+    await relay?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("Discover fills in the shipped endpoint, and Save comes online with it", async () => {
+    const e = env!;
+    const expected = `wss://localhost:${SHIPPED[kind].port}${SHIPPED[kind].path}`;
+    const display = e.tb.display()!;
+    const xdotool = (...args: string[]) => execFileSync("xdotool", args, { env: { ...process.env, DISPLAY: display }, encoding: "utf8" }).trim();
+    await e.tb.waitForEvent((ev) => ev.event === "onboarding-opened", 30_000);
+    let page = "";
+    await waitFor(() => {
+      try {
+        page = xdotool("search", "--name", "Mail over XMPP – Settings").split("\n")[0] ?? "";
+      } catch {
+        page = "";
+      }
+      return page !== "";
+    }, 15_000, "the settings page in front");
+    await new Promise((r) => setTimeout(r, 1_000));
+    xdotool("windowfocus", "--sync", page);
+    xdotool("mousemove", "--window", page, "600", "170", "click", "1");
+    const type = (text: string) => xdotool("type", "--delay", "15", text);
+    xdotool("key", "Tab", "Tab");
+    type("alice@localhost");
+    xdotool("key", "Tab");
+    type("secret-alice");
+    // The WebSocket URL stays empty: Tab past it to Discover and press it.
+    xdotool("key", "Tab", "Tab");
+    const pressedAt = performance.now();
+    xdotool("key", "space");
+    const discovered = await e.tb.waitForEvent((ev) => ev.event === "websocket-discovered", 15_000);
+    expect(discovered).toMatchObject({ url: expected, via: "probe" });
+    // Back to the (now filled) URL field and Enter: Save keeps the found URL and the add-on logs in with it.
+    await new Promise((r) => setTimeout(r, 500));
+    xdotool("key", "shift+Tab", "Return");
+    const online = await e.tb.waitForEvent((ev) => ev.event === "status" && ev.state === "online", 30_000);
+    console.log(
+      `[measure] ${kind}: Discover found ${String(discovered.url)} ${Math.round(e.tb.timeOf(discovered)! - pressedAt)} ms after the key press; online ${Math.round(e.tb.timeOf(online)! - pressedAt)} ms after it`,
+    );
+    expect(e.tb.events().some((ev) => ev.event === "websocket-found")).toBe(false); // the login used the saved URL
+  }, 90_000);
 });
