@@ -104,8 +104,8 @@ const SENT_NAME = "Sent";
  * folder with the Sent flag (the identity's account first, then Local Folders), else a top-level folder named "Sent",
  * else a new top-level "Sent" — in the identity's account when it keeps its folders in the profile and has an Inbox of
  * its own (POP; a POP account deferred to Local Folders has none), otherwise (IMAP, deferred POP) in Local Folders.
- * The extension API cannot set the Sent flag; Thunderbird sets it on that top-level "Sent" folder the next time it
- * looks the identity's Fcc folder up, as it does for a "Sent" folder a user made by hand. Creating it elsewhere (Local
+ * The extension API cannot set the Sent flag; Thunderbird sets it on that top-level "Sent" folder at its next own send
+ * and at its next start (measured: tests/e2e/sent-folder.test.ts), as for a "Sent" folder a user made by hand. Creating it elsewhere (Local
  * Folders for a POP identity, as this did before) left the copy in a folder Thunderbird never flags, beside the Sent
  * folder it creates later.
  */
