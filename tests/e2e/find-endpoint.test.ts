@@ -14,9 +14,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findOnPath } from "../support/bin.js";
-import { e2eSkipReason, startE2E, type E2E } from "../support/e2e-env.js";
+import { DIST_DIR, E2E_STRANGER_LIMITS, e2eSkipReason } from "../support/e2e-env.js";
 import { waitFor } from "../support/mail-fixtures.js";
-import { testServers, type ServerKind } from "../support/servers.js";
+import { startServer, testServers, type ServerKind, type XmppServer } from "../support/servers.js";
+import { startSmtpSink, type SmtpSink } from "../support/smtp.js";
+import { launchThunderbird, type TB } from "../support/thunderbird.js";
 import { makeTestCa } from "../support/test-ca.js";
 
 const skipReason = e2eSkipReason();
@@ -67,30 +69,69 @@ async function startRelay(port: number, target: () => number | null): Promise<{ 
   };
 }
 
+interface Stage {
+  readonly server: XmppServer;
+  readonly tb: TB;
+  readonly relay: Awaited<ReturnType<typeof startRelay>>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Server (wss:// with a test CA's certificate), the relay on the shipped port, an SMTP sink, then Thunderbird: in this
+ * order, so that the relay knows where to forward before the add-on's first probe (startE2E would launch Thunderbird
+ * before the test learns the server's port).
+ */
+async function stage(kind: ServerKind, dir: string, unconfigured: boolean): Promise<Stage> {
+  const ca = makeTestCa(join(dir, "ca"));
+  const cert = ca.issueCert(["localhost", "127.0.0.1", "::1"]);
+  const server = await startServer(kind, { users: [{ user: "alice", password: "secret-alice" }], tls: { certFile: cert.certFile, keyFile: cert.keyFile } });
+  let relay: Stage["relay"] | null = null;
+  let sink: SmtpSink | null = null;
+  try {
+    relay = await startRelay(SHIPPED[kind].port, () => Number(new URL(server.wsUrl).port));
+    sink = await startSmtpSink();
+    const tb = await launchThunderbird({
+      addonDir: DIST_DIR,
+      smtpPort: sink.port,
+      identities: [{ email: "alice@localhost", fullName: "Alice" }],
+      trustCa: ca.certFile,
+      ...(unconfigured
+        ? { xvfb: true }
+        : { managed: { jid: `alice@${server.domain}`, password: "secret-alice", websocketUrl: "", ...E2E_STRANGER_LIMITS } }),
+    });
+    const r = relay;
+    const k = sink;
+    return {
+      server,
+      tb,
+      relay: r,
+      async stop() {
+        await tb.quit().catch(() => undefined);
+        await k.stop();
+        await r.close();
+        await server.cleanup();
+      },
+    };
+  } catch (error) {
+    await sink?.stop();
+    await relay?.close();
+    await server.cleanup();
+    throw error;
+  }
+}
+
 describe.skipIf(skipReason !== null).each(testServers())("finding the WebSocket in Thunderbird without a URL on %s", (kind) => {
   let dir: string;
-  let env: E2E | null = null;
-  let relay: Awaited<ReturnType<typeof startRelay>>;
+  let env: Stage | null = null;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "mox-e2e-find-"));
-    const ca = makeTestCa(join(dir, "ca"));
-    const cert = ca.issueCert(["localhost", "127.0.0.1", "::1"]);
-    relay = await startRelay(SHIPPED[kind].port, () => (env ? Number(new URL(env.server.wsUrl).port) : null));
-    env = await startE2E({
-      kind,
-      users: [{ user: "alice", password: "secret-alice" }],
-      as: "alice",
-      serverOptions: { tls: { certFile: cert.certFile, keyFile: cert.keyFile } },
-      managed: { websocketUrl: "" },
-      thunderbird: { identities: [{ email: "alice@localhost", fullName: "Alice" }], trustCa: ca.certFile },
-    });
+    env = await stage(kind, dir, false);
   }, 90_000);
 
   afterAll(async () => {
     if (process.env.MOX_E2E_DUMP) console.log(env?.tb.events().map((e) => JSON.stringify(e)).join("\n"));
     await env?.stop();
-    await relay?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -101,37 +142,25 @@ describe.skipIf(skipReason !== null).each(testServers())("finding the WebSocket 
     const online = await e.tb.waitForEvent((ev) => ev.event === "status" && ev.state === "online", 45_000);
     const found = e.tb.events().find((ev) => ev.event === "websocket-found");
     console.log(
-      `[measure] ${kind}: found ${String(found?.url)} via ${String(found?.via)}; Thunderbird start → online ${Math.round(e.tb.timeOf(online)! - e.tb.spawnedAt)} ms; relay connections ${relay.connections}`,
+      `[measure] ${kind}: found ${String(found?.url)} via ${String(found?.via)}; Thunderbird start → online ${Math.round(e.tb.timeOf(online)! - e.tb.spawnedAt)} ms; relay connections ${e.relay.connections}`,
     );
     expect(found).toMatchObject({ url: expected, via: "probe" });
-    expect(relay.connections).toBeGreaterThanOrEqual(2); // the probe, then the session
+    expect(e.relay.connections).toBeGreaterThanOrEqual(2); // the probe, then the session
   }, 60_000);
 });
 
 describe.skipIf(keyboardSkip !== null).each(testServers())("the options page's Discover button without host-meta on %s", (kind) => {
   let dir: string;
-  let env: E2E | null = null;
-  let relay: Awaited<ReturnType<typeof startRelay>>;
+  let env: Stage | null = null;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "mox-e2e-discover-"));
-    const ca = makeTestCa(join(dir, "ca"));
-    const cert = ca.issueCert(["localhost", "127.0.0.1", "::1"]);
-    relay = await startRelay(SHIPPED[kind].port, () => (env ? Number(new URL(env.server.wsUrl).port) : null));
-    env = await startE2E({
-      kind,
-      users: [{ user: "alice", password: "secret-alice" }],
-      as: "alice",
-      unconfigured: true,
-      serverOptions: { tls: { certFile: cert.certFile, keyFile: cert.keyFile } },
-      thunderbird: { xvfb: true, identities: [{ email: "alice@localhost", fullName: "Alice" }], trustCa: ca.certFile },
-    });
+    env = await stage(kind, dir, true);
   }, 90_000);
 
   afterAll(async () => {
     if (process.env.MOX_E2E_DUMP) console.log(env?.tb.events().map((e) => JSON.stringify(e)).join("\n"));
     await env?.stop();
-    await relay?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
