@@ -12,6 +12,7 @@ import { messengerResolver } from "../platform/dns-resolver.js";
 import { createSettingsStore } from "../platform/settings-store.js";
 import { testConnection } from "../xmpp/connection-test.js";
 import { findWebsocket } from "../xmpp/endpoint-probe.js";
+import { backoffDelay } from "../core/backoff.js";
 import { newResource, realScheduler, webCryptoSha1 } from "../xmpp/runtime.js";
 import { XmppSession } from "../xmpp/session.js";
 import { retractCapability } from "../xmpp/capability.js";
@@ -175,6 +176,14 @@ async function resourceName(): Promise<string> {
 /** No URL entered: host-meta, then the usual Prosody/ejabberd endpoints (src/xmpp/endpoint-probe.ts, ≤ 10 s). */
 const findEndpoint = (jid: string) => findWebsocket(jid.trim().split("@")[1]?.split("/")[0] ?? "", { fetchText, scheduler: realScheduler });
 
+/**
+ * Nothing found at login: look again later, in case the network was down rather than the server lacking a WebSocket
+ * (from the browser the two look alike). 30 s, doubling, at most every 30 min; any settings change looks at once.
+ */
+const DISCOVERY_RETRY = { baseMs: 30_000, capMs: 30 * 60_000, factor: 2 } as const;
+let discoveryRetry: ReturnType<typeof setTimeout> | null = null;
+let discoveryFailures = 0;
+
 async function websocketUrlFor(settings: Settings): Promise<{ url: string } | { reason: string }> {
   if (settings.websocketUrl) return { url: settings.websocketUrl };
   const found = await findEndpoint(settings.jid);
@@ -210,6 +219,8 @@ async function applySettings(): Promise<void> {
   const key = JSON.stringify([settings.enabled, settings.jid, settings.websocketUrl, settings.password, credentialsGeneration]);
   if (key === sessionKey) return;
   sessionKey = key;
+  if (discoveryRetry !== null) clearTimeout(discoveryRetry);
+  discoveryRetry = null;
   if (session) {
     const old = session;
     session = null;
@@ -235,7 +246,17 @@ async function applySettings(): Promise<void> {
   if (!settings.enabled) return publish({ state: "disconnected", reason: "switched off" });
   if (!settings.jid) return publish({ state: "disconnected", reason: "not configured" });
   const endpoint = await websocketUrlFor(settings);
-  if ("reason" in endpoint) return publish({ state: "error", reason: endpoint.reason });
+  if ("reason" in endpoint) {
+    discoveryFailures += 1;
+    const delay = backoffDelay(discoveryFailures, Math.random, DISCOVERY_RETRY);
+    sessionKey = ""; // so that the retry runs the whole path again
+    discoveryRetry = setTimeout(() => {
+      discoveryRetry = null;
+      void reconfigure();
+    }, delay);
+    return publish({ state: "error", reason: `${endpoint.reason}; looking again in ${Math.ceil(delay / 60_000)} min` });
+  }
+  discoveryFailures = 0;
   const url = endpoint.url;
 
   const sm = observeStreamManagement();
