@@ -15,7 +15,9 @@ import { options } from "../../scripts/build.mjs";
 // Issue 12 (hostile senders) added ~48 KiB of own code and no library: the linear MIME scan, the download URL policy
 // and slots, limits on unsolicited mail, the XEP-0191 block list, the roster and the block action: 479 KiB
 // (checked with an esbuild metafile: every new byte is src/). 500 KiB still catches postal-mime or any such pull-in.
-const BUDGET_BYTES = 500 * 1024;
+// Issue 13's first items (identities bound to the account, the endpoint search without a WebSocket URL, the protocol's
+// exact inline count and re-publish) brought it to 499 KiB, all src/ again.
+const BUDGET_BYTES = 530 * 1024;
 
 describe("the add-on bundle", async () => {
   const result = await build({ ...(options as object), write: false, sourcemap: false, metafile: true, logLevel: "silent" });
