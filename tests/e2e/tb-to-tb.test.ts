@@ -382,6 +382,10 @@ describe.skipIf(skipReason !== null)("Thunderbird → Thunderbird, both real", (
       // bob starts Thunderbird while his XMPP server is unreachable, and the SMTP copy of the last mail arrives.
       let tb = await launchThunderbird({ ...bobLaunch, runDir, managed: { ...bobLaunch.managed, websocketUrl: "ws://127.0.0.1:9/xmpp-websocket" } });
       try {
+        // The add-on's background must be running (it reports its first status once its settings are applied) before
+        // the mail arrives: the helper extension can be ready first, and a folder change before the add-on's listener
+        // exists is not seen (under load in CI the import beat it twice).
+        await tb.waitForEvent((e) => e.event === "status", 30_000);
         await tb.helper.command("importTo", { raw: first.smtp.raw.toString("utf8"), folder: "Inbox" }, 10_000);
         await tb.waitForEvent((e) => e.event === "smtp-copy-seen" && e.copyOf === first.xmppId, 10_000);
         expect(tb.events().some((e) => e.event === "mail-filed")).toBe(false);
