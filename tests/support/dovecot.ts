@@ -19,10 +19,17 @@ export interface DovecotOptions {
   /** user → password */
   readonly users: Record<string, string>;
   readonly readyTimeoutMs?: number;
+  /**
+   * Also accept mail by LMTP on a free loopback port (Debian's dovecot-lmtpd), as an MTA delivers it
+   * (tests/support/postfix.ts); recipients "user@any.domain" go to the user's INBOX.
+   */
+  readonly lmtp?: boolean;
 }
 
 export interface Dovecot {
   readonly port: number;
+  /** The LMTP port on 127.0.0.1 (only with `lmtp: true`, else null). */
+  readonly lmtpPort: number | null;
   readonly host: "127.0.0.1";
   readonly dir: string;
   /** The messages of a user's mailbox ("INBOX" or a folder name), read from the Maildir (new/ and cur/). */
@@ -33,6 +40,11 @@ export interface Dovecot {
 
 export function isDovecotAvailable(): boolean {
   return findOnPath("dovecot") !== null || existsSync("/usr/sbin/dovecot");
+}
+
+/** Debian's dovecot-lmtpd (for `lmtp: true`). */
+export function isDovecotLmtpAvailable(): boolean {
+  return isDovecotAvailable() && existsSync("/usr/lib/dovecot/lmtp");
 }
 
 function dovecotBinary(): string {
@@ -80,13 +92,14 @@ export async function startDovecot(options: DovecotOptions): Promise<Dovecot> {
       .join("\n") + "\n",
   );
   const port = await freePort();
+  const lmtpPort = options.lmtp ? await freePort() : null;
   const logFile = join(dir, "dovecot.log");
   const config = `
 base_dir = ${dir}/run
 state_dir = ${dir}/state
 log_path = ${logFile}
 info_log_path = ${logFile}
-protocols = imap
+protocols = imap${lmtpPort !== null ? " lmtp" : ""}
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
@@ -105,7 +118,7 @@ passdb {
 }
 userdb {
   driver = passwd-file
-  args = ${dir}/passwd
+  args = ${lmtpPort !== null ? "username_format=%n " : ""}${dir}/passwd
 }
 service imap-login {
   inet_listener imap {
@@ -116,7 +129,17 @@ service imap-login {
     port = 0
   }
 }
-service stats {
+${
+  lmtpPort !== null
+    ? `service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = ${lmtpPort}
+  }
+}
+`
+    : ""
+}service stats {
   unix_listener stats-reader {
     mode = 0666
   }
@@ -166,6 +189,7 @@ service stats {
   };
   return {
     port,
+    lmtpPort,
     host: "127.0.0.1",
     dir,
     messages,
