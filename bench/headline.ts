@@ -10,6 +10,7 @@
 // paths (an SMTP-bound Send is held too, for the decision). alice sends the SMTP mails from a second identity that is
 // not bound to her JID, so her add-on sends them by SMTP at once, as Thunderbird without the add-on would.
 //   npm run build && node --expose-gc scripts/run-ts.mjs bench/headline.ts [n10k] [n1m]     (default 20 and n10k/2)
+//   MOX_HEADLINE_LIMITS=off: without the server's shipped rate limit; MOX_HEADLINE_SERVER=ejabberd; MOX_BENCH_VERBOSE=1.
 // Needs root (the private Postfix), postfix and dovecot-lmtpd (scripts/setup.sh). Not part of bench:quick or CI.
 import { randomBytes } from "node:crypto";
 import { cpus } from "node:os";
@@ -23,6 +24,8 @@ const numbers = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number)
 const n10k = numbers[0] ?? 20;
 const n1m = numbers[1] ?? Math.max(1, Math.ceil(n10k / 2));
 const kind = (process.env.MOX_HEADLINE_SERVER ?? "prosody") as ServerKind;
+/** MOX_HEADLINE_LIMITS=off: the XMPP server without its shipped c2s rate limit (Prosody mod_limits, 10 kB/s). */
+const shippedLimits = process.env.MOX_HEADLINE_LIMITS !== "off";
 const why = e2eSkipReason() ?? postfixSkipReason() ?? (isDovecotLmtpAvailable() ? null : "dovecot-lmtpd not installed (scripts/setup.sh)");
 if (why) {
   console.error(`bench cannot run: ${why}`);
@@ -85,7 +88,7 @@ try {
     ],
     upload: true,
     uploadSizeLimit: 50 * 1024 * 1024,
-    shippedLimits: true,
+    shippedLimits,
   });
   const alice = await launchThunderbird({
     addonDir: DIST_DIR,
@@ -199,7 +202,7 @@ try {
   if (leaked.length > 0 || missing.length > 0) throw new Error(`IMAP server: ${leaked.length} XMPP mails there too, ${missing.length} SMTP mails not there once`);
 
   console.log("--- headline: Send → in the recipient's Thunderbird");
-  console.log(`machine: ${process.platform} ${process.arch}, ${cpus().length} CPUs, node ${process.version}, ${new Date().toISOString()}; XMPP server ${kind} (shipped limits)`);
+  console.log(`machine: ${process.platform} ${process.arch}, ${cpus().length} CPUs, node ${process.version}, ${new Date().toISOString()}; XMPP server ${kind} (${shippedLimits ? "shipped rate limits" : "no rate limit"})`);
   for (const r of results) console.log(r);
   console.log(`resolution of the SMTP path: one findMessages round trip, ${fmt(pollMs)}; the XMPP path ends at bob's add-on's "mail-filed" line`);
   console.log(`IMAP folder watched: ${imapFolderId("INBOX")}`);
