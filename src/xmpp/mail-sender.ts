@@ -4,11 +4,12 @@ import type { Element } from "@xmpp/xml";
 import type { Logger } from "../core/log.js";
 import { InlineBudget, SHIPPED_LIMIT_BUDGET, type InlineBudgetPolicy } from "../core/inline-budget.js";
 import type { Scheduler } from "../core/outbox.js";
+import { UploadEstimator } from "../core/upload-estimate.js";
 import { encodeBase64, SEAL_OVERHEAD_BYTES, sealPayload, sha256Base64 } from "../core/payload-crypto.js";
 import { buildMailStanza, inlineStanzaOctets, parseDeliveryReport, type MailEnvelope } from "./mail-stanza.js";
 import type { XmppSession } from "./session.js";
 import type { UploadAccess } from "./upload-access.js";
-import { discoverUploadService, requestSlot, uploadBytes, type UploadService } from "./upload.js";
+import { discoverUploadService, requestSlot, uploadBytes, UploadError, type UploadService } from "./upload.js";
 
 export type SendOutcome =
   /** The recipient's client filed it and said so: proof of delivery. */
@@ -62,6 +63,8 @@ export interface MailSenderDeps {
    * is discovered at the first large mail and tried.
    */
   readonly uploadAccess?: UploadAccess;
+  /** Learns the upload rate from each upload and judges whether the next one fits the hold (core/upload-estimate.ts). */
+  readonly uploadEstimator?: UploadEstimator;
 }
 
 /** How long a send waits for the login's upload check still running (it usually ended long before). */
@@ -85,10 +88,14 @@ export class MailSender {
   readonly #lateListeners = new Set<LateFailureListener>();
   #upload: Promise<UploadService | null> | null = null;
   #budget: InlineBudget | null = null;
+  readonly #estimator: UploadEstimator;
+  /** Bytes of uploads running now (they share the uplink). */
+  #uploading = 0;
   #unsubscribe: (() => void) | null = null;
 
   constructor(deps: MailSenderDeps) {
     this.#deps = deps;
+    this.#estimator = deps.uploadEstimator ?? new UploadEstimator();
   }
 
   start(): void {
@@ -151,12 +158,32 @@ export class MailSender {
     const size = copy.raw.length + SEAL_OVERHEAD_BYTES;
     if (service && (service.maxFileSize === null || size <= service.maxFileSize)) {
       const left = () => Math.max(1, deadline - this.#deps.scheduler.now());
+      // An upload that cannot end in time would time out at the deadline and the user would then wait for SMTP too:
+      // such a mail goes by SMTP at once (docs/performance.md, "Slow links").
+      const estimate = this.#estimator.estimateMs(size, this.#deps.scheduler.now(), this.#uploading);
+      if (!UploadEstimator.fits(estimate, left())) {
+        const { bytesPerSecond, learned } = this.#estimator.rate(this.#deps.scheduler.now());
+        const why = `upload of ${size} bytes would take ~${Math.round(estimate / 100) / 10} s at ${Math.round(bytesPerSecond / 1000)} kB/s (${learned ? "measured" : "assumed"}), more than the ${Math.round(left() / 100) / 10} s left`;
+        this.#deps.log.info("upload-too-slow-for-hold", { size, estimateMs: Math.round(estimate), bytesPerSecond: Math.round(bytesPerSecond), learned });
+        return { failed: `not deliverable over XMPP in time: ${why}` };
+      }
       const [sealed, slot] = await Promise.all([
         sealPayload(copy.raw, sha256),
         requestSlot(this.#deps.session, service, { filename: "mail.bin", size, contentType: "application/octet-stream" }, left()),
       ]);
       if (sealed.ciphertext.length !== size) throw new Error("encrypted size differs from the slot's");
-      await uploadBytes(slot, sealed.ciphertext, left(), this.#deps.fetchFn);
+      const upStart = this.#deps.scheduler.now();
+      this.#uploading += size;
+      try {
+        await uploadBytes(slot, sealed.ciphertext, left(), this.#deps.fetchFn);
+        this.#estimator.record(size, this.#deps.scheduler.now() - upStart, this.#deps.scheduler.now());
+      } catch (error) {
+        // Timed out: the rate was lower than this still, a bound worth learning. Other failures say nothing of the rate.
+        if (error instanceof UploadError && error.code === "timeout") this.#estimator.record(size, this.#deps.scheduler.now() - upStart, this.#deps.scheduler.now());
+        throw error;
+      } finally {
+        this.#uploading -= size;
+      }
       return {
         envelope: {
           ...base,
