@@ -5,6 +5,7 @@
 import { createLogger, type LogLevel } from "../core/log.js";
 import { STATUS_PORT, type AccountInput, type StatusPush } from "../core/messages.js";
 import { boundAddresses, DEFAULT_SETTINGS, validateSetting, type Settings } from "../core/settings.js";
+import { UploadEstimator } from "../core/upload-estimate.js";
 import type { SessionStatus } from "../core/status.js";
 import { createCredentialStore } from "../platform/credentials-store.js";
 import { browserProbes, fetchText } from "../platform/probes.js";
@@ -142,6 +143,8 @@ let session: XmppSession | null = null;
 let health: AccountHealth | null = null;
 /** The sending engine of the current session. */
 let mailSender: MailSender | null = null;
+/** The upload rate learned so far: the uplink is this machine's, so it outlives a login (core/upload-estimate.ts). */
+const uploadEstimator = new UploadEstimator();
 /** Whether the account's own upload host is reachable from here (checked at login and when host permissions change). */
 let uploadAccess: UploadAccess | null = null;
 let sessionKey = "";
@@ -287,7 +290,7 @@ async function applySettings(): Promise<void> {
   access.start();
   uploadAccess = access;
   // The receiving engine (file, then receipt), the sending engine, and telling others we accept mail, at every login.
-  const sender = new MailSender({ session: next, log, scheduler: realScheduler, uploadAccess: access });
+  const sender = new MailSender({ session: next, log, scheduler: realScheduler, uploadAccess: access, uploadEstimator });
   sender.start();
   sender.onLateFailure((id, to, reason) => log.warn("mail-bounced-after-accept", { id, to, reason }));
   mailSender = sender;
