@@ -9,7 +9,7 @@
 //   hold 20 s  the same with the longest hold the options allow
 // With the add-on the wait is deliver() (send-flow gives it the hold less 100 ms) plus SMTP when it did not prove
 // delivery ("filed"); building the MIME (the same with and without the add-on) is not counted.
-//   node --expose-gc scripts/run-ts.mjs bench/slow-link.ts [repetitions]
+//   node --expose-gc scripts/run-ts.mjs bench/slow-link.ts [repetitions] [largest size in bytes]
 import { connect } from "node:net";
 import { DEFAULT_UPLOAD_RATE_POLICY, UploadEstimator } from "../src/core/upload-estimate.js";
 import { MailSender } from "../src/xmpp/mail-sender.js";
@@ -21,13 +21,17 @@ import { ShapedLink, startShapedHttpRelay, startShapedTcpRelay, startShapedWsRel
 import { startSmtpSink } from "../tests/support/smtp.js";
 import "../tests/support/websocket-global.js";
 
-const reps = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 2);
-const SIZES: Array<[string, number]> = [
-  ["10 KB", 10_000],
-  ["1 MB", 1_000_000],
-  ["10 MB", 10_000_000],
-  ["25 MB", 25_000_000],
-];
+const numbers = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
+const reps = numbers[0] ?? 2;
+/** Second argument: the largest size to run, in bytes (default all). */
+const SIZES: Array<[string, number]> = (
+  [
+    ["10 KB", 10_000],
+    ["1 MB", 1_000_000],
+    ["10 MB", 10_000_000],
+    ["25 MB", 25_000_000],
+  ] as Array<[string, number]>
+).filter(([, size]) => size <= (numbers[1] ?? Number.POSITIVE_INFINITY));
 const UP = 1_250_000;
 const link = new ShapedLink({ upBytesPerSecond: UP, oneWayDelayMs: 25 });
 
@@ -106,7 +110,8 @@ try {
     const outcome = await sender.deliver({ to: "alice@localhost", raw, subject: "bench", fallbackBody: "x" }, holdMs - 100);
     const held = performance.now() - t0;
     if (outcome.status === "filed") return [held, `XMPP (${outcome.route})`];
-    const route = outcome.status === "failed" && /in time/.test(outcome.reason) ? "SMTP at once" : `SMTP after ${outcome.status}`;
+    const route =
+      outcome.status === "failed" && /in time/.test(outcome.reason) ? "SMTP at once" : `SMTP after ${outcome.status}${outcome.status === "failed" ? ` (${outcome.reason.slice(0, 80)})` : ""}`;
     return [held + (await smtpSend(smtp.port, raw)), route];
   };
   for (let r = 0; r < reps; r++) {
