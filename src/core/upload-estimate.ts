@@ -51,6 +51,11 @@ export const DEFAULT_UPLOAD_RATE_POLICY: UploadRatePolicy = {
 export const AFTER_UPLOAD_MIN_MS = 1_500;
 export const AFTER_UPLOAD_FACTOR = 0.5;
 
+/** The time kept after an upload estimated at `estimateMs` for the recipient's download, filing and receipt. */
+export function afterUploadMs(estimateMs: number): number {
+  return Math.max(AFTER_UPLOAD_MIN_MS, estimateMs * AFTER_UPLOAD_FACTOR);
+}
+
 export class UploadEstimator {
   /** Learned pace in ms per byte, or null before the first sample. */
   #pace: number | null = null;
@@ -84,7 +89,7 @@ export class UploadEstimator {
 
   /** Would an upload estimated at `estimateMs` leave time for delivery and the receipt within `leftMs`? */
   static fits(estimateMs: number, leftMs: number): boolean {
-    return estimateMs + Math.max(AFTER_UPLOAD_MIN_MS, estimateMs * AFTER_UPLOAD_FACTOR) <= leftMs;
+    return estimateMs + afterUploadMs(estimateMs) <= leftMs;
   }
 
   #currentPace(now: number): number {

@@ -4,7 +4,7 @@ import type { Element } from "@xmpp/xml";
 import type { Logger } from "../core/log.js";
 import { InlineBudget, SHIPPED_LIMIT_BUDGET, type InlineBudgetPolicy } from "../core/inline-budget.js";
 import type { Scheduler } from "../core/outbox.js";
-import { UploadEstimator } from "../core/upload-estimate.js";
+import { afterUploadMs, UploadEstimator } from "../core/upload-estimate.js";
 import { encodeBase64, SEAL_OVERHEAD_BYTES, sealPayload, sha256Base64 } from "../core/payload-crypto.js";
 import { buildMailStanza, inlineStanzaOctets, parseDeliveryReport, type MailEnvelope } from "./mail-stanza.js";
 import type { XmppSession } from "./session.js";
@@ -127,7 +127,7 @@ export class MailSender {
       const built = await this.#envelope(copy, id, sha256, deadline);
       if ("failed" in built) return { status: "failed", reason: built.failed };
       const { envelope, route } = built;
-      return await this.#send(envelope, route, started, deadline);
+      return await this.#send(envelope, route, started, deadline, built.downloadMs ?? 0);
     } catch (error) {
       log.warn("mail-send-failed", { to: copy.to, id, error });
       return { status: "failed", reason: error instanceof Error ? error.message : "send failed" };
@@ -139,7 +139,7 @@ export class MailSender {
     id: string,
     sha256: string,
     deadline: number,
-  ): Promise<{ envelope: MailEnvelope; route: "inline" | "external" } | { failed: string }> {
+  ): Promise<{ envelope: MailEnvelope; route: "inline" | "external"; downloadMs?: number } | { failed: string }> {
     const policy = this.#deps.sizePolicy ?? DEFAULT_SIZE_POLICY;
     const base = { to: copy.to, id, subject: copy.subject, fallbackBody: copy.fallbackBody, size: copy.raw.length, sha256 };
     const inlineStanza = inlineStanzaOctets(base);
@@ -190,6 +190,8 @@ export class MailSender {
           payload: { external: { url: slot.getUrl, size: sealed.ciphertext.length, cipher: "aes-256-gcm", key: sealed.key, iv: sealed.iv } },
         },
         route: "external",
+        // The recipient downloads it before it can say "filed": the time the estimate kept for that (fits()).
+        downloadMs: afterUploadMs(estimate),
       };
     }
     if (inlineStanza <= policy.inlineFallbackMaxBytes) return inline();
@@ -227,7 +229,7 @@ export class MailSender {
     return found;
   }
 
-  #send(envelope: MailEnvelope, route: "inline" | "external", started: number, deadline: number): Promise<SendOutcome> {
+  #send(envelope: MailEnvelope, route: "inline" | "external", started: number, deadline: number, downloadMs: number): Promise<SendOutcome> {
     const { scheduler, session } = this.#deps;
     return new Promise<SendOutcome>((resolve) => {
       let acked = false;
@@ -252,7 +254,8 @@ export class MailSender {
         if (outcome.status === "acked" || outcome.status === "unconfirmed") {
           acked = outcome.status === "acked";
           // Give an online recipient a moment to file it; then "accepted" (like an SMTP relay taking the mail).
-          const grace = Math.min(this.#deps.filedGraceMs ?? 3_000, Math.max(1, deadline - scheduler.now()));
+          // An external copy: at least the time kept for the recipient's download (a large mail takes longer than 3 s).
+          const grace = Math.min(Math.max(this.#deps.filedGraceMs ?? 3_000, downloadMs), Math.max(1, deadline - scheduler.now()));
           if (timer !== null) scheduler.clearTimeout(timer);
           timer = scheduler.setTimeout(
             () => settle(acked ? { status: "accepted", millis: millis(), route } : { status: "timeout", sent: true }),

@@ -78,7 +78,7 @@ describe.each(testServers())("large mail over a shaped home link on %s", (kind) 
     const t0 = performance.now();
     const outcome = await sender.deliver(copy(mailOfSize(10_000_000)), hold);
     const ms = performance.now() - t0;
-    expect(outcome, `${Math.round(ms)} ms`).toMatchObject({ status: "filed", route: "external" });
+    expect(outcome, `${Math.round(ms)} ms: ${JSON.stringify(outcome)}`).toMatchObject({ status: "filed", route: "external" });
     expect(ms).toBeGreaterThan((10_000_000 / UP) * 1000);
     expect(ms).toBeLessThan(hold);
     expect(alice.filed.length).toBe(alice.arrived.length);

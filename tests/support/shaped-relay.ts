@@ -120,7 +120,9 @@ export async function startShapedHttpRelay(link: ShapedLink): Promise<HttpRelay>
     const target = new URL(String(req.headers[TARGET_HEADER] ?? ""));
     const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: target.host };
     delete headers[TARGET_HEADER];
-    const out = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers }, (answer) => {
+    // A fresh connection per request: a pooled keep-alive connection the server closed meanwhile would fail the
+    // request ("socket hang up"), a relay artefact the sender would see as an upload failure.
+    const out = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: false }, (answer) => {
       link.down(() => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.on("data", (data: Buffer) => link.down(() => res.write(data)));
