@@ -29,7 +29,7 @@ export interface UploadRatePolicy {
 
 /**
  * 6 Mbit/s until measured, below the ~10 Mbit/s of a typical home uplink; with the margins of `fits` a first upload
- * is tried within the default 8 s hold up to ~3.5 MB. An upload wrongly judged too slow only costs an SMTP send the
+ * is tried within the default 8 s hold up to ~3.8 MB. An upload wrongly judged too slow only costs an SMTP send the
  * user would have had without the add-on; one wrongly judged fast costs one double wait, and its timeout teaches the
  * true rate at once.
  */
@@ -39,16 +39,19 @@ export const DEFAULT_UPLOAD_RATE_POLICY: UploadRatePolicy = {
   maxBytesPerSecond: 125_000_000,
   minSampleBytes: 128 * 1024,
   halfLifeMs: 30 * 60_000,
-  overheadMs: 500,
+  overheadMs: 300,
   sampleWeight: 0.5,
 };
 
 /**
  * After the upload, the hold must still cover the stanza, the recipient's download and filing, and the receipt
  * ("filed" is the only proof; "accepted" also sends the SMTP copy). The download is not measured here; it is taken as
- * half the upload (downlinks are rarely slower than uplinks) and at least this much.
+ * half the upload (downlinks are rarely slower than uplinks) and at least this much: the stanza's way, the recipient's
+ * GET and import (~0.1–0.3 s in Thunderbird) and the receipt's way back, a few round trips of a home link. A larger floor
+ * (1.5 s was tried) keeps every upload out of a short hold (1–2 s) however small the mail, which is not what the
+ * estimate is for: it stops the uploads whose own transfer time cannot fit.
  */
-export const AFTER_UPLOAD_MIN_MS = 1_500;
+export const AFTER_UPLOAD_MIN_MS = 500;
 export const AFTER_UPLOAD_FACTOR = 0.5;
 
 /** The time kept after an upload estimated at `estimateMs` for the recipient's download, filing and receipt. */

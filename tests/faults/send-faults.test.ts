@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OutgoingMail } from "../../src/core/mime/compose-input.js";
 import { SendFlow, type SendRequest, type SendResult } from "../../src/core/send-flow.js";
+import { DEFAULT_UPLOAD_RATE_POLICY, UploadEstimator } from "../../src/core/upload-estimate.js";
 import { MailSender } from "../../src/xmpp/mail-sender.js";
 import { fallbackBody } from "../../src/xmpp/mail-stanza.js";
 import { realScheduler } from "../../src/xmpp/runtime.js";
@@ -105,7 +106,10 @@ describe.skipIf(!isProsodyAvailable())(`fault injection on the send path (${FAUL
       }
       return fetch(input, init);
     };
-    sender = new MailSender({ session: alice, log: quietLog, scheduler: realScheduler, filedGraceMs: 600, fetchFn });
+    // The link here is loopback; the shipped estimator assumes an unknown home uplink (6 Mbit/s) until it has measured
+    // one, which would keep the first 700 kB upload out of this suite's short 2 s hold.
+    const uploadEstimator = new UploadEstimator({ ...DEFAULT_UPLOAD_RATE_POLICY, defaultBytesPerSecond: 50_000_000 });
+    sender = new MailSender({ session: alice, log: quietLog, scheduler: realScheduler, filedGraceMs: 600, fetchFn, uploadEstimator });
     sender.start();
     flow = new SendFlow({
       scheduler: realScheduler,

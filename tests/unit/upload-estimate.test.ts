@@ -86,6 +86,13 @@ describe("UploadEstimator", () => {
     expect(UploadEstimator.fits(10_000, 15_000)).toBe(true);
   });
 
+  it("a small upload fits even a short hold (1–2 s): the estimate stops uploads whose transfer cannot fit, not all", () => {
+    const e = new UploadEstimator();
+    expect(UploadEstimator.fits(e.estimateMs(13_000, 0), 900)).toBe(true);
+    expect(UploadEstimator.fits(e.estimateMs(100_000, 0), 1_900)).toBe(true);
+    expect(UploadEstimator.fits(e.estimateMs(2 * MB, 0), 1_900)).toBe(false);
+  });
+
   it("refuses a policy that would divide by zero", () => {
     expect(() => new UploadEstimator({ ...policy, defaultBytesPerSecond: 0 })).toThrow();
     expect(() => new UploadEstimator({ ...policy, sampleWeight: 0 })).toThrow();
