@@ -4,6 +4,7 @@ import type { DeliveryRecord } from "./send-flow.js";
 import type { Settings } from "./settings.js";
 import { describeLimitation } from "./limitations.js";
 import { limitationsOf, type SessionStatus } from "./status.js";
+import { jidDomain } from "./jid.js";
 
 export interface DiagnosticInput {
   readonly addonVersion: string;
@@ -30,7 +31,7 @@ function tally(values: Iterable<string>): string {
 function statusLine(status: SessionStatus): string {
   switch (status.state) {
     case "online":
-      return `online (domain ${status.jid.split("@")[1]?.split("/")[0] ?? "?"})`;
+      return `online (domain ${jidDomain(status.jid) || "?"})`;
     case "connecting":
       return `connecting (attempt ${status.attempt})`;
     case "error":
@@ -55,7 +56,7 @@ function limitationLines(status: SessionStatus, now: Date): string[] {
 
 export function diagnosticReport(input: DiagnosticInput): string {
   const { settings, entries } = input;
-  const domain = settings.jid.split("@")[1]?.split("/")[0] ?? "";
+  const domain = jidDomain(settings.jid);
   const lines = [
     "Mail over XMPP — diagnostic report (no addresses, subjects, content or passwords)",
     `created: ${input.now.toISOString()}`,

@@ -6,6 +6,7 @@
 // message or a log line, and the UI turns each code into a localized sentence.
 import type { LogLevel } from "./log.js";
 import { STRANGER_MAX_KIB_MAX, STRANGER_PER_DAY_MAX, STRANGER_PER_HOUR_MAX } from "./stranger-policy.js";
+import { bareJidKey } from "./jid.js";
 
 export interface Settings {
   /** Master switch: when false, every mail goes out by SMTP as if the add-on were not installed. */
@@ -381,7 +382,7 @@ export function parseXmppIdentities(value: string): string[] | null {
  * without any set-up) and those the user or the policy bound in xmppIdentities. Empty when no JID is configured.
  */
 export function boundAddresses(settings: Pick<Settings, "jid" | "xmppIdentities">): string[] {
-  const bare = settings.jid.split("/")[0]!.toLowerCase();
+  const bare = bareJidKey(settings.jid);
   if (bare === "") return [];
   const listed = parseXmppIdentities(settings.xmppIdentities) ?? [];
   return [bare, ...listed.filter((a) => a !== bare)];

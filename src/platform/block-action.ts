@@ -11,7 +11,7 @@
 // Moving uses only the permissions the add-on already has: a copy is imported into Junk, then the original deleted
 // (a crash in between leaves two copies, never none).
 import type { Logger } from "../core/log.js";
-import { bareJid, type BlockMode } from "../xmpp/blocklist.js";
+import { checkedBareJid, type BlockMode } from "../xmpp/blocklist.js";
 import { INBOX_FOLDER, UNVERIFIED_FOLDER } from "./mail-folder.js";
 
 type Folder = messenger.folders.MailFolder;
@@ -33,7 +33,7 @@ export function traceSender(values: readonly string[] | undefined): string | nul
   // Exactly one: the receiver renames any the sender wrote, so a second one means the mail was not filed by us.
   if (!values || values.length !== 1) return null;
   const m = /(?:^|;)\s*from=([^;\s]{1,3071})\s*(?:;|$)/.exec(values[0]!);
-  return m ? bareJid(m[1]!) : null;
+  return m ? checkedBareJid(m[1]!) : null;
 }
 
 async function isAddonFolder(folder: Folder | undefined): Promise<boolean> {

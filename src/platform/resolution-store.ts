@@ -4,6 +4,7 @@
 // storage is validated; the stores are bounded.
 import { emailKey, isAddressItself, isValidBareJid, MAX_LEARNED_CANDIDATES, type LearnedMapping, type ResolutionData } from "../core/resolve.js";
 import { parseXmppDomains } from "../core/settings.js";
+import { jidDomain } from "../core/jid.js";
 
 const MAPPINGS = "mappings";
 const LEARNED = "learnedMappings";
@@ -103,7 +104,7 @@ export function createResolutionStore() {
     },
     /** Everything resolution needs, from memory. */
     data(addressBook: ReadonlyMap<string, readonly string[]>, settings: { jid: string; xmppDomains: string }): ResolutionData {
-      const own = settings.jid.split("/")[0]!.split("@")[1] ?? "";
+      const own = jidDomain(settings.jid);
       const listed = parseXmppDomains(settings.xmppDomains) ?? [];
       return { explicit, addressBook, xmppDomains: listed.length > 0 ? listed : own ? [own] : [], learned, verifiedSenders: verified };
     },

@@ -13,6 +13,7 @@ import { isValidBareJid } from "../core/resolve.js";
 import type { Logger } from "../core/log.js";
 import type { KeyValueStore } from "./receiver.js";
 import type { XmppSession } from "./session.js";
+import { jidDomain } from "../core/jid.js";
 
 export const NS_BLOCKING = "urn:xmpp:blocking";
 /** Most JIDs kept (server list as read, or local list); a longer server list is cut, and the cut logged. */
@@ -30,8 +31,8 @@ export interface BlockListDeps {
   readonly timeoutMs?: number;
 }
 
-/** A bare JID, lower case, or null when it is not one. */
-export function bareJid(jid: string): string | null {
+/** A bare JID, lower case, or null when it is not one (parsed and checked; core/jid.ts only splits). */
+export function checkedBareJid(jid: string): string | null {
   if (jid.length === 0 || jid.length > JID_MAX) return null;
   try {
     const j = jidParse(jid);
@@ -109,7 +110,7 @@ export class BlockList {
         log.warn("blocklist-cut", { kept: BLOCKLIST_MAX, listed: items.length });
         break;
       }
-      const jid = bareJid(String(item.attrs.jid ?? ""));
+      const jid = checkedBareJid(String(item.attrs.jid ?? ""));
       if (jid) next.add(jid);
     }
     this.#server = next;
@@ -138,15 +139,15 @@ export class BlockList {
    * as XEP-0191 §3.5 has the server do.
    */
   isBlocked(jid: string): boolean {
-    const bare = bareJid(jid);
+    const bare = checkedBareJid(jid);
     if (!bare) return false;
-    const domain = bare.slice(bare.lastIndexOf("@") + 1);
+    const domain = jidDomain(bare);
     return this.#server.has(bare) || this.#local.has(bare) || this.#server.has(domain) || this.#local.has(domain);
   }
 
   /** Blocks a JID: on the server when it offers blocking (also kept locally until it confirms), else locally. */
   async block(jid: string): Promise<BlockMode> {
-    const bare = bareJid(jid);
+    const bare = checkedBareJid(jid);
     if (!bare) throw new Error("not a JID");
     await this.#loadLocal();
     if (this.#mode === "unknown" && this.#deps.session.status.state === "online") await this.sync().catch(() => undefined);
@@ -185,7 +186,7 @@ export class BlockList {
       (saved) => {
         if (!Array.isArray(saved)) return;
         for (const j of saved.slice(-BLOCKLIST_MAX)) {
-          const bare = typeof j === "string" ? bareJid(j) : null;
+          const bare = typeof j === "string" ? checkedBareJid(j) : null;
           if (bare) this.#local.add(bare);
         }
       },
@@ -200,7 +201,7 @@ export class BlockList {
     if (!block && !unblock) return;
     const jids = (block ?? unblock)!
       .getChildren("item")
-      .map((i) => bareJid(String(i.attrs.jid ?? "")))
+      .map((i) => checkedBareJid(String(i.attrs.jid ?? "")))
       .filter((j): j is string => j !== null);
     if (block) {
       for (const jid of jids) if (this.#server.size < BLOCKLIST_MAX) this.#server.add(jid);

@@ -10,6 +10,7 @@ import xml, { type Element } from "@xmpp/xml";
 import { NS_DISCO_INFO } from "../core/caps.js";
 import { NS_MAIL } from "../core/protocol.js";
 import type { XmppSession } from "./session.js";
+import { bareJid } from "../core/jid.js";
 
 export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 const NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner";
@@ -323,7 +324,7 @@ export function describeError(error: unknown): string {
 function ownBareJid(session: XmppSession): string {
   const jid = session.jid;
   if (!jid) throw new Error("not online");
-  return jid.split("/")[0]!;
+  return bareJid(jid);
 }
 
 function isStanzaError(error: unknown): error is StanzaErrorLike {

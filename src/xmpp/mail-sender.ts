@@ -10,6 +10,7 @@ import { buildMailStanza, inlineStanzaOctets, parseDeliveryReport, type MailEnve
 import type { XmppSession } from "./session.js";
 import type { UploadAccess } from "./upload-access.js";
 import { discoverUploadService, requestSlot, uploadBytes, UploadError, type UploadService } from "./upload.js";
+import { jidDomain } from "../core/jid.js";
 
 export type SendOutcome =
   /** The recipient's client filed it and said so: proof of delivery. */
@@ -216,7 +217,7 @@ export class MailSender {
   }
 
   #uploadService(timeoutMs: number): Promise<UploadService | null> {
-    const domain = this.#deps.session.jid?.split("@")[1]?.split("/")[0];
+    const domain = this.#deps.session.jid && jidDomain(this.#deps.session.jid);
     if (!domain) return Promise.resolve(null);
     const found =
       this.#upload ??

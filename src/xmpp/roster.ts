@@ -3,7 +3,7 @@
 // ROSTER_MAX; nothing on the send path waits for it (until it is read, no one counts as a roster contact).
 import xml, { type Element } from "@xmpp/xml";
 import type { Logger } from "../core/log.js";
-import { bareJid } from "./blocklist.js";
+import { checkedBareJid } from "./blocklist.js";
 import type { XmppSession } from "./session.js";
 
 const NS_ROSTER = "jabber:iq:roster";
@@ -34,7 +34,7 @@ export class Roster {
   }
 
   has(jid: string): boolean {
-    const bare = bareJid(jid);
+    const bare = checkedBareJid(jid);
     return bare !== null && this.#jids.has(bare);
   }
 
@@ -54,7 +54,7 @@ export class Roster {
     const next = new Set<string>();
     for (const item of reply.getChild("query", NS_ROSTER)?.getChildren("item") ?? []) {
       if (next.size >= ROSTER_MAX) break;
-      const jid = bareJid(String(item.attrs.jid ?? ""));
+      const jid = checkedBareJid(String(item.attrs.jid ?? ""));
       if (jid && item.attrs.subscription !== "remove") next.add(jid);
     }
     this.#jids = next;
@@ -66,7 +66,7 @@ export class Roster {
   #onPush(iq: Element): void {
     if (this.#duringLoad && this.#duringLoad.length < 100) this.#duringLoad.push(iq);
     for (const item of iq.getChild("query", NS_ROSTER)?.getChildren("item") ?? []) {
-      const jid = bareJid(String(item.attrs.jid ?? ""));
+      const jid = checkedBareJid(String(item.attrs.jid ?? ""));
       if (!jid) continue;
       if (item.attrs.subscription === "remove") this.#jids.delete(jid);
       else if (this.#jids.size < ROSTER_MAX) this.#jids.add(jid);

@@ -11,6 +11,7 @@ import { createXmppClient } from "./client.js";
 import { DEFAULT_SIZE_POLICY, type SizePolicy } from "./mail-sender.js";
 import type { XmppSession } from "./session.js";
 import { discoverUploadService } from "./upload.js";
+import { bareJid, jidDomain } from "../core/jid.js";
 
 export const NS_MAM = "urn:xmpp:mam:2";
 
@@ -25,8 +26,8 @@ export async function detectServerFeatures(session: XmppSession, opts: DetectOpt
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const full = session.jid;
   if (!full) return {};
-  const bare = full.split("/")[0]!;
-  const domain = bare.split("@")[1]!;
+  const bare = bareJid(full);
+  const domain = jidDomain(full);
   const [account, server, upload] = await Promise.all([
     discoInfo(session, bare, timeoutMs),
     discoInfo(session, domain, timeoutMs),

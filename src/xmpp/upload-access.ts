@@ -11,6 +11,7 @@ import type { Limitation, UploadBlock } from "../core/limitations.js";
 import type { Logger } from "../core/log.js";
 import type { XmppSession } from "./session.js";
 import { discoverUploadService, probeCrossOrigin, requestSlot, uploadOriginPattern, type UploadService, type UploadSlot } from "./upload.js";
+import { jidDomain } from "../core/jid.js";
 
 export type UploadAccessState =
   /** Not checked yet in this session, or the check is running. */
@@ -132,7 +133,7 @@ export class UploadAccess {
   async #locate(timeoutMs: number): Promise<{ service: UploadService; slot: UploadSlot } | null> {
     const { session } = this.#deps;
     const deadline = Date.now() + timeoutMs;
-    const domain = session.jid?.split("@")[1]?.split("/")[0];
+    const domain = session.jid && jidDomain(session.jid);
     if (!domain) throw new Error("not online");
     const service = await discoverUploadService(session, domain, timeoutMs);
     if (!service) return null;

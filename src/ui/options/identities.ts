@@ -1,6 +1,7 @@
 // The options page's list of the user's identities with a checkbox each: which ones send over XMPP (the setting
 // xmppIdentities). Pure: accounts as Thunderbird lists them in, rows and the new setting value out.
 import { parseXmppIdentities } from "../../core/settings.js";
+import { bareJidKey } from "../../core/jid.js";
 
 export interface IdentityRow {
   /** The address, lower case (as compared with the mail's From). */
@@ -23,7 +24,7 @@ const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 1)}…`
 
 /** One row per distinct identity address (in account order), then the listed addresses no identity has. */
 export function identityRows(accounts: readonly AccountLike[], settings: { readonly jid: string; readonly xmppIdentities: string }): IdentityRow[] {
-  const jid = settings.jid.split("/")[0]!.toLowerCase();
+  const jid = bareJidKey(settings.jid);
   const listed = parseXmppIdentities(settings.xmppIdentities) ?? [];
   const rows: IdentityRow[] = [];
   const seen = new Set<string>();
@@ -56,7 +57,7 @@ export function identityRows(accounts: readonly AccountLike[], settings: { reado
  * order. The JID's own address is never written (it always sends); an unreadable current value starts empty.
  */
 export function toggleIdentity(value: string, address: string, on: boolean, jid: string): string {
-  const own = jid.split("/")[0]!.toLowerCase();
+  const own = bareJidKey(jid);
   const wanted = address.trim().toLowerCase();
   const list = (parseXmppIdentities(value) ?? []).filter((a) => a !== wanted && a !== own);
   if (on && wanted !== own) list.push(wanted);

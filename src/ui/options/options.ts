@@ -37,6 +37,7 @@ import {
   type FolderChoice,
   type Text,
 } from "./present.js";
+import { jidDomain } from "../../core/jid.js";
 
 function byId<T extends HTMLElement>(id: string, type: { new (): T; prototype: T }): T {
   const element = document.getElementById(id);
@@ -357,7 +358,7 @@ async function discover(): Promise<void> {
   const reply = parseDiscoverReply(await request("discoverWebsocket", { jid: account.jid }));
   if (reply === null) return showResult("error", { key: "invalidReply" });
   if ("error" in reply) {
-    const shown = discoverFailureText(reply, account.jid.split("@")[1]?.split("/")[0] ?? "");
+    const shown = discoverFailureText(reply, jidDomain(account.jid));
     return showResult("error", shown.text, shown.detail);
   }
   // What a server announces is checked like anything the user types: wss://, or ws:// only on loopback.
@@ -448,7 +449,7 @@ for (const key of Object.keys(controls) as SettingKey[]) {
 function askDiscoveryPermission(always: boolean): Promise<boolean> {
   if (!always && controls.websocketUrl.value.trim() !== "") return Promise.resolve(false);
   const jid = controls.jid.value.trim();
-  const domain = jid.split("@")[1]?.split("/")[0]?.toLowerCase() ?? "";
+  const domain = jidDomain(jid).toLowerCase();
   if (validateSetting("jid", jid).ok === false || domain === "" || isLoopbackDomain(domain)) return Promise.resolve(false);
   return messenger.permissions.request({ origins: [`https://${domain}/*`] }).catch(() => false);
 }
