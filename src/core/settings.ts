@@ -7,6 +7,7 @@
 import type { LogLevel } from "./log.js";
 import { STRANGER_MAX_KIB_MAX, STRANGER_PER_DAY_MAX, STRANGER_PER_HOUR_MAX } from "./stranger-policy.js";
 import { bareJidKey } from "./jid.js";
+import { DOTTED_QUAD, HOST_FORBIDDEN, isLoopbackHost } from "./host.js";
 
 export interface Settings {
   /** Master switch: when false, every mail goes out by SMTP as if the add-on were not installed. */
@@ -164,47 +165,15 @@ export function isSettingKey(key: string): key is SettingKey {
 // Whitespace (any Unicode White_Space) and control characters.
 const WHITESPACE_OR_CONTROL = /[\s\p{Cc}]/u;
 const CONTROL = /\p{Cc}/u;
-const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const HOST_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Characters RFC 7622 §3.3.1 forbids in a localpart. */
 const LOCALPART_FORBIDDEN = /["&'/:<>@]/;
-/** Characters that would change the meaning of a host when it is put into a URL. */
-const HOST_FORBIDDEN = /[\s\p{Cc}%/?#@\\:[\]]/u;
 
 const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
 
 function isCanonicalIPv4(s: string): boolean {
   const m = DOTTED_QUAD.exec(s);
   return m !== null && m.slice(1).every((octet) => Number(octet) <= 255 && (octet === "0" || !octet.startsWith("0")));
-}
-
-/**
- * Is `host` (a bare host name or address, as in URL.hostname) this machine? True for `localhost`,
- * 127.0.0.0/8 and ::1, in any spelling the WHATWG URL parser (which the WebSocket uses) maps to them.
- * Anything with a port, a path, user info or whitespace is not a bare host and gives false.
- */
-export function isLoopbackHost(host: string): boolean {
-  if (host.length === 0 || host.length > 255) return false;
-  const h = host.toLowerCase();
-  if (h === "localhost") return true;
-  const inner = h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1) : h;
-  if (inner.includes(":")) {
-    if (!/^[0-9a-f:.]+$/.test(inner)) return false;
-    try {
-      return new URL(`http://[${inner}]/`).hostname === "[::1]";
-    } catch {
-      return false;
-    }
-  }
-  if (HOST_FORBIDDEN.test(h)) return false;
-  let parsed: string;
-  try {
-    parsed = new URL(`http://${h}/`).hostname;
-  } catch {
-    return false;
-  }
-  const m = DOTTED_QUAD.exec(parsed);
-  return m !== null && m[1] === "127";
 }
 
 function validateDomainpart(domain: string): boolean {

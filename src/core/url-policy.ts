@@ -3,6 +3,8 @@
 // Thunderbird, node:dns in tests). The aim is that a sender cannot make the receiver send a request into the user's
 // own network (loopback, LAN, link-local metadata services, unique-local IPv6) or to anything but a public HTTPS host.
 
+import { isLoopbackHost } from "./host.js";
+
 /** What an IP address is; everything but "public" is refused for a download (loopback only in a local test setup). */
 export type AddressClass =
   | "public"
@@ -59,7 +61,7 @@ export function checkDownloadUrl(url: string, options: UrlPolicyOptions): UrlVer
   if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return { ok: false, why: `scheme ${parsed.protocol} not allowed` };
   const host = parsed.hostname.toLowerCase();
   const literal = ipLiteral(host);
-  if (options.allowLoopback && (host === "localhost" || (literal !== null && classifyAddress(literal) === "loopback"))) {
+  if (options.allowLoopback && isLoopbackHost(host)) {
     return { ok: true, href: parsed.href, resolve: null };
   }
   if (parsed.protocol !== "https:") return { ok: false, why: "only https:// is allowed" };
@@ -89,20 +91,6 @@ export function checkAddresses(addresses: readonly string[], options: UrlPolicyO
     return { ok: false, why: `resolves to a ${kind} address (${address})` };
   }
   return { ok: true };
-}
-
-/** Is the WebSocket URL of the account on loopback (a local test server)? */
-export function isLoopbackUrl(url: string): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return false;
-  }
-  const host = parsed.hostname.toLowerCase();
-  if (host === "localhost") return true;
-  const literal = ipLiteral(host);
-  return literal !== null && classifyAddress(literal) === "loopback";
 }
 
 /** The address in a URL hostname that is an IP literal (dotted IPv4 or bracketed IPv6), else null. */

@@ -9,7 +9,7 @@
 // - ejabberd's shipped ejabberd.yml: listener 5443, `tls: true`, `request_handlers: /ws: ejabberd_http_ws`; its 5280
 //   listener serves only /admin and ACME, so it is not tried.
 // - Many providers serve XMPP on a separate `xmpp.<domain>` host (the SRV target), so every shape is tried there too.
-import { isLoopbackHost } from "./settings.js";
+import { isLoopbackHost } from "./host.js";
 
 /** One place a server's WebSocket is commonly found: port and path, on the domain or on xmpp.<domain>. */
 export interface EndpointShape {

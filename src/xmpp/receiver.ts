@@ -11,7 +11,7 @@ import { DEFAULT_SLOT_LIMITS, DownloadSlots, SlotsFullError, type SlotLimits } f
 import { decodeBase64StrictSliced, openPayload, sha256Base64 } from "../core/payload-crypto.js";
 import { checkSender, DedupeSet, messageIdKey, neutralizeTraceHeaders, originKey, prependHeader, traceHeader } from "../core/receive-rules.js";
 import { buildFiledReceipt, buildRejection, DEFAULT_MAIL_LIMITS, parseMailStanza, type IncomingMail, type MailLimits, type MailRejectReason } from "./mail-stanza.js";
-import { isLoopbackUrl } from "../core/url-policy.js";
+import { isLoopbackUrl } from "../core/host.js";
 import type { XmppSession } from "./session.js";
 import { checkDownloadTarget, downloadBytes, type DownloadPolicy, type HostResolver } from "./upload.js";
 

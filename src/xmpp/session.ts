@@ -15,6 +15,7 @@ import { CAPS_NODE, NS_CARBONS } from "../core/protocol.js";
 import type { SessionStatus } from "../core/status.js";
 import { createXmppClient, type XmppClientParts } from "./client.js";
 import { ScramNeedsPasswordError, ScramServerSignatureError, type ScramKeys, type ScramMechanism } from "./scram.js";
+import { isLoopbackUrl } from "../core/host.js";
 
 export type CarbonsState = "enabled" | "unsupported" | "unknown";
 
@@ -598,15 +599,6 @@ export function isReplyFrom(from: string | undefined, to: string | undefined, ow
   const ownBare = own.bare().toString();
   if (to !== undefined && !sameJid(to, ownBare)) return from !== undefined && sameJid(from, to);
   return from === undefined || sameJid(from, ownBare) || sameJid(from, ownFullJid) || sameJid(from, own.domain);
-}
-
-function isLoopbackUrl(url: string): boolean {
-  try {
-    const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
-    return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-  } catch {
-    return false;
-  }
 }
 
 function isAuthFailure(error: unknown): boolean {

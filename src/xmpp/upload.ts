@@ -5,6 +5,7 @@ import xml, { type Element } from "@xmpp/xml";
 import { NS_DISCO_INFO } from "../core/caps.js";
 import { checkAddresses, checkDownloadUrl } from "../core/url-policy.js";
 import type { XmppSession } from "./session.js";
+import { isLoopbackHost } from "../core/host.js";
 
 export const NS_UPLOAD = "urn:xmpp:http:upload:0";
 const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
@@ -199,12 +200,6 @@ function parseSlot(reply: Element): UploadSlot {
 
 // ---------------------------------------------------------------------------------------------------------------
 // HTTP
-
-/** True for hosts that never leave this machine: 127.0.0.0/8, ::1, localhost. (`hostname` as URL parsed it.) */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.toLowerCase();
-  return host === "localhost" || host === "[::1]" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
 
 /** Parses `url` and requires https:, or http: to a loopback host; returns the normalised URL. Throws insecure-url. */
 function checkedUrl(url: string): string {

@@ -38,6 +38,7 @@ import {
   type Text,
 } from "./present.js";
 import { jidDomain } from "../../core/jid.js";
+import { isLocalhostName } from "../../core/host.js";
 
 function byId<T extends HTMLElement>(id: string, type: { new (): T; prototype: T }): T {
   const element = document.getElementById(id);
@@ -450,10 +451,9 @@ function askDiscoveryPermission(always: boolean): Promise<boolean> {
   if (!always && controls.websocketUrl.value.trim() !== "") return Promise.resolve(false);
   const jid = controls.jid.value.trim();
   const domain = jidDomain(jid).toLowerCase();
-  if (validateSetting("jid", jid).ok === false || domain === "" || isLoopbackDomain(domain)) return Promise.resolve(false);
+  if (validateSetting("jid", jid).ok === false || domain === "" || isLocalhostName(domain)) return Promise.resolve(false);
   return messenger.permissions.request({ origins: [`https://${domain}/*`] }).catch(() => false);
 }
-const isLoopbackDomain = (domain: string) => domain === "localhost" || domain.endsWith(".localhost");
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
