@@ -1,0 +1,68 @@
+// The send path's wiring: the SendFlow (core/send-flow.ts) with its configuration from the settings, the capability
+// answers (cached, asked over the current session), delivery through the current MailSender, and the Send log.
+import type { Logger } from "../core/log.js";
+import { bareJid } from "../core/jid.js";
+import { boundAddresses } from "../core/settings.js";
+import { SendFlow, type CopyOutcome, type DeliveryRecord } from "../core/send-flow.js";
+import type { AddressIndex } from "../platform/address-index.js";
+import type { CapabilityStore } from "../platform/capability-store.js";
+import type { ResolutionStore } from "../platform/resolution-store.js";
+import { queryCapability } from "../xmpp/capability.js";
+import { fallbackBody } from "../xmpp/mail-stanza.js";
+import { realScheduler } from "../xmpp/runtime.js";
+import type { StrangerGate } from "../xmpp/stranger-gate.js";
+import type { Live } from "./session-lifecycle.js";
+
+export interface SendFlowWiring {
+  readonly log: Logger;
+  readonly live: Live;
+  readonly capabilities: CapabilityStore;
+  readonly resolutionStore: Pick<ResolutionStore, "data">;
+  readonly addressIndex: Pick<AddressIndex, "current">;
+  readonly strangerGate: Pick<StrangerGate, "rememberSentTo">;
+  record(entry: DeliveryRecord): void;
+}
+
+export function createSendFlow({ log, live, capabilities, resolutionStore, addressIndex, strangerGate, record }: SendFlowWiring): SendFlow {
+  return new SendFlow({
+    scheduler: realScheduler,
+    log,
+    online: () => live.session?.status.state === "online" && live.mailSender !== null,
+    config: () => {
+      const s = live.settings;
+      const own = bareJid(s.jid);
+      return {
+        policy: s.routePolicy,
+        holdMs: s.sendHoldSeconds * 1000,
+        announceJid: s.enabled && s.announceJid && own ? own : null,
+        // Only mail from the identities bound to the account goes over XMPP (docs/policies.md xmppIdentities).
+        fromAddresses: boundAddresses(s),
+      };
+    },
+    resolutionData: () => resolutionStore.data(addressIndex.current.jidsByEmail, live.settings),
+    capability: {
+      cached: (jid) => capabilities.get(jid),
+      lookup: async (jid, timeoutMs) => {
+        const current = live.session;
+        if (!current || current.status.state !== "online") throw new Error("offline");
+        const answer = await queryCapability(current, jid, new Date(), timeoutMs);
+        capabilities.set(jid, answer);
+        return answer;
+      },
+    },
+    deliver: async ({ jid, raw, mail }, deadlineMs): Promise<CopyOutcome> => {
+      const sender = live.mailSender;
+      if (!sender) return { status: "failed", reason: "offline" };
+      const body = fallbackBody({ from: mail.from, to: [...mail.to, ...mail.cc], subject: mail.subject, text: mail.text, attachmentNames: mail.attachments.map((a) => a.name) });
+      const outcome = await sender.deliver({ to: jid, raw, subject: mail.subject, fallbackBody: body }, deadlineMs);
+      // Written to over XMPP: mail from that JID is no longer limited as unsolicited.
+      if (outcome.status === "filed" || outcome.status === "accepted") {
+        strangerGate.rememberSentTo(jid).catch((error: unknown) => log.warn("sent-to-save-failed", { error }));
+      }
+      // A bounce means the account does not take mail (any more): ask again next time.
+      if (outcome.status === "failed" && /^bounced/.test(outcome.reason)) capabilities.set(jid, false);
+      return outcome;
+    },
+    record,
+  });
+}
