@@ -1,6 +1,8 @@
 // The outbox: callers hand over stanzas at any time (also while offline); each gets a deadline and exactly one outcome.
 // Generic over the stanza type and driven by the session, so it is pure and unit-testable with a fake clock.
 
+import type { Scheduler } from "./scheduler.js";
+
 export type DeliveryOutcome =
   /** The server confirmed it took the stanza (XEP-0198 ack). */
   | { readonly status: "acked"; readonly millis: number }
@@ -10,12 +12,6 @@ export type DeliveryOutcome =
   | { readonly status: "failed"; readonly reason: string }
   /** The deadline passed first. `sent` tells whether it was written at least once (it may still arrive). */
   | { readonly status: "timeout"; readonly sent: boolean };
-
-export interface Scheduler {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
 
 interface Entry<T> {
   readonly item: T;

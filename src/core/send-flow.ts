@@ -9,7 +9,7 @@ import type { Logger } from "./log.js";
 import { buildCopies } from "./copies.js";
 import { buildMessage, newMessageId } from "./mime/build.js";
 import type { OutgoingMail } from "./mime/compose-input.js";
-import type { Scheduler } from "./outbox.js";
+import { withDeadline, type Scheduler } from "./scheduler.js";
 import { resolveRecipient, type Resolution, type ResolutionData } from "./resolve.js";
 import { decideRoute, recipientKey, type Decision, type RecipientField, type RecipientReason, type RouteMessage } from "./route.js";
 import type { RoutePolicyMode } from "./settings.js";
@@ -147,29 +147,6 @@ export const JABBER_ID_HEADER = "X-Jabber-ID";
  */
 export const COPY_OF_HEADER = "X-Mail-Over-XMPP-ID";
 
-class DeadlineError extends Error {
-  constructor(what: string) {
-    super(`${what}: deadline passed`);
-    this.name = "DeadlineError";
-  }
-}
-
-function withDeadline<T>(scheduler: Scheduler, promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = scheduler.setTimeout(() => reject(new DeadlineError(what)), Math.max(0, ms));
-    promise.then(
-      (value) => {
-        scheduler.clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        scheduler.clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}
-
 function fieldsOf(req: SendRequest): Array<{ address: string; field: RecipientField }> {
   return [
     ...req.to.map((address) => ({ address, field: "to" as const })),
@@ -259,7 +236,7 @@ export class SendFlow {
     const key = jid.toLowerCase();
     if (this.#inFlight.has(key)) return;
     this.#inFlight.add(key);
-    withDeadline(this.#deps.scheduler, this.#deps.capability.lookup(jid, LOOKUP_TIMEOUT_MS), LOOKUP_TIMEOUT_MS + 50, "capability lookup")
+    withDeadline(this.#deps.scheduler, this.#deps.capability.lookup(jid, LOOKUP_TIMEOUT_MS), LOOKUP_TIMEOUT_MS + 50, "capability lookup: deadline passed")
       .catch((error: unknown) => this.#deps.log.info("capability-lookup-failed", { jid, error }))
       .finally(() => this.#inFlight.delete(key));
   }
@@ -303,7 +280,7 @@ export class SendFlow {
     // The common case ends here, without a single await: nothing can go over XMPP and nothing needs looking up.
     if (decision.xmpp.length > 0 || decision.needsLookup.length > 0) {
       try {
-        if ((await withDeadline(scheduler, req.mode(), left(), "send mode")) === "sendLater") {
+        if ((await withDeadline(scheduler, req.mode(), left(), "send mode: deadline passed")) === "sendLater") {
           message.mode = "sendLater";
           decision = decide();
         }
@@ -312,14 +289,14 @@ export class SendFlow {
           decision = decide();
         }
         if (decision.xmpp.length > 0) {
-          const mail = await withDeadline(scheduler, req.readMail(), left() - FINISH_MARGIN_MS, "reading the message");
+          const mail = await withDeadline(scheduler, req.readMail(), left() - FINISH_MARGIN_MS, "reading the message: deadline passed");
           const date = (this.#deps.now ?? (() => new Date()))();
           messageId = newMessageId(domainOfAddress(mail.from));
           const copies = buildCopies(mail, decision.xmpp, { date, messageId });
           await Promise.all(
             copies.map(async (copy) => {
               const budget = left() - FINISH_MARGIN_MS;
-              const outcome = await withDeadline(scheduler, this.#deps.deliver({ jid: copy.jid, raw: copy.raw, mail }, budget), budget + 50, "delivery").catch(
+              const outcome = await withDeadline(scheduler, this.#deps.deliver({ jid: copy.jid, raw: copy.raw, mail }, budget), budget + 50, "delivery: deadline passed").catch(
                 (): CopyOutcome => ({ status: "timeout", sent: true }),
               );
               outcomes.set(recipientKey(copy.address), outcome);
@@ -356,7 +333,7 @@ export class SendFlow {
     await Promise.all(
       jids.map(async (jid) => {
         try {
-          const answer = await withDeadline(this.#deps.scheduler, this.#deps.capability.lookup(jid, timeoutMs), timeoutMs + 50, "capability lookup");
+          const answer = await withDeadline(this.#deps.scheduler, this.#deps.capability.lookup(jid, timeoutMs), timeoutMs + 50, "capability lookup: deadline passed");
           for (const key of capable.keys()) if (key.toLowerCase() === jid.toLowerCase()) capable.set(key, answer);
         } catch (error) {
           this.#deps.log.info("capability-lookup-failed", { jid, error });

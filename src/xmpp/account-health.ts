@@ -3,7 +3,7 @@
 // shows `decorate(session.status)` and re-shows it on `onChange`.
 import { mergeLimitations, sameLimitations, type Limitation } from "../core/limitations.js";
 import type { Logger } from "../core/log.js";
-import type { Scheduler } from "../core/outbox.js";
+import type { Scheduler } from "../core/scheduler.js";
 import { withLimitations, type SessionStatus } from "../core/status.js";
 import { CapabilityPublisher, type CapabilityPublisherDeps } from "./capability-publisher.js";
 import { detectServerFeatures, serverLimitations, type DetectOptions } from "./server-features.js";

@@ -5,7 +5,7 @@
 import { backoffDelay, type BackoffPolicy } from "../core/backoff.js";
 import type { Limitation } from "../core/limitations.js";
 import type { Logger } from "../core/log.js";
-import type { Scheduler } from "../core/outbox.js";
+import type { Scheduler } from "../core/scheduler.js";
 import { CapabilityUnavailableError, describeError, publishCapability, type PublishOptions, type PublishReport, type PublishStep } from "./capability.js";
 import type { XmppSession } from "./session.js";
 

@@ -6,7 +6,7 @@ import jidParse from "@xmpp/jid";
 import { classifyConnectFailure, type ProbeResults } from "../core/diagnose.js";
 import type { Logger } from "../core/log.js";
 import type { ConnectTestResult } from "../core/messages.js";
-import type { Scheduler } from "../core/outbox.js";
+import type { Scheduler } from "../core/scheduler.js";
 import { validateWebsocketUrl } from "../core/settings.js";
 import type { SessionStatus } from "../core/status.js";
 import { createXmppClient } from "./client.js";

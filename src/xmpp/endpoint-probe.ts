@@ -13,7 +13,7 @@
 // search is cut at the overall deadline (10 s), whatever the network does. What comes back from a probe is bounded
 // before it is parsed: the first frame only, at most MAX_OPEN_FRAME characters.
 import { Parser, type Element } from "@xmpp/xml";
-import type { Scheduler } from "../core/outbox.js";
+import type { Scheduler } from "../core/scheduler.js";
 import {
   candidatesFor,
   chooseEndpoint,

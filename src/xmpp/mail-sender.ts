@@ -3,7 +3,7 @@
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "../core/log.js";
 import { InlineBudget, SHIPPED_LIMIT_BUDGET, type InlineBudgetPolicy } from "../core/inline-budget.js";
-import type { Scheduler } from "../core/outbox.js";
+import type { Scheduler } from "../core/scheduler.js";
 import { afterUploadMs, UploadEstimator } from "../core/upload-estimate.js";
 import { encodeBase64, SEAL_OVERHEAD_BYTES, sealPayload, sha256Base64 } from "../core/payload-crypto.js";
 import { buildMailStanza, inlineStanzaOctets, parseDeliveryReport, type MailEnvelope } from "./mail-stanza.js";

@@ -1,5 +1,5 @@
 // The real clock, timers, randomness and hashing, for the add-on and for integration tests (both have WebCrypto).
-import type { Scheduler } from "../core/outbox.js";
+import type { Scheduler } from "../core/scheduler.js";
 
 export const realScheduler: Scheduler = {
   now: () => performance.now(),

@@ -10,7 +10,8 @@ import { backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backo
 import { capsVer, NS_CAPS, NS_DISCO_INFO, NS_PING, OWN_DISCO_INFO } from "../core/caps.js";
 import { chooseMechanism } from "../core/auth.js";
 import type { Logger } from "../core/log.js";
-import { Outbox, type DeliveryOutcome, type Scheduler } from "../core/outbox.js";
+import { Outbox, type DeliveryOutcome } from "../core/outbox.js";
+import { withDeadline, type Scheduler } from "../core/scheduler.js";
 import { CAPS_NODE, NS_CARBONS } from "../core/protocol.js";
 import type { SessionStatus } from "../core/status.js";
 import { createXmppClient, type XmppClientParts } from "./client.js";
@@ -169,7 +170,7 @@ export class XmppSession {
     this.#ready = false;
     if (parts && parts.entity.status !== "offline" && parts.entity.status !== "disconnect") {
       try {
-        await withTimeout(parts.entity.stop(), 3_000, this.#deps.scheduler);
+        await withDeadline(this.#deps.scheduler, parts.entity.stop(), 3_000, "timed out after 3000 ms");
       } catch {
         // The socket is gone either way.
       }
@@ -399,7 +400,8 @@ export class XmppSession {
     }
     const { entity, streamManagement: sm } = parts;
     try {
-      const resumed = await withTimeout(this.#openAndWait(parts), this.#deps.connectTimeoutMs ?? 20_000, this.#deps.scheduler);
+      const connectMs = this.#deps.connectTimeoutMs ?? 20_000;
+      const resumed = await withDeadline(this.#deps.scheduler, this.#openAndWait(parts), connectMs, `timed out after ${connectMs} ms`);
       if (!this.#running) return;
       this.#ready = true;
       this.#attempt = 0;
@@ -562,7 +564,7 @@ export class XmppSession {
     const status = parts.entity.status;
     if (status === "disconnect" || status === "offline") return;
     try {
-      await withTimeout(parts.entity.disconnect(1_000), 2_000, this.#deps.scheduler);
+      await withDeadline(this.#deps.scheduler, parts.entity.disconnect(1_000), 2_000, "timed out after 2000 ms");
     } catch {
       // Already closed or closing.
     }
@@ -625,18 +627,3 @@ function safeMessage(error: unknown): string {
   return text.length > 300 ? `${text.slice(0, 300)}…` : text;
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number, scheduler: Scheduler): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = scheduler.setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        scheduler.clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        scheduler.clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
-}

@@ -6,6 +6,8 @@ import { NS_DISCO_INFO } from "../core/caps.js";
 import { checkAddresses, checkDownloadUrl } from "../core/url-policy.js";
 import type { XmppSession } from "./session.js";
 import { isLoopbackHost } from "../core/host.js";
+import { DeadlineError, withAbortDeadline } from "../core/scheduler.js";
+import { realScheduler } from "./runtime.js";
 
 export const NS_UPLOAD = "urn:xmpp:http:upload:0";
 const NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items";
@@ -332,28 +334,16 @@ async function readBounded(response: Response, maxBytes: number): Promise<Uint8A
  * deadline fired, "network" for transport failures). The deadline covers reading the body too.
  */
 async function withDeadline<T>(timeoutMs: number, what: string, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  let timedOut = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-      reject(new UploadError("timeout", `${what} did not finish within ${timeoutMs} ms`));
-    }, Math.max(1, timeoutMs));
-  });
-  const running = work(controller.signal);
-  running.catch(() => undefined); // after a timeout its late rejection (AbortError) is expected and not news
   try {
-    // The race makes the deadline hold even if a fetch implementation ignored the signal.
-    return await Promise.race([running, deadline]);
+    // The deadline holds even if a fetch implementation ignored the signal.
+    return await withAbortDeadline(realScheduler, Math.max(1, timeoutMs), `${what} did not finish within ${timeoutMs} ms`, work);
   } catch (error) {
     if (error instanceof UploadError) throw error;
-    if (timedOut) throw new UploadError("timeout", `${what} did not finish within ${timeoutMs} ms`);
+    if (error instanceof DeadlineError) {
+      if (error.cause instanceof UploadError) throw error.cause;
+      throw new UploadError("timeout", error.message);
+    }
     throw new UploadError("network", `${what} failed: ${describe(error)}`);
-  } finally {
-    clearTimeout(timer);
-    controller.abort(); // releases a body nobody will read
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { Outbox, type Scheduler } from "../../src/core/outbox.js";
+import { Outbox } from "../../src/core/outbox.js";
+import type { Scheduler } from "../../src/core/scheduler.js";
 
 /** A manual clock: timers fire only when the test advances time. */
 function fakeScheduler() {
