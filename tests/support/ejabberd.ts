@@ -30,6 +30,8 @@ export interface EjabberdOptions {
   mam?: boolean; // mod_mam (archive everything by default, in-memory db), default false
   httpFileShare?: boolean; // mod_http_upload under /upload, default false
   uploadSizeLimit?: number; // max_size in bytes (ejabberd's default: 100 MiB)
+  /** The base URL upload slots point at (put_url is this + "/upload"), e.g. a relay in front of the HTTP port. */
+  uploadUrl?: string;
   /** Add CORS headers to the upload service (ejabberd sends none unless its admin adds them). Default false. */
   uploadCors?: boolean;
   /** The c2s shaper: false (default) = none; "shipped" = ejabberd's `normal` (3,000 B/s, burst 20,000). */
@@ -65,6 +67,7 @@ interface Settings {
   mam: boolean;
   upload: boolean;
   uploadSizeLimit: number | null;
+  uploadUrl: string | null;
   uploadCors: boolean;
   shaper: false | "shipped";
   maxOfflineMessages: number;
@@ -155,7 +158,7 @@ class Ejabberd extends ServerProcess implements EjabberdServer {
     if (s.upload) {
       modules.push(
         "  mod_http_upload:",
-        `    put_url: ${yamlString(`${this.httpsUrl ?? this.httpUrl}/upload`)}`,
+        `    put_url: ${yamlString(`${s.uploadUrl?.replace(/\/$/, "") ?? this.httpsUrl ?? this.httpUrl}/upload`)}`,
         `    docroot: ${yamlString(join(this.dir, "upload"))}`,
         ...(s.uploadSizeLimit !== null ? [`    max_size: ${s.uploadSizeLimit}`] : []),
         ...(s.uploadCors
@@ -339,6 +342,7 @@ export async function startEjabberd(opts: EjabberdOptions = {}): Promise<Ejabber
     mam: opts.mam ?? false,
     upload: opts.httpFileShare ?? false,
     uploadSizeLimit: opts.uploadSizeLimit ?? null,
+    uploadUrl: opts.uploadUrl ?? null,
     uploadCors: opts.uploadCors ?? false,
     shaper: opts.shaper ?? false,
     maxOfflineMessages: opts.maxOfflineMessages ?? 100,

@@ -16,6 +16,7 @@
 --   MOX_PROSODY_UPLOAD         "1" = mod_http_file_share on component "upload.<domain>"
 --   MOX_PROSODY_UPLOAD_LIMIT   http_file_share_size_limit in bytes (default: Prosody's, 10 MiB)
 --   MOX_PROSODY_UPLOAD_QUOTA   http_file_share_daily_quota per user in bytes (default: Prosody's, 10 × the limit)
+--   MOX_PROSODY_UPLOAD_URL     http_external_url of the upload component (e.g. a relay in front of the HTTP port)
 --   MOX_PROSODY_EXTRA_MODULES  comma separated extra modules for the virtual host
 --   MOX_PROSODY_WITHOUT_MODULES comma separated modules to leave out ("offline" is disabled, the rest not loaded)
 --   MOX_PROSODY_HTTPS_PORT     HTTPS port (WebSocket and upload over TLS); empty = no HTTPS
@@ -172,7 +173,9 @@ if want_upload then
 		-- Serve under the main HTTP host (Host: 127.0.0.1 is routed there) and hand out
 		-- URLs on the loopback address and port the tests can reach.
 		http_host = domain
-		if https_port then
+		if (ENV_MOX_PROSODY_UPLOAD_URL or "") ~= "" then
+			http_external_url = ENV_MOX_PROSODY_UPLOAD_URL
+		elseif https_port then
 			http_external_url = "https://127.0.0.1:" .. https_port .. "/"
 		else
 			http_external_url = "http://127.0.0.1:" .. http_port .. "/"

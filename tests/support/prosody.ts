@@ -28,6 +28,8 @@ export interface ProsodyOptions {
   mam?: boolean; // load mod_mam with storage archive = "memory"; default false
   httpFileShare?: boolean; // load mod_http_file_share on a component "upload.<domain>"; default false
   uploadSizeLimit?: number; // http_file_share_size_limit in bytes (Prosody's default: 10 MiB)
+  /** The base URL upload slots point at (http_external_url), e.g. a relay in front of the HTTP port. */
+  uploadUrl?: string;
   uploadDailyQuota?: number; // http_file_share_daily_quota per user in bytes (Prosody's default: 10 × the size limit)
   extraModules?: string[];
   /** Modules of the default set to leave out (e.g. "carbons", "pep", "smacks", "offline"), to test without a feature. */
@@ -132,6 +134,7 @@ interface Settings {
   httpFileShare: boolean;
   uploadSizeLimit: number | null;
   uploadDailyQuota: number | null;
+  uploadUrl: string | null;
   extraModules: string[];
   withoutModules: string[];
   tls: TlsFiles | null;
@@ -203,6 +206,7 @@ class Prosody extends ServerProcess implements ProsodyServer {
       MOX_PROSODY_UPLOAD: s.httpFileShare ? "1" : "",
       MOX_PROSODY_UPLOAD_LIMIT: s.uploadSizeLimit === null ? "" : String(s.uploadSizeLimit),
       MOX_PROSODY_UPLOAD_QUOTA: s.uploadDailyQuota === null ? "" : String(s.uploadDailyQuota),
+      MOX_PROSODY_UPLOAD_URL: s.uploadUrl ?? "",
       MOX_PROSODY_EXTRA_MODULES: s.extraModules.join(","),
       MOX_PROSODY_WITHOUT_MODULES: s.withoutModules.join(","),
       MOX_PROSODY_HTTPS_PORT: this.tlsPort === null ? "" : String(this.tlsPort),
@@ -307,6 +311,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
     httpFileShare: opts.httpFileShare ?? false,
     uploadSizeLimit: opts.uploadSizeLimit ?? null,
     uploadDailyQuota: opts.uploadDailyQuota ?? null,
+    uploadUrl: opts.uploadUrl ?? null,
     extraModules: opts.extraModules ?? [],
     withoutModules: opts.withoutModules ?? [],
     tls: opts.tls ?? null,

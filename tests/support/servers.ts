@@ -21,6 +21,8 @@ export interface ServerOptions {
   /** XEP-0363 upload (Prosody: mod_http_file_share; ejabberd: mod_http_upload). */
   upload?: boolean;
   uploadSizeLimit?: number;
+  /** The base URL the server's upload slots point at (default its own HTTP listener), e.g. a shaped relay in front of it. */
+  uploadUrl?: string;
   /** ejabberd only: CORS headers on its upload service (Prosody always sends them). Default true here. */
   uploadCors?: boolean;
   /** Each server's shipped rate limit: Prosody mod_limits at its default (10 kB/s), ejabberd's `normal` shaper. */
@@ -78,6 +80,8 @@ export async function startServer(kind: ServerKind, opts: ServerOptions = {}): P
       mam: opts.mam ?? false,
       httpFileShare: opts.upload ?? false,
       ...(opts.uploadSizeLimit !== undefined ? { uploadSizeLimit: opts.uploadSizeLimit } : {}),
+    ...(opts.uploadUrl !== undefined ? { uploadUrl: opts.uploadUrl } : {}),
+      ...(opts.uploadUrl !== undefined ? { uploadUrl: opts.uploadUrl } : {}),
       ...(opts.shippedLimits ? { rateLimit: "10kb/s" } : {}),
       ...(without.length ? { withoutModules: without.map((f) => PROSODY_MODULE[f]) } : {}),
       ...(opts.tls ? { tls: opts.tls } : {}),

@@ -105,6 +105,11 @@ export interface HttpRelay extends Relay {
   readonly fetchFn: typeof fetch;
   /** Request bodies relayed so far, in bytes. */
   readonly bodyBytes: () => number;
+  /**
+   * Where requests without the fetchFn's target header go (e.g. the server's HTTP origin, when the server hands out
+   * upload URLs on this relay's port — what a real Thunderbird needs, since its fetch cannot be swapped).
+   */
+  setTarget(origin: string): void;
 }
 
 const TARGET_HEADER = "x-shaped-relay-target";
@@ -116,8 +121,14 @@ const TARGET_HEADER = "x-shaped-relay-target";
  */
 export async function startShapedHttpRelay(link: ShapedLink): Promise<HttpRelay> {
   let bodyBytes = 0;
+  let fallbackTarget: string | null = null;
   const server: HttpServer = createHttpServer((req: IncomingMessage, res) => {
-    const target = new URL(String(req.headers[TARGET_HEADER] ?? ""));
+    const named = req.headers[TARGET_HEADER] ?? fallbackTarget;
+    if (typeof named !== "string") {
+      res.writeHead(502).end("shaped relay: no target");
+      return;
+    }
+    const target = new URL(named);
     const headers: Record<string, string | string[] | undefined> = { ...req.headers, host: target.host };
     delete headers[TARGET_HEADER];
     // A fresh connection per request: a pooled keep-alive connection the server closed meanwhile would fail the
@@ -155,6 +166,7 @@ export async function startShapedHttpRelay(link: ShapedLink): Promise<HttpRelay>
     port,
     fetchFn,
     bodyBytes: () => bodyBytes,
+    setTarget: (origin) => void (fallbackTarget = new URL(origin).origin),
     close: () => {
       server.closeAllConnections();
       return new Promise<void>((resolve) => server.close(() => resolve()));
