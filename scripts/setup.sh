@@ -4,23 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-command -v prosody >/dev/null 2>&1 || need+=(prosody)
-{ command -v erl >/dev/null 2>&1 && ls -d /usr/lib/x86_64-linux-gnu/ejabberd-23.01* >/dev/null 2>&1; } || need+=(ejabberd)
-[ -x /usr/sbin/dovecot ] || need+=(dovecot-imapd)
-[ -x /usr/lib/dovecot/lmtp ] || need+=(dovecot-lmtpd)
-[ -x /usr/sbin/postfix ] || need+=(postfix)
-command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
-command -v thunderbird >/dev/null 2>&1 || need+=(thunderbird)
-command -v Xvfb >/dev/null 2>&1 || need+=(xvfb)
-command -v xauth >/dev/null 2>&1 || need+=(xauth)
-command -v xdotool >/dev/null 2>&1 || need+=(xdotool)
-command -v xwd >/dev/null 2>&1 || need+=(x11-apps)
-command -v gpg >/dev/null 2>&1 || need+=(gnupg)
-command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
-command -v git >/dev/null 2>&1 || need+=(git)
-command -v unzip >/dev/null 2>&1 || need+=(unzip)
+# The list and how each is detected live in scripts/preflight.mjs, which `npm test` and `npm run demo` run first.
+command -v node >/dev/null 2>&1 || { echo "Node.js >= 20.19 is needed first: https://nodejs.org/ (Debian 12's own nodejs is older)" >&2; exit 1; }
+missing="$(node scripts/preflight.mjs --missing-packages)"
+read -r -d '' -a need <<<"$missing" || true
 if ((${#need[@]})); then
   echo "--- apt-get install ${need[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
