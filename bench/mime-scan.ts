@@ -9,7 +9,8 @@
 // interval probe measuring the longest time the event loop was blocked, and the other synchronous steps of the
 // receive path on a 25 MiB mail. Times of the new code are the best of 3–5 runs (the shared machine's noise is
 // one-sided); the baseline runs once. --quick: 1 MiB only (about 15 s).
-import { encodeBase64, decodeBase64Strict, decodeBase64StrictSliced, openPayload, sealPayload, sha256Base64 } from "../src/core/payload-crypto.js";
+import { encodeBase64, decodeBase64Strict, decodeBase64StrictSliced } from "../src/core/base64.js";
+import { openPayload, sealPayload, sha256Base64 } from "../src/core/payload-crypto.js";
 import { inspectMail, inspectMailSliced, type ScanStats } from "../src/core/mime/inspect.js";
 import { neutralizeTraceHeaders, prependHeader, traceHeader } from "../src/core/receive-rules.js";
 import { buildMailStanza, parseMailStanza } from "../src/xmpp/mail-stanza.js";

@@ -1,5 +1,6 @@
 // XEP-0115 Entity Capabilities: the verification string (§5.1) and our own disco#info description.
 import { CLIENT_NAME, NS_MAIL } from "./protocol.js";
+import { encodeBase64 } from "./base64.js";
 
 export interface DiscoIdentity {
   readonly category: string;
@@ -47,7 +48,5 @@ export function capsVerificationString(info: DiscoInfo): string {
 /** `ver` = base64(SHA-1(verification string)); the digest is injected so the core stays host-free. */
 export async function capsVer(info: DiscoInfo, sha1: (data: Uint8Array) => Promise<Uint8Array>): Promise<string> {
   const digest = await sha1(new TextEncoder().encode(capsVerificationString(info)));
-  let binary = "";
-  for (const byte of digest) binary += String.fromCharCode(byte);
-  return btoa(binary);
+  return encodeBase64(digest);
 }

@@ -5,8 +5,8 @@
 // successful derive hands the caller ClientKey/ServerKey (RFC 5802 §3), which are enough to log in again and to check
 // the server's signature without keeping the password.
 //
-// Runs unchanged in Node 20 and in Thunderbird's background page: only `globalThis.crypto`, TextEncoder/TextDecoder
-// and btoa/atob.
+// Runs unchanged in Node 20 and in Thunderbird's background page: only `globalThis.crypto` and TextEncoder/TextDecoder
+// (base64 from core/base64.ts).
 //
 // Wire format, as xmpp.js (@xmpp/sasl + @xmpp/base64) uses it: the strings that `response()` returns and
 // `challenge()` receives are *byte strings* (one char per byte, what btoa/atob work on), so UTF-8 text is converted
@@ -18,6 +18,8 @@
 // `challenge()` (and the following `response()` returns ""). Servers that put it in <success/> (RFC 6120 §6.3.10;
 // Prosody does this) are never verified by xmpp.js: a caller that wants that check must get hold of the mechanism
 // instance (option `onCreate`) and call `verifyServerFinal(atob(text))` with the <success/> element's text.
+
+import { decodeBase64Strict, encodeBase64 } from "../core/base64.js";
 
 export type ScramMechanismName = "SCRAM-SHA-1" | "SCRAM-SHA-256";
 
@@ -87,6 +89,8 @@ export const SCRAM_MIN_ITERATIONS = 4096;
 export const SCRAM_MAX_ITERATIONS = 10_000_000;
 
 type Bytes = Uint8Array<ArrayBuffer>;
+/** Bound on any base64 field of a SCRAM exchange or of stored keys (salts are 16–32 bytes in practice). */
+const MAX_BASE64_BYTES = 4096;
 
 const HASHES: Readonly<Record<ScramMechanismName, { readonly hash: "SHA-1" | "SHA-256"; readonly length: number }>> = {
   "SCRAM-SHA-1": { hash: "SHA-1", length: 20 },
@@ -229,7 +233,7 @@ export function scramMechanism(name: ScramMechanismName, options: ScramMechanism
           throw new Error("SCRAM: deriving keys from the password failed");
         }
         creds.onKeys?.(derived);
-        keys = { clientKey: base64Decode(derived.clientKey), serverKey: base64Decode(derived.serverKey) };
+        keys = { clientKey: decodeBase64Strict(derived.clientKey, MAX_BASE64_BYTES), serverKey: decodeBase64Strict(derived.serverKey, MAX_BASE64_BYTES) };
       }
 
       const clientFinalWithoutProof = `${CHANNEL_BINDING},r=${sf.nonce}`;
@@ -239,7 +243,7 @@ export function scramMechanism(name: ScramMechanismName, options: ScramMechanism
       const proof = xor(keys.clientKey, clientSignature);
       this.#expectedServerSignature = await hmac(hash, keys.serverKey, authMessage);
       this.#stage = "client-final-sent";
-      return toByteString(`${clientFinalWithoutProof},p=${base64Encode(proof)}`);
+      return toByteString(`${clientFinalWithoutProof},p=${encodeBase64(proof)}`);
     }
   }
 
@@ -256,7 +260,7 @@ export async function deriveKeys(
   const params = HASHES[name];
   if (!params) throw new Error(`SCRAM: unsupported mechanism ${String(name)}`);
   if (!Number.isSafeInteger(iterations) || iterations < 1) throw new Error("SCRAM: iteration count must be a positive integer");
-  const salt = base64Decode(saltB64);
+  const salt = decodeBase64Strict(saltB64, MAX_BASE64_BYTES);
   if (salt.length === 0) throw new Error("SCRAM: empty salt");
   const prepared = saslprep(password);
   if (prepared === "") throw new Error("SCRAM: empty password");
@@ -272,8 +276,8 @@ export async function deriveKeys(
     mechanism: name,
     salt: saltB64,
     iterations,
-    clientKey: base64Encode(clientKey),
-    serverKey: base64Encode(serverKey),
+    clientKey: encodeBase64(clientKey),
+    serverKey: encodeBase64(serverKey),
   });
 }
 
@@ -340,7 +344,7 @@ function parseServerFirst(message: string, clientNonce: string): ServerFirst {
   const saltB64 = s.slice(2);
   let salt: Bytes;
   try {
-    salt = base64Decode(saltB64);
+    salt = decodeBase64Strict(saltB64, MAX_BASE64_BYTES);
   } catch {
     throw new Error("SCRAM: malformed server-first message: the salt is not valid base64");
   }
@@ -370,7 +374,7 @@ function parseServerFinal(message: string): Bytes {
     throw new ScramServerSignatureError("SCRAM: malformed server-final message (no v=)");
   }
   try {
-    return base64Decode(first.slice(2));
+    return decodeBase64Strict(first.slice(2), MAX_BASE64_BYTES);
   } catch {
     throw new ScramServerSignatureError("SCRAM: malformed server-final message (v= is not valid base64)");
   }
@@ -384,9 +388,9 @@ function usableKeys(
 ): { clientKey: Bytes; serverKey: Bytes } | undefined {
   if (!keys || keys.mechanism !== name || keys.iterations !== sf.iterations) return undefined;
   try {
-    if (!bytesEqual(base64Decode(keys.salt), sf.salt)) return undefined;
-    const clientKey = base64Decode(keys.clientKey);
-    const serverKey = base64Decode(keys.serverKey);
+    if (!bytesEqual(decodeBase64Strict(keys.salt, MAX_BASE64_BYTES), sf.salt)) return undefined;
+    const clientKey = decodeBase64Strict(keys.clientKey, MAX_BASE64_BYTES);
+    const serverKey = decodeBase64Strict(keys.serverKey, MAX_BASE64_BYTES);
     if (clientKey.length !== length || serverKey.length !== length) return undefined;
     return { clientKey, serverKey };
   } catch {
@@ -410,7 +414,7 @@ function isValidNonce(nonce: string): boolean {
 }
 
 function randomNonce(): string {
-  return base64Encode(crypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
+  return encodeBase64(crypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
 }
 
 /** Server-supplied text for an error message: no control characters, bounded length. */
@@ -446,23 +450,6 @@ function fromByteString(s: string): string {
   } catch {
     throw new Error("SCRAM: server message is not valid UTF-8");
   }
-}
-
-function base64Encode(bytes: Uint8Array): string {
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin);
-}
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Strict base64 (padding required, no whitespace). */
-function base64Decode(s: string): Bytes {
-  if (!BASE64.test(s)) throw new Error("invalid base64");
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let k = 0; k < bin.length; k++) out[k] = bin.charCodeAt(k);
-  return out;
 }
 
 async function hmac(hash: string, key: Bytes, data: Bytes): Promise<Bytes> {

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { buildMessage } from "../../src/core/mime/build.js";
 import { parseAddressList, parseSingleMailbox } from "../../src/core/mime/address.js";
 import { inspectMail, MimeInspectError } from "../../src/core/mime/inspect.js";
-import { decodeBase64Strict, encodeBase64, PayloadError } from "../../src/core/payload-crypto.js";
+import { Base64Error, decodeBase64Strict, encodeBase64 } from "../../src/core/base64.js";
 import { checkSender, neutralizeTraceHeaders, prependHeader, traceHeader } from "../../src/core/receive-rules.js";
 import { isValidBareJid, parseJabberId, resolveRecipient } from "../../src/core/resolve.js";
 import { resolveSettings, SETTING_KEYS, validateSetting } from "../../src/core/settings.js";
@@ -106,7 +106,7 @@ describe("fuzz: base64, MIME, addresses", () => {
           expect(out.length).toBeLessThanOrEqual(Math.max(0, max));
           expect(Buffer.from(out).toString("base64")).toBe(junk);
         } catch (error) {
-          if (!(error instanceof PayloadError)) throw error;
+          if (!(error instanceof Base64Error)) throw error;
         }
       }),
       { numRuns: runs(1500) },

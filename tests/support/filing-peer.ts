@@ -3,7 +3,8 @@
 // Used by the slow-link test and bench, where the recipient's own link is not the subject (it connects directly).
 import { client as stockClient, xml, type StockClient } from "@xmpp/client";
 import type { Element } from "@xmpp/xml";
-import { decodeBase64Strict, openPayload, sha256Base64 } from "../../src/core/payload-crypto.js";
+import { decodeBase64Strict } from "../../src/core/base64.js";
+import { openPayload, sha256Base64 } from "../../src/core/payload-crypto.js";
 import { NS_MAIL } from "../../src/core/protocol.js";
 import { buildFiledReceipt, buildRejection } from "../../src/xmpp/mail-stanza.js";
 import { downloadBytes } from "../../src/xmpp/upload.js";

@@ -3,7 +3,8 @@
 import { client as stockClient, xml, type StockClient } from "@xmpp/client";
 import type { Element } from "@xmpp/xml";
 import { createLogger, type Logger } from "../../src/core/log.js";
-import { encodeBase64, sealPayload, sha256Base64 } from "../../src/core/payload-crypto.js";
+import { encodeBase64 } from "../../src/core/base64.js";
+import { sealPayload, sha256Base64 } from "../../src/core/payload-crypto.js";
 import { NS_MAIL } from "../../src/core/protocol.js";
 import type { SessionStatus } from "../../src/core/status.js";
 import { buildMailStanza, type ExternalRef } from "../../src/xmpp/mail-stanza.js";

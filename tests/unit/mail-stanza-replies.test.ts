@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/core/log.js";
 import { NS_MAIL } from "../../src/core/protocol.js";
 import { MailSender } from "../../src/xmpp/mail-sender.js";
-import { encodeBase64 } from "../../src/core/payload-crypto.js";
+import { encodeBase64 } from "../../src/core/base64.js";
 import { buildFiledReceipt, buildMailStanza, buildRejection, inlineStanzaOctets, NS_HINTS, NS_RECEIPTS, parseDeliveryReport } from "../../src/xmpp/mail-stanza.js";
 import { realScheduler } from "../../src/xmpp/runtime.js";
 import type { XmppSession } from "../../src/xmpp/session.js";

@@ -1,6 +1,8 @@
 // Transfer encodings for the MIME builder: UTF-8, base64 (RFC 2045 §6.8), quoted-printable
 // (RFC 2045 §6.7). Browser-safe: Uint8Array and TextEncoder only, no Node Buffer.
 
+import { encodeBase64 } from "../base64.js";
+
 export const CRLF = "\r\n";
 
 const encoder = new TextEncoder();
@@ -9,37 +11,9 @@ export function utf8(text: string): Uint8Array {
   return encoder.encode(text);
 }
 
-const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/** Base64 of `bytes` as one line (no padding omitted, no line breaks). */
-export function base64(bytes: Uint8Array): string {
-  const out: string[] = [];
-  let chunk = "";
-  const n = bytes.length;
-  let i = 0;
-  for (; i + 2 < n; i += 3) {
-    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    chunk += B64[v >>> 18]! + B64[(v >>> 12) & 63]! + B64[(v >>> 6) & 63]! + B64[v & 63]!;
-    if (chunk.length >= 8192) {
-      out.push(chunk);
-      chunk = "";
-    }
-  }
-  const rest = n - i;
-  if (rest === 1) {
-    const v = bytes[i]! << 16;
-    chunk += B64[v >>> 18]! + B64[(v >>> 12) & 63]! + "==";
-  } else if (rest === 2) {
-    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    chunk += B64[v >>> 18]! + B64[(v >>> 12) & 63]! + B64[(v >>> 6) & 63]! + "=";
-  }
-  out.push(chunk);
-  return out.join("");
-}
-
 /** Base64 body: lines of at most `lineLength` (76) characters joined by CRLF, no trailing CRLF. */
 export function base64Body(bytes: Uint8Array, lineLength = 76): string {
-  const flat = base64(bytes);
+  const flat = encodeBase64(bytes);
   const lines: string[] = [];
   for (let i = 0; i < flat.length; i += lineLength) lines.push(flat.slice(i, i + lineLength));
   return lines.join(CRLF);

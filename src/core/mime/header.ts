@@ -1,6 +1,7 @@
 // Header-field encoding: RFC 2047 encoded-words, RFC 5322 phrases and folding,
 // RFC 2231 parameters. Every function returns ASCII (addr-specs excepted, see address.ts).
-import { CRLF, base64, utf8 } from "./codec.js";
+import { encodeBase64 } from "../base64.js";
+import { CRLF, utf8 } from "./codec.js";
 
 /** Folding target (RFC 5322 §2.1.1 "SHOULD be no more than 78 characters"). */
 export const FOLD_AT = 78;
@@ -65,12 +66,12 @@ export function encodeWords(text: string, firstMax: number = MAX_ENCODED_WORD, r
     for (const cp of cps) {
       const bytes = Array.from(utf8(cp));
       if (cur.length > 0 && ENCODED_WORD_OVERHEAD + Math.ceil((cur.length + bytes.length) / 3) * 4 > limit()) {
-        words.push(`=?UTF-8?B?${base64(Uint8Array.from(cur))}?=`);
+        words.push(`=?UTF-8?B?${encodeBase64(Uint8Array.from(cur))}?=`);
         cur = [];
       }
       cur = cur.concat(bytes);
     }
-    words.push(`=?UTF-8?B?${base64(Uint8Array.from(cur))}?=`);
+    words.push(`=?UTF-8?B?${encodeBase64(Uint8Array.from(cur))}?=`);
   }
   return words;
 }
