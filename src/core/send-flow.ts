@@ -14,11 +14,15 @@ import { resolveRecipient, type Resolution, type ResolutionData } from "./resolv
 import { decideRoute, recipientKey, type Decision, type RecipientField, type RecipientReason, type RouteMessage } from "./route.js";
 import type { RoutePolicyMode } from "./settings.js";
 
-/** What happened to one XMPP copy (the shape MailSender reports). */
+/** What happened to one XMPP copy: what MailSender.deliver (src/xmpp/mail-sender.ts) settles with. */
 export type CopyOutcome =
+  /** The recipient's client filed it and said so: proof of delivery. */
   | { readonly status: "filed"; readonly millis: number; readonly route: "inline" | "external" }
+  /** The server took it (stream-management ack) but no client filed it yet, e.g. the recipient is offline. */
   | { readonly status: "accepted"; readonly millis: number; readonly route: "inline" | "external" }
+  /** It did not and will not arrive over XMPP (bounce, rejection, upload failure, not deliverable). */
   | { readonly status: "failed"; readonly reason: string }
+  /** The deadline passed with neither proof nor failure; `sent` tells whether the stanza may have left. */
   | { readonly status: "timeout"; readonly sent: boolean };
 
 export interface SendConfig {

@@ -12,16 +12,7 @@ import type { XmppSession } from "./session.js";
 import type { UploadAccess } from "./upload-access.js";
 import { discoverUploadService, requestSlot, uploadBytes, UploadError, type UploadService } from "./upload.js";
 import { jidDomain } from "../core/jid.js";
-
-export type SendOutcome =
-  /** The recipient's client filed it and said so: proof of delivery. */
-  | { readonly status: "filed"; readonly millis: number; readonly route: "inline" | "external" }
-  /** The server took it (stream-management ack) but no client filed it yet, e.g. the recipient is offline. */
-  | { readonly status: "accepted"; readonly millis: number; readonly route: "inline" | "external" }
-  /** It did not and will not arrive over XMPP (bounce, rejection, upload failure, not deliverable). */
-  | { readonly status: "failed"; readonly reason: string }
-  /** The deadline passed with neither proof nor failure; `sent` tells whether the stanza may have left. */
-  | { readonly status: "timeout"; readonly sent: boolean };
+import type { CopyOutcome } from "../core/send-flow.js";
 
 export interface MailCopy {
   /** Bare JID of the recipient. */
@@ -76,7 +67,7 @@ interface Pending {
   readonly to: string;
   readonly route: "inline" | "external";
   readonly started: number;
-  readonly settle: (outcome: SendOutcome) => void;
+  readonly settle: (outcome: CopyOutcome) => void;
 }
 
 /** Outcome reported after "accepted", when a bounce arrives later (the mail must then go by SMTP). */
@@ -119,7 +110,7 @@ export class MailSender {
   }
 
   /** Delivers one copy; resolves with exactly one outcome by `deadlineMs` at the latest. Never rejects. */
-  async deliver(copy: MailCopy, deadlineMs: number): Promise<SendOutcome> {
+  async deliver(copy: MailCopy, deadlineMs: number): Promise<CopyOutcome> {
     const { scheduler, log } = this.#deps;
     const started = scheduler.now();
     const deadline = started + deadlineMs;
@@ -231,13 +222,13 @@ export class MailSender {
     return found;
   }
 
-  #send(envelope: MailEnvelope, route: "inline" | "external", started: number, deadline: number, downloadMs: number): Promise<SendOutcome> {
+  #send(envelope: MailEnvelope, route: "inline" | "external", started: number, deadline: number, downloadMs: number): Promise<CopyOutcome> {
     const { scheduler, session } = this.#deps;
-    return new Promise<SendOutcome>((resolve) => {
+    return new Promise<CopyOutcome>((resolve) => {
       let acked = false;
       let settled = false;
       let timer: unknown = null;
-      const settle = (outcome: SendOutcome) => {
+      const settle = (outcome: CopyOutcome) => {
         if (settled) return;
         settled = true;
         if (timer !== null) scheduler.clearTimeout(timer);

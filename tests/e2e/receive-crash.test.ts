@@ -19,7 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/core/log.js";
 import { buildMessage, newMessageId } from "../../src/core/mime/build.js";
 import { INBOX_FOLDER } from "../../src/platform/mail-folder.js";
-import { MailSender, type SendOutcome } from "../../src/xmpp/mail-sender.js";
+import { MailSender } from "../../src/xmpp/mail-sender.js";
+import type { CopyOutcome } from "../../src/core/send-flow.js";
 import { fallbackBody } from "../../src/xmpp/mail-stanza.js";
 import { realScheduler } from "../../src/xmpp/runtime.js";
 import type { XmppSession } from "../../src/xmpp/session.js";
@@ -116,7 +117,7 @@ describe.skipIf(skipReason !== null || kinds.length === 0).each(kinds)("the rece
       const aim = i % 2 === 0 && j < aimed;
       const delay = aim ? Math.round(((j + Math.random()) * ANCHOR_MS) / aimed) : Math.round(((j + Math.random()) * WINDOW_MS) / (runs - aimed));
       const sent = performance.now();
-      const delivering: Promise<SendOutcome> = sender.deliver(
+      const delivering: Promise<CopyOutcome> = sender.deliver(
         { to: alice, raw, subject, fallbackBody: fallbackBody({ from: `bob@${server.domain}`, to: [alice], subject, text: text.slice(0, 200), attachmentNames: [] }) },
         8_000,
       );
