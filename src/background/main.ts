@@ -6,7 +6,7 @@
 import { UploadEstimator } from "../core/upload-estimate.js";
 import { createAddressIndex } from "../platform/address-index.js";
 import { createCapabilityStore } from "../platform/capability-store.js";
-import { createComposeSend, createDeliveryLog } from "../platform/compose-send.js";
+import { createDeliveryLog } from "../platform/compose-send.js";
 import { createCredentialStore } from "../platform/credentials-store.js";
 import { messengerResolver } from "../platform/dns-resolver.js";
 import { createJabberIdLearner } from "../platform/jabber-id-learner.js";
@@ -26,10 +26,9 @@ import { listenForBlockSender } from "./block-sender.js";
 import { createConsoleLog } from "./console-log.js";
 import { createHandlers } from "./handlers.js";
 import { createMailSink, ownFolderTest } from "./mail-sink.js";
-import { notifyDelivered } from "./notifications.js";
 import { createOnboarding } from "./onboarding.js";
 import { createRouter } from "./router.js";
-import { createSendFlow } from "./sending.js";
+import { createSendFlow, listenForSend } from "./sending.js";
 import { createLive, createSessionLifecycle, storedResource } from "./session-lifecycle.js";
 import { createStatusChannel } from "./status-channel.js";
 import { createStrangerGate } from "./unsolicited.js";
@@ -90,22 +89,7 @@ const lookupsReady = async (): Promise<void> => {
 };
 const capabilities = createCapabilityStore(engineStore, log);
 const sendFlow = createSendFlow({ log, live, capabilities, resolutionStore, addressIndex, strangerGate, record: (entry) => deliveryLog.record(entry) });
-const composeSend = createComposeSend({
-  flow: sendFlow,
-  log,
-  index: () => addressIndex.current,
-  ready: lookupsReady,
-  isSwitchedOff: (tabId) => xmppOff.has(tabId),
-  notify: notifyDelivered(log),
-});
-messenger.compose.onBeforeSend.addListener((tab, details) => composeSend.onBeforeSend(tab, details));
-messenger.compose.onAfterSave.addListener((tab, info) => {
-  composeSend.onAfterSave(tab, info);
-});
-messenger.tabs.onRemoved.addListener((tabId) => {
-  composeSend.onTabRemoved(tabId);
-  xmppOff.delete(tabId);
-});
+listenForSend({ log, flow: sendFlow, addressIndex, lookupsReady, xmppOff });
 
 // ---- address books and learned mappings ---------------------------------------------------------------------------
 onAddressBooksChanged(() => addressIndex.changed());
@@ -158,6 +142,7 @@ onUploadPermissionChange(() => void live.uploadAccess?.recheck());
 messenger.runtime.onInstalled.addListener(
   createOnboarding({
     log,
+    settings: () => settingsStore.load(),
     mainWindowOpen: async () => (await messenger.windows.getAll({ windowTypes: ["normal"] })).some((w) => w.type === "normal"),
     openSettingsPage: () => messenger.runtime.openOptionsPage(),
   }),

@@ -1,10 +1,19 @@
 // First install: the settings page, with its short explanation and the account form, once the main window has
 // finished opening (earlier, openOptionsPage fails with "An unexpected error occurred", or the tab the main window
-// restores at start is put in front of ours).
+// restores at start is put in front of ours). Not when an enterprise policy presets the whole account: the form would
+// only show locked fields, and the add-on goes online by itself.
 import type { Logger } from "../core/log.js";
+import type { ResolvedSettings } from "../core/settings.js";
+
+/** The policy gives the address and the password: nothing is left for the user to enter. */
+export function accountPresetByPolicy({ settings, locked }: Pick<ResolvedSettings, "settings" | "locked">): boolean {
+  return locked.has("jid") && settings.jid !== "" && locked.has("password") && settings.password !== "";
+}
 
 export interface OnboardingDeps {
   readonly log: Logger;
+  /** The effective settings (policy included). */
+  settings(): Promise<Pick<ResolvedSettings, "settings" | "locked">>;
   /** Is Thunderbird's main window open? */
   mainWindowOpen(): Promise<boolean>;
   openSettingsPage(): Promise<void>;
@@ -31,6 +40,12 @@ export function createOnboarding(deps: OnboardingDeps): (details: { reason: stri
   return ({ reason }) => {
     log.info("installed", { reason });
     if (reason !== "install") return;
-    void attempt(deps.retries ?? 30);
+    void deps.settings().then(
+      (resolved) => {
+        if (accountPresetByPolicy(resolved)) log.info("onboarding-skipped", { why: "account-set-by-policy" });
+        else void attempt(deps.retries ?? 30);
+      },
+      () => void attempt(deps.retries ?? 30),
+    );
   };
 }

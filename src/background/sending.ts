@@ -1,16 +1,19 @@
 // The send path's wiring: the SendFlow (core/send-flow.ts) with its configuration from the settings, the capability
-// answers (cached, asked over the current session), delivery through the current MailSender, and the Send log.
+// answers (cached, asked over the current session), delivery through the current MailSender, and the Send log; and
+// the compose window's events that drive it.
 import type { Logger } from "../core/log.js";
 import { bareJid } from "../core/jid.js";
 import { boundAddresses } from "../core/settings.js";
 import { SendFlow, type CopyOutcome, type DeliveryRecord } from "../core/send-flow.js";
 import type { AddressIndex } from "../platform/address-index.js";
 import type { CapabilityStore } from "../platform/capability-store.js";
+import { createComposeSend } from "../platform/compose-send.js";
 import type { ResolutionStore } from "../platform/resolution-store.js";
 import { queryCapability } from "../xmpp/capability.js";
 import { fallbackBody } from "../xmpp/mail-stanza.js";
 import { realScheduler } from "../xmpp/runtime.js";
 import type { StrangerGate } from "../xmpp/stranger-gate.js";
+import { notifyDelivered } from "./notifications.js";
 import type { Live } from "./session-lifecycle.js";
 
 export interface SendFlowWiring {
@@ -64,5 +67,35 @@ export function createSendFlow({ log, live, capabilities, resolutionStore, addre
       return outcome;
     },
     record,
+  });
+}
+
+export interface ComposeWiring {
+  readonly log: Logger;
+  readonly flow: SendFlow;
+  readonly addressIndex: Pick<AddressIndex, "current">;
+  /** Resolves once the in-memory resolution sources are loaded (at once after start); a Send right at start waits. */
+  lookupsReady(): Promise<void>;
+  /** Compose tabs whose message the user switched to "SMTP only" in the compose window's indicator. */
+  readonly xmppOff: Set<number>;
+}
+
+/** Every Send (compose.onBeforeSend) goes through the flow; saved drafts and the "SMTP only" switch follow the tab. */
+export function listenForSend({ log, flow, addressIndex, lookupsReady, xmppOff }: ComposeWiring): void {
+  const composeSend = createComposeSend({
+    flow,
+    log,
+    index: () => addressIndex.current,
+    ready: lookupsReady,
+    isSwitchedOff: (tabId) => xmppOff.has(tabId),
+    notify: notifyDelivered(log),
+  });
+  messenger.compose.onBeforeSend.addListener((tab, details) => composeSend.onBeforeSend(tab, details));
+  messenger.compose.onAfterSave.addListener((tab, info) => {
+    composeSend.onAfterSave(tab, info);
+  });
+  messenger.tabs.onRemoved.addListener((tabId) => {
+    composeSend.onTabRemoved(tabId);
+    xmppOff.delete(tabId);
   });
 }

@@ -67,9 +67,17 @@ describe.skipIf(skipReason !== null)("the user's side in a real Thunderbird (key
     await env?.stop();
   });
 
-  it("opens its settings page on first install", async () => {
-    await env.tb.waitForEvent((e) => e.event === "onboarding-opened", 30_000);
+  it("opens no settings page on first install when a policy presets the account; the toolbar's Settings opens it", async () => {
+    // The policy gives the address and the password (tests/support/e2e-env.ts): nothing for the user to enter.
+    await env.tb.waitForEvent((e) => e.event === "onboarding-skipped", 30_000);
     const main = await findWindow("Mozilla Thunderbird");
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(env.tb.events().some((e) => e.event === "onboarding-opened")).toBe(false);
+    expect(xdotool("getwindowname", main)).not.toContain("Settings");
+    // The status panel (Alt+Shift+Z): Tab to "Delivery log", Tab to "Settings", Enter.
+    await keys(main, "alt+shift+z");
+    await new Promise((r) => setTimeout(r, 1_000));
+    for (const key of ["Tab", "Tab", "Return"]) xdotool("key", "--clearmodifiers", key);
     await waitFor(() => xdotool("getwindowname", main).includes("Settings"), 15_000, "the settings tab in front");
     await new Promise((r) => setTimeout(r, 1_000));
     shot("options", main);
