@@ -151,7 +151,7 @@ export const JABBER_ID_HEADER = "X-Jabber-ID";
  */
 export const COPY_OF_HEADER = "X-Mail-Over-XMPP-ID";
 
-function fieldsOf(req: SendRequest): Array<{ address: string; field: RecipientField }> {
+function fieldsOf(req: Pick<SendRequest, "to" | "cc" | "bcc">): Array<{ address: string; field: RecipientField }> {
   return [
     ...req.to.map((address) => ({ address, field: "to" as const })),
     ...req.cc.map((address) => ({ address, field: "cc" as const })),
@@ -163,6 +163,22 @@ function fieldsOf(req: SendRequest): Array<{ address: string; field: RecipientFi
 export function fromUnbound(from: string | undefined, config: SendConfig): boolean {
   if (config.fromAddresses === undefined) return false;
   return from === undefined || !config.fromAddresses.includes(from.trim().toLowerCase());
+}
+
+type RoutedRequest = Pick<SendRequest, "encryption" | "xmppSwitchedOff" | "from" | "hasNewsgroups">;
+
+/** The route question for a Send now (`mode` changes to "sendLater" when Thunderbird says so). */
+function routeMessage(req: RoutedRequest, recipients: RouteMessage["recipients"], config: SendConfig): { -readonly [K in keyof RouteMessage]: RouteMessage[K] } {
+  return {
+    recipients,
+    encryption: req.encryption,
+    xmppSwitchedOff: req.xmppSwitchedOff,
+    fromUnbound: fromUnbound(req.from, config),
+    mode: "sendNow",
+    hasNewsgroups: req.hasNewsgroups,
+    // The size path is settled per copy by the deliverer; a copy that cannot go falls back like any failure.
+    sizePath: "inline",
+  };
 }
 
 function domainOfAddress(from: string): string {
@@ -185,30 +201,10 @@ export class SendFlow {
    */
   preview(req: Pick<SendRequest, "to" | "cc" | "bcc" | "hasNewsgroups" | "encryption" | "xmppSwitchedOff" | "from">): RoutePreviewResult {
     const config = this.#deps.config();
-    const recipients = fieldsOf(req as SendRequest);
-    const data = this.#deps.resolutionData();
-    const resolutions = new Map<string, Resolution>();
-    const capable = new Map<string, boolean | "unknown">();
-    for (const r of recipients) {
-      if (resolutions.has(r.address)) continue;
-      const resolution = resolveRecipient(r.address, data);
-      resolutions.set(r.address, resolution);
-      if (resolution.jid !== null) capable.set(resolution.jid, this.#deps.capability.cached(resolution.jid) ?? "unknown");
-    }
+    const recipients = fieldsOf(req);
+    const { resolutions, capable } = this.#resolve(recipients);
     const online = this.#deps.online();
-    const decision = decideRoute(
-      {
-        recipients,
-        encryption: req.encryption,
-        xmppSwitchedOff: req.xmppSwitchedOff,
-        fromUnbound: fromUnbound(req.from, config),
-        mode: "sendNow",
-        hasNewsgroups: req.hasNewsgroups,
-        sizePath: "inline",
-      },
-      { online, resolutions, capable },
-      { mode: config.policy, sendLater: "smtp" },
-    );
+    const decision = decideRoute(routeMessage(req, recipients, config), { online, resolutions, capable }, { mode: config.policy, sendLater: "smtp" });
     const checking = new Set(decision.needsLookup.map((j) => j.toLowerCase()));
     for (const jid of decision.needsLookup) this.#lookUpInBackground(jid);
     const seen = new Set<string>();
@@ -236,6 +232,20 @@ export class SendFlow {
     return { online, policy: config.policy, switchedOff: req.xmppSwitchedOff, ...(unbound ? { fromUnbound: true } : {}), result, recipients: rows };
   }
 
+  /** Each distinct address resolved from memory, and what the capability cache knows of each JID found. */
+  #resolve(recipients: RouteMessage["recipients"]): { resolutions: Map<string, Resolution>; capable: Map<string, boolean | "unknown"> } {
+    const data = this.#deps.resolutionData();
+    const resolutions = new Map<string, Resolution>();
+    const capable = new Map<string, boolean | "unknown">();
+    for (const r of recipients) {
+      if (resolutions.has(r.address)) continue;
+      const resolution = resolveRecipient(r.address, data);
+      resolutions.set(r.address, resolution);
+      if (resolution.jid !== null) capable.set(resolution.jid, this.#deps.capability.cached(resolution.jid) ?? "unknown");
+    }
+    return { resolutions, capable };
+  }
+
   #lookUpInBackground(jid: string): void {
     const key = jid.toLowerCase();
     if (this.#inFlight.has(key)) return;
@@ -254,25 +264,8 @@ export class SendFlow {
     const left = () => deadline - scheduler.now();
     const recipients = fieldsOf(req);
 
-    const data = this.#deps.resolutionData();
-    const resolutions = new Map<string, Resolution>();
-    const capable = new Map<string, boolean | "unknown">();
-    for (const r of recipients) {
-      if (resolutions.has(r.address)) continue;
-      const resolution = resolveRecipient(r.address, data);
-      resolutions.set(r.address, resolution);
-      if (resolution.jid !== null) capable.set(resolution.jid, this.#deps.capability.cached(resolution.jid) ?? "unknown");
-    }
-    const message: { -readonly [K in keyof RouteMessage]: RouteMessage[K] } = {
-      recipients,
-      encryption: req.encryption,
-      xmppSwitchedOff: req.xmppSwitchedOff,
-      fromUnbound: fromUnbound(req.from, config),
-      mode: "sendNow",
-      hasNewsgroups: req.hasNewsgroups,
-      // The size path is settled per copy by the deliverer; a copy that cannot go falls back like any failure.
-      sizePath: "inline",
-    };
+    const { resolutions, capable } = this.#resolve(recipients);
+    const message = routeMessage(req, recipients, config);
     const policy = { mode: config.policy, sendLater: "smtp" } as const;
     const decide = () => decideRoute(message, { online: this.#deps.online(), resolutions, capable }, policy);
     let decision = decide();
