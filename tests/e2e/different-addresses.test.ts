@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findOnPath } from "../support/bin.js";
 import { DIST_DIR, e2eSkipReason, startE2E, type E2E, E2E_STRANGER_LIMITS } from "../support/e2e-env.js";
 import { waitFor } from "../support/mail-fixtures.js";
+import { testServers } from "../support/servers.js";
 import type { SinkMessage } from "../support/smtp.js";
 import { launchThunderbird, type TB } from "../support/thunderbird.js";
 
@@ -49,13 +50,14 @@ function keyboard(tb: TB) {
   return { xdotool, findWindow, keys };
 }
 
-describe.skipIf(skipReason !== null)("mail address ≠ JID: from the first ordinary mail to a verified mail over XMPP, two real Thunderbirds", () => {
+describe.skipIf(skipReason !== null).each(testServers())("mail address ≠ JID: from the first ordinary mail to a verified mail over XMPP, two real Thunderbirds (%s)", (kind) => {
   let env: E2E;
   let bobTb: TB;
   const actions = { alice: ["bind alice@mail.example (options checkbox; policy here)"], bob: [] as string[] };
 
   beforeAll(async () => {
     env = await startE2E({
+      kind,
       users: [
         { user: "alice", password: "secret-alice" },
         { user: "bob", password: "secret-bob" },
@@ -84,7 +86,7 @@ describe.skipIf(skipReason !== null)("mail address ≠ JID: from the first ordin
       console.log(`--- alice ---\n${env?.tb.events().map((e) => JSON.stringify(e)).join("\n")}`);
       console.log(`--- bob ---\n${bobTb?.events().map((e) => JSON.stringify(e)).join("\n")}`);
     }
-    console.log(`[measure] user actions until a verified mail over XMPP: alice ${actions.alice.length} (${actions.alice.join("; ")}), bob ${actions.bob.length} (${actions.bob.join("; ")})`);
+    console.log(`[measure] ${kind}: user actions until a verified mail over XMPP: alice ${actions.alice.length} (${actions.alice.join("; ")}), bob ${actions.bob.length} (${actions.bob.join("; ")})`);
     await bobTb?.quit();
     await env?.stop();
   }, 60_000);

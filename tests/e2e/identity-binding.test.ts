@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { e2eSkipReason, startE2E, type E2E } from "../support/e2e-env.js";
 import { startMailPeer, type MailPeer } from "../support/mail-peer.js";
 import { waitFor } from "../support/mail-fixtures.js";
+import { testServers } from "../support/servers.js";
 import type { SinkMessage } from "../support/smtp.js";
 
 const skipReason = e2eSkipReason();
@@ -21,12 +22,13 @@ const subjectOf = (m: SinkMessage) => /^Subject: (.*)$/im.exec(m.raw.toString("l
 
 for (const binding of ["default", "bound"] as const) {
   // default: xmppIdentities "" (only the JID's own address); bound: the user ticked alice@mail.example too.
-  describe.skipIf(skipReason !== null)(`two identities in a real Thunderbird (${binding === "default" ? "default binding" : "alice@mail.example bound"})`, () => {
+  describe.skipIf(skipReason !== null).each(testServers())(`two identities in a real Thunderbird (${binding === "default" ? "default binding" : "alice@mail.example bound"}, %s)`, (kind) => {
     let env: E2E;
     let bob: MailPeer;
 
     beforeAll(async () => {
       env = await startE2E({
+        kind,
         users: USERS,
         as: "alice",
         managed: { xmppIdentities: binding === "default" ? "" : "alice@mail.example" },
