@@ -10,7 +10,7 @@ import { validateSetting, type Settings } from "../core/settings.js";
 import type { SessionStatus } from "../core/status.js";
 import { addJidToAddressBook } from "../platform/address-book-writer.js";
 import type { AddressIndex } from "../platform/address-index.js";
-import { toSendRequest } from "../platform/compose-send.js";
+import { toSendRequest } from "../platform/send-request.js";
 import type { CredentialStore } from "../platform/credentials-store.js";
 import type { ResolutionStore } from "../platform/resolution-store.js";
 import type { SettingsStore } from "../platform/settings-store.js";

@@ -6,7 +6,7 @@
 import { UploadEstimator } from "../core/upload-estimate.js";
 import { createAddressIndex } from "../platform/address-index.js";
 import { createCapabilityStore } from "../platform/capability-store.js";
-import { createDeliveryLog } from "../platform/compose-send.js";
+import { createDeliveryLog } from "../platform/delivery-log.js";
 import { createCredentialStore } from "../platform/credentials-store.js";
 import { messengerResolver } from "../platform/dns-resolver.js";
 import { createJabberIdLearner } from "../platform/jabber-id-learner.js";

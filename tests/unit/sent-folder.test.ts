@@ -1,10 +1,10 @@
 // Where the Sent copy of a mail delivered over XMPP goes when the profile has no Sent folder yet
-// (src/platform/compose-send.ts sentFolderFor): where Thunderbird itself would create it — the identity's own POP
+// (src/platform/sent-copy.ts sentFolderFor): where Thunderbird itself would create it — the identity's own POP
 // account, Local Folders for IMAP or a POP account deferred to Local Folders — and never a second "Sent" beside one
 // that exists. Thunderbird's host (tests/support/fake-messenger.ts) with a small folder tree added.
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../../src/core/log.js";
-import { sentFolderFor } from "../../src/platform/compose-send.js";
+import { sentFolderFor } from "../../src/platform/sent-copy.js";
 import { createFakeHost, installFakeHost } from "../support/fake-messenger.js";
 
 interface FakeFolder {
