@@ -3,7 +3,9 @@
 import type { Logger } from "../core/log.js";
 import { STATUS_PORT, type StatusPush } from "../core/messages.js";
 import { describeStatus, type SessionStatus } from "../core/status.js";
+import { t } from "../platform/i18n.js";
 import { showStatusInToolbar } from "../platform/toolbar.js";
+import { statusSummary } from "../ui/shared/status.js";
 
 export interface StatusChannel {
   current(): SessionStatus;
@@ -22,7 +24,8 @@ export function createStatusChannel(log: Logger, ownId: string): StatusChannel {
       // What the user is shown (toolbar, options page), in the log too: limitations included.
       if (describeStatus(next) !== describeStatus(status)) log.info("status-shown", { text: describeStatus(next) });
       status = next;
-      showStatusInToolbar(next).catch((error: unknown) => log.debug("toolbar-update-failed", { error }));
+      const summary = () => statusSummary(next, (ms) => new Date(ms).toLocaleTimeString(), (key, subs) => t(key, subs));
+      (async () => showStatusInToolbar(next, summary()))().catch((error: unknown) => log.debug("toolbar-update-failed", { error }));
       const push: StatusPush = { type: "status", status: next };
       for (const port of ports) {
         try {

@@ -2,7 +2,6 @@
 // server and what it costs), a badge for anything but a plain online.
 import { limitationSeverity } from "../core/limitations.js";
 import { limitationsOf, type SessionStatus } from "../core/status.js";
-import { statusSummary } from "../ui/options/present.js";
 import { t } from "./i18n.js";
 
 const BADGE: { readonly [S in SessionStatus["state"]]: { text: string; color: string } } = {
@@ -21,8 +20,8 @@ export function toolbarBadge(status: SessionStatus): { text: string; color: stri
   return severity === "none" ? BADGE[status.state] : LIMITED_BADGE[severity];
 }
 
-export async function showStatusInToolbar(status: SessionStatus): Promise<void> {
-  const summary = statusSummary(status, (ms) => new Date(ms).toLocaleTimeString(), (key, subs) => t(key, subs));
+/** Tooltip `summary` (the status in words: ui/shared/status.ts statusSummary, passed in by the composition root). */
+export async function showStatusInToolbar(status: SessionStatus, summary: string): Promise<void> {
   const badge = toolbarBadge(status);
   await Promise.all([
     messenger.browserAction.setTitle({ title: `${t("extensionName")}: ${summary}` }),

@@ -6,18 +6,9 @@ import { describe, expect, it } from "vitest";
 import type { ConnectFailureKind, RequestEnvelope } from "../../src/core/messages.js";
 import { SETTING_KEYS } from "../../src/core/settings.js";
 import { localizePage, t, type LocalizableElement } from "../../src/platform/i18n.js";
-import {
-  clip,
-  FAILURE_TEXT,
-  folderChoices,
-  parseDiscoverReply,
-  parseSaveReply,
-  parseSessionStatus,
-  parseStatusPush,
-  parseTestResult,
-  statusText,
-  testResultText,
-} from "../../src/ui/options/present.js";
+import { FAILURE_TEXT, folderChoices, parseDiscoverReply, parseSaveReply, parseTestResult, testResultText } from "../../src/ui/options/present.js";
+import { parseSessionStatus, parseStatusPush, statusText } from "../../src/ui/shared/status.js";
+import { clip } from "../../src/ui/shared/text.js";
 import { NoReplyError, request } from "../../src/ui/rpc.js";
 
 describe("status text", () => {

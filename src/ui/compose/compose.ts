@@ -3,12 +3,13 @@
 import type { RoutePreviewResult } from "../../core/send-flow.js";
 import { applyDocumentLocale, localizePage, t } from "../../platform/i18n.js";
 import { request } from "../rpc.js";
-import { recipientLine, verdictLine, type Line } from "./present.js";
+import { recipientLine, verdictLine } from "./present.js";
+import type { Text } from "../shared/text.js";
 
 const verdict = document.getElementById("verdict") as HTMLElement;
 const list = document.getElementById("recipients") as HTMLUListElement;
 const smtpOnly = document.getElementById("smtpOnly") as HTMLInputElement;
-const text = (line: Line) => t(line.key, line.subs);
+const text = (line: Text) => t(line.key, line.subs);
 
 /** Buttons are rebuilt with every refresh: one that was just used shows it, and keyboard focus is kept by label. */
 const done = new Set<string>();

@@ -1,12 +1,7 @@
 // The delivery log page's logic: which entries match a search, and the line shown for each recipient. Pure.
 import type { DeliveryRecord } from "../../core/send-flow.js";
-import type { MessageKey } from "../../platform/i18n.js";
-import { smtpReasonLine } from "../compose/present.js";
-
-export interface Line {
-  readonly key: MessageKey;
-  readonly subs?: readonly string[];
-}
+import { smtpReasonLine } from "../shared/route-reason.js";
+import type { Text } from "../shared/text.js";
 
 /** Case-insensitive match of every word of the query against the entry's subject, addresses, JIDs, reasons and outcomes. */
 export function matches(entry: DeliveryRecord, query: string): boolean {
@@ -19,7 +14,7 @@ export function matches(entry: DeliveryRecord, query: string): boolean {
 }
 
 /** "over XMPP, delivery confirmed", "by mail: no XMPP address", "over XMPP unconfirmed, also by mail", … */
-export function routeLine(r: DeliveryRecord["recipients"][number]): { line: Line; kind: "xmpp" | "smtp" | "both" } {
+export function routeLine(r: DeliveryRecord["recipients"][number]): { line: Text; kind: "xmpp" | "smtp" | "both" } {
   if (r.outcome === "filed" && !r.smtp) return { line: { key: "logRoute_filed", subs: [r.jid ?? ""] }, kind: "xmpp" };
   if (r.outcome !== undefined && r.outcome !== "filed") {
     const why = r.outcome === "accepted" ? "logOutcome_accepted" : r.outcome === "failed" ? "logOutcome_failed" : r.outcome === "timeout" ? "logOutcome_timeout" : "logOutcome_notSent";

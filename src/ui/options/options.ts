@@ -20,23 +20,18 @@ import { createSettingsStore, type ResolvedSettings } from "../../platform/setti
 import { NoReplyError, request } from "../rpc.js";
 import { identityRows, toggleIdentity } from "./identities.js";
 import {
-  clip,
   folderChoices,
   parseDiscoverReply,
   discoverFailureText,
   parseSaveReply,
-  parseSessionStatus,
-  parseStatusPush,
   parseTestResult,
   SETTING_ERROR_TEXT,
   SETTING_NAME_TEXT,
-  statusText,
-  limitationLine,
-  limitationLines,
   testResultText,
   type FolderChoice,
-  type Text,
 } from "./present.js";
+import { limitationLine, limitationLines, parseSessionStatus, parseStatusPush, statusText } from "../shared/status.js";
+import { clip, type Text } from "../shared/text.js";
 import { jidDomain } from "../../core/jid.js";
 import { isLocalhostName } from "../../core/host.js";
 

@@ -1,7 +1,7 @@
 // The toolbar button's popup: live session status (status port), links to the delivery log and the settings.
 import { STATUS_PORT } from "../../core/messages.js";
 import { applyDocumentLocale, localizePage, t } from "../../platform/i18n.js";
-import { limitationLines, parseStatusPush, statusText } from "../options/present.js";
+import { limitationLines, parseStatusPush, statusText } from "../shared/status.js";
 
 const statusEl = document.getElementById("status-text") as HTMLElement;
 const limitationsEl = document.getElementById("status-limitations") as HTMLUListElement;
