@@ -3,7 +3,8 @@
 
 import type { Scheduler } from "./scheduler.js";
 
-export type DeliveryOutcome =
+/** What became of one stanza handed to the session (server ack, not delivery: that is the Send log's DeliveryRecord). */
+export type StanzaOutcome =
   /** The server confirmed it took the stanza (XEP-0198 ack). */
   | { readonly status: "acked"; readonly millis: number }
   /** Written to the stream, but the server offers no stream management: nobody confirmed it. */
@@ -17,7 +18,7 @@ interface Entry<T> {
   readonly item: T;
   readonly queuedAt: number;
   readonly timer: unknown;
-  readonly resolve: (outcome: DeliveryOutcome) => void;
+  readonly resolve: (outcome: StanzaOutcome) => void;
   sent: boolean;
 }
 
@@ -41,14 +42,14 @@ export class Outbox<T extends object> {
     return this.#pending.length;
   }
 
-  enqueue(item: T, deadlineMs: number): Promise<DeliveryOutcome> {
+  enqueue(item: T, deadlineMs: number): Promise<StanzaOutcome> {
     if (!(deadlineMs > 0) || !Number.isFinite(deadlineMs)) {
       return Promise.reject(new RangeError(`deadline must be a positive number of ms, got ${deadlineMs}`));
     }
     if (this.#inFlight.has(item) || this.#pending.some((e) => e.item === item)) {
       return Promise.reject(new Error("this stanza is already in the outbox"));
     }
-    return new Promise<DeliveryOutcome>((resolve) => {
+    return new Promise<StanzaOutcome>((resolve) => {
       const entry: Entry<T> = {
         item,
         queuedAt: this.#scheduler.now(),
@@ -121,7 +122,7 @@ export class Outbox<T extends object> {
     if (removed) entry.resolve({ status: "timeout", sent: entry.sent });
   }
 
-  #settle(entry: Entry<T>, outcome: DeliveryOutcome): void {
+  #settle(entry: Entry<T>, outcome: StanzaOutcome): void {
     this.#scheduler.clearTimeout(entry.timer);
     entry.resolve(outcome);
   }

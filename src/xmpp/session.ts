@@ -10,7 +10,7 @@ import { backoffDelay, type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backo
 import { capsVer, NS_CAPS, NS_DISCO_INFO, NS_PING, OWN_DISCO_INFO } from "../core/caps.js";
 import { chooseMechanism } from "../core/auth.js";
 import type { Logger } from "../core/log.js";
-import { Outbox, type DeliveryOutcome } from "../core/outbox.js";
+import { Outbox, type StanzaOutcome } from "../core/outbox.js";
 import { withDeadline, type Scheduler } from "../core/scheduler.js";
 import { CAPS_NODE, NS_CARBONS } from "../core/protocol.js";
 import type { SessionStatus } from "../core/status.js";
@@ -190,7 +190,7 @@ export class XmppSession {
    * Hands a message or presence stanza over for delivery. Resolves with exactly one outcome, at the latest at the
    * deadline. Works while offline: the stanza waits in the outbox and goes out once the session is ready.
    */
-  send(stanza: Element, deadlineMs: number): Promise<DeliveryOutcome> {
+  send(stanza: Element, deadlineMs: number): Promise<StanzaOutcome> {
     if (!this.#running) return Promise.resolve({ status: "failed", reason: "session not started" });
     const outcome = this.#outbox.enqueue(stanza, deadlineMs);
     this.#flush();
