@@ -27,7 +27,7 @@ import type { WebsocketEndpoint } from "./websocket-endpoint.js";
 export interface Live {
   settings: Settings;
   session: XmppSession | null;
-  /** The sending engine of the current session. */
+  /** The MailSender of the current session. */
   mailSender: MailSender | null;
   /** Whether the account's own upload host is reachable from here (checked at login and when host permissions change). */
   uploadAccess: UploadAccess | null;
@@ -186,7 +186,7 @@ export function createSessionLifecycle(deps: SessionLifecycleDeps): SessionLifec
     });
     access.start();
     live.uploadAccess = access;
-    // The receiving engine (file, then receipt), the sending engine, and telling others we accept mail, at every login.
+    // The Receiver (file, then receipt), the MailSender, and telling others we accept mail, at every login.
     const sender = new MailSender({ session: next, log, scheduler: realScheduler, uploadAccess: access, uploadEstimator: deps.uploadEstimator });
     sender.start();
     sender.onLateFailure((id, to, reason) => log.warn("mail-bounced-after-accept", { id, to, reason }));

@@ -1,4 +1,4 @@
-// Wire-level constants shared by the session and the engine.
+// Wire-level constants (namespaces, caps node, client name) shared by src/xmpp and core/caps.ts.
 // Our own namespace (urn:xmpp: is reserved for the XSF), versioned in its last path segment.
 export const NS_MAIL = "https://mailoverxmpp.net/protocol/mail/0";
 export const CAPS_NODE = "https://mailoverxmpp.net/thunderbird";

@@ -1,4 +1,4 @@
-// The sending side of the engine (docs/protocol.md §3–§5): one mail copy to one recipient JID, inline or through an
+// MailSender (docs/protocol.md §3–§5): one mail copy to one recipient JID, inline or through an
 // encrypted upload, with a deadline and exactly one outcome. "filed" is the only proof of delivery.
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "../core/log.js";
@@ -110,6 +110,20 @@ export class MailSender {
   }
 
   /** Delivers one copy; resolves with exactly one outcome by `deadlineMs` at the latest. Never rejects. */
+  /**
+   * Before the message is read (send-flow's precheck): why a mail of at least `minBytes` octets cannot go over XMPP
+   * within `leftMs`, or null to go on. Only a mail too large for any inline stanza, whose upload the estimate rules
+   * out, is refused here; everything else is decided by deliver() with the real message.
+   */
+  precheck(minBytes: number, leftMs: number): string | null {
+    const policy = this.#deps.sizePolicy ?? DEFAULT_SIZE_POLICY;
+    if (!(minBytes > policy.inlineFallbackMaxBytes)) return null;
+    const now = this.#deps.scheduler.now();
+    const estimate = this.#estimator.estimateMs(minBytes + SEAL_OVERHEAD_BYTES, now, this.#uploading);
+    if (UploadEstimator.fits(estimate, leftMs)) return null;
+    return this.#tooSlow(minBytes + SEAL_OVERHEAD_BYTES, estimate, leftMs);
+  }
+
   async deliver(copy: MailCopy, deadlineMs: number): Promise<CopyOutcome> {
     const { scheduler, log } = this.#deps;
     const started = scheduler.now();
@@ -154,12 +168,7 @@ export class MailSender {
       // An upload that cannot end in time would time out at the deadline and the user would then wait for SMTP too:
       // such a mail goes by SMTP at once (docs/performance.md, "Slow links").
       const estimate = this.#estimator.estimateMs(size, this.#deps.scheduler.now(), this.#uploading);
-      if (!UploadEstimator.fits(estimate, left())) {
-        const { bytesPerSecond, learned } = this.#estimator.rate(this.#deps.scheduler.now());
-        const why = `upload of ${size} bytes would take ~${Math.round(estimate / 100) / 10} s at ${Math.round(bytesPerSecond / 1000)} kB/s (${learned ? "measured" : "assumed"}), more than the ${Math.round(left() / 100) / 10} s left`;
-        this.#deps.log.info("upload-too-slow-for-hold", { size, estimateMs: Math.round(estimate), bytesPerSecond: Math.round(bytesPerSecond), learned });
-        return { failed: `not deliverable over XMPP in time: ${why}` };
-      }
+      if (!UploadEstimator.fits(estimate, left())) return { failed: this.#tooSlow(size, estimate, left()) };
       const [sealed, slot] = await Promise.all([
         sealPayload(copy.raw, sha256),
         requestSlot(this.#deps.session, service, { filename: "mail.bin", size, contentType: "application/octet-stream" }, left()),
@@ -190,6 +199,12 @@ export class MailSender {
     if (inlineStanza <= policy.inlineFallbackMaxBytes) return inline();
     if (blocked) return { failed: `not deliverable over XMPP: too large to send inline and ${blocked}` };
     return { failed: "not deliverable over XMPP: too large to send inline and no upload service" };
+  }
+
+  #tooSlow(size: number, estimate: number, leftMs: number): string {
+    const { bytesPerSecond, learned } = this.#estimator.rate(this.#deps.scheduler.now());
+    this.#deps.log.info("upload-too-slow-for-hold", { size, estimateMs: Math.round(estimate), bytesPerSecond: Math.round(bytesPerSecond), learned });
+    return `not deliverable over XMPP in time: upload of ${size} bytes would take ~${Math.round(estimate / 100) / 10} s at ${Math.round(bytesPerSecond / 1000)} kB/s (${learned ? "measured" : "assumed"}), more than the ${Math.round(leftMs / 100) / 10} s left`;
   }
 
   /** The upload service to use now, or null with why not (`blocked`: the login's check found it unreachable from here). */

@@ -1,4 +1,4 @@
-// The receiving side of the engine (docs/protocol.md §6): for each mail stanza — validate, fetch, verify, parse,
+// The Receiver (docs/protocol.md §6): for each mail stanza — validate, fetch, verify, parse,
 // de-duplicate, check the sender, add the trace header, file, and only then send the "filed" receipt. Catches up
 // on missed mail from the own MAM archive. A bad stanza never crashes anything: every path ends in an outcome.
 import xml, { type Element } from "@xmpp/xml";
