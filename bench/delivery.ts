@@ -8,6 +8,9 @@
 //      transfer needs (slot + PUT + the recipient's GET of the same bytes);
 //   3. throughput: N mails from one session to two recipients (mails/s, memory before/after).
 //   npm run build is not needed.  node scripts/run-ts.mjs bench/delivery.ts [rounds] [throughputMails]
+// MOX_BENCH_LINK=home: the sender (alice) on a link shaped like a home connection (10 Mbit/s up, 50 ms round trip;
+// tests/support/shaped-relay.ts): her WebSocket through a shaped relay, and every upload URL the server hands out on a
+// relay in front of its HTTP port (her PUT paced up, the recipients' GET delayed). The recipients stay on loopback.
 import { xml } from "@xmpp/client";
 import { buildMessage, newMessageId } from "../src/core/mime/build.js";
 import type { OutgoingMail } from "../src/core/mime/compose-input.js";
@@ -18,6 +21,8 @@ import { discoverUploadService, requestSlot, uploadBytes } from "../src/xmpp/upl
 import { ourSession, quietLog, whenOnline } from "../tests/support/mail-fixtures.js";
 import { startMailPeer } from "../tests/support/mail-peer.js";
 import { startProsody } from "../tests/support/prosody.js";
+import { ShapedLink, startShapedHttpRelay, startShapedWsRelay } from "../tests/support/shaped-relay.js";
+import { HOME_LINK } from "../tests/support/shaped-stage.js";
 import "../tests/support/websocket-global.js";
 
 const numbers = process.argv.slice(2).filter((a) => /^\d+$/.test(a)).map(Number);
@@ -37,13 +42,19 @@ const filler = (bytes: number) => {
 
 // mod_limits off: this measures the engine against the server's own speed (Prosody's default 10 kB/s c2s limit is
 // measured separately by bench/inline-threshold.ts).
+const shaped = process.env.MOX_BENCH_LINK === "home" ? new ShapedLink(HOME_LINK) : null;
+const uploadRelay = shaped ? await startShapedHttpRelay(shaped) : null;
 const server = await startProsody({
   users: ["alice", "bob", "carol"].map((u) => ({ user: u, password: `pw-${u}` })),
   httpFileShare: true,
   mam: false,
+  ...(uploadRelay ? { uploadUrl: `http://127.0.0.1:${uploadRelay.port}/` } : {}),
 });
+uploadRelay?.setTarget(server.httpUrl);
+const wsRelay = shaped ? await startShapedWsRelay(server.wsUrl, shaped) : null;
+if (shaped) console.log(`link: alice on a shaped home link, ${(HOME_LINK.upBytesPerSecond * 8) / 1e6} Mbit/s up, RTT ${2 * HOME_LINK.oneWayDelayMs} ms`);
 try {
-  const alice = ourSession(server, "alice", "pw-alice", "bench");
+  const alice = ourSession(server, "alice", "pw-alice", "bench", quietLog, wsRelay ? { websocketUrl: wsRelay.url } : {});
   alice.start();
   await whenOnline(alice);
   const bob = await startMailPeer(server, "bob", "pw-bob");
@@ -184,5 +195,7 @@ try {
   await carol.stop();
   await alice.stop();
 } finally {
+  await wsRelay?.close();
+  await uploadRelay?.close();
   await server.cleanup();
 }

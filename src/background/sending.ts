@@ -66,6 +66,8 @@ export function createSendFlow({ log, live, capabilities, resolutionStore, addre
       if (outcome.status === "failed" && /^bounced/.test(outcome.reason)) capabilities.set(jid, false);
       return outcome;
     },
+    // Before the message is read: a mail whose upload cannot end within the hold goes by SMTP at once.
+    precheck: (minBytes, leftMs) => live.mailSender?.precheck(minBytes, leftMs) ?? null,
     record,
   });
 }

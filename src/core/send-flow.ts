@@ -56,6 +56,12 @@ export interface SendFlowDeps {
   readonly capability: CapabilitySource;
   /** Delivers one copy over XMPP; settles by the deadline. */
   deliver(copy: { readonly jid: string; readonly raw: Uint8Array; readonly mail: OutgoingMail }, deadlineMs: number): Promise<CopyOutcome>;
+  /**
+   * Before the message is read: why a mail of at least `minBytes` cannot go over XMPP within `leftMs` (its upload
+   * could not end in time), or null to go on. Reading and encoding a large message takes seconds; a mail that must go
+   * by SMTP anyway should not make its user wait for that (docs/performance.md, "Slow links").
+   */
+  precheck?(minBytes: number, leftMs: number): string | null;
   record(entry: DeliveryRecord): void;
 }
 
@@ -76,6 +82,8 @@ export interface SendRequest {
   mode(): Promise<"sendNow" | "sendLater">;
   /** The full message (bodies, attachments); read only when XMPP is in play. */
   readMail(): Promise<OutgoingMail>;
+  /** A lower bound of the message's size in octets, known without reading it (e.g. its attachments base64-encoded). */
+  minSize?(): Promise<number>;
 }
 
 export type SendResult =
@@ -144,6 +152,8 @@ export interface DeliveryRecord {
 export const LOOKUP_TIMEOUT_MS = 2_000;
 /** Kept free at the end of the hold for carrying out the result. */
 const FINISH_MARGIN_MS = 100;
+/** How long the size of a message may take to find out before the precheck gives up and the message is read. */
+const PRECHECK_TIMEOUT_MS = 500;
 export const JABBER_ID_HEADER = "X-Jabber-ID";
 /**
  * On an SMTP fallback copy of a mail whose XMPP copy may have arrived anyway: the Message-ID of the XMPP copy, so
@@ -285,7 +295,10 @@ export class SendFlow {
           await this.#lookUp(decision.needsLookup, capable, Math.min(LOOKUP_TIMEOUT_MS, left() - FINISH_MARGIN_MS));
           decision = decide();
         }
-        if (decision.xmpp.length > 0) {
+        const tooSlow = decision.xmpp.length > 0 ? await this.#precheck(req, left() - FINISH_MARGIN_MS) : null;
+        if (tooSlow !== null) {
+          for (const x of decision.xmpp) outcomes.set(recipientKey(x.address), { status: "failed", reason: tooSlow });
+        } else if (decision.xmpp.length > 0) {
           const mail = await withDeadline(scheduler, req.readMail(), left() - FINISH_MARGIN_MS, "reading the message: deadline passed");
           const date = (this.#deps.now ?? (() => new Date()))();
           messageId = newMessageId(domainOfAddress(mail.from));
@@ -323,6 +336,19 @@ export class SendFlow {
       log.info("send-decided", { holdMs, result: final.kind, summary: decision.summary, filed: [...outcomes.values()].filter((o) => o.status === "filed").length });
     }, 0);
     return result;
+  }
+
+  /** Why the mail cannot go over XMPP in time, judged from its size before it is read; null = read it and try. */
+  async #precheck(req: SendRequest, leftMs: number): Promise<string | null> {
+    const check = this.#deps.precheck;
+    if (!check || !req.minSize) return null;
+    try {
+      const minBytes = await withDeadline(this.#deps.scheduler, req.minSize(), Math.min(PRECHECK_TIMEOUT_MS, leftMs), "message size: deadline passed");
+      return check.call(this.#deps, minBytes, leftMs);
+    } catch (error) {
+      this.#deps.log.info("precheck-failed", { error });
+      return null;
+    }
   }
 
   async #lookUp(jids: readonly string[], capable: Map<string, boolean | "unknown">, timeoutMs: number): Promise<void> {

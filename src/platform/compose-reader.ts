@@ -39,6 +39,17 @@ async function replyHeaders(relatedMessageId: number | undefined): Promise<{ inR
   return { inReplyTo: id, references: [...refs, id] };
 }
 
+/**
+ * A lower bound of the message's size without reading it: its attachments, base64-encoded (4 octets per 3, before
+ * line breaks), from the sizes Thunderbird lists. Read the same way as readAttachments, so it bounds what that reads.
+ */
+export async function attachmentsMinSize(tabId: number): Promise<number> {
+  const list = await messenger.compose.listAttachments(tabId);
+  let bytes = 0;
+  for (const attachment of list) bytes += typeof attachment.size === "number" && attachment.size > 0 ? attachment.size : 0;
+  return Math.ceil(bytes / 3) * 4;
+}
+
 export async function readAttachments(tabId: number): Promise<OutgoingAttachment[]> {
   const list = await messenger.compose.listAttachments(tabId);
   const out: OutgoingAttachment[] = [];

@@ -4,7 +4,7 @@ import type { OutgoingMail } from "../core/mime/compose-input.js";
 import type { SendRequest, SendResult } from "../core/send-flow.js";
 import type { AddressIndexSnapshot } from "./address-index.js";
 import { parseSingleMailbox } from "../core/mime/address.js";
-import { expandRecipients, readOutgoingMail } from "./compose-reader.js";
+import { attachmentsMinSize, expandRecipients, readOutgoingMail } from "./compose-reader.js";
 
 type Details = messenger.compose.ComposeDetails;
 type RecipientList = messenger.compose.ComposeRecipientList | undefined;
@@ -74,6 +74,7 @@ export async function toSendRequest(
     // canSendNow=false for every Send in progress, and the mode only reaches onAfterSend.)
     mode: async () => (globalThis.navigator?.onLine === false ? "sendLater" : "sendNow"),
     readMail: async (): Promise<OutgoingMail> => ({ ...(await readOutgoingMail(tabId, details)), to, cc, bcc }),
+    minSize: () => attachmentsMinSize(tabId),
   };
 }
 

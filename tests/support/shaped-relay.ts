@@ -135,7 +135,9 @@ export async function startShapedHttpRelay(link: ShapedLink): Promise<HttpRelay>
     // request ("socket hang up"), a relay artefact the sender would see as an upload failure.
     const out = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers, agent: false }, (answer) => {
       link.down(() => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        // One request per client connection: a kept-alive connection reused just as it closes fails a PUT ("other
+        // side closed"), a relay artefact the sender would count as an upload failure.
+        res.writeHead(answer.statusCode ?? 502, { ...answer.headers, connection: "close" });
         answer.on("data", (data: Buffer) => link.down(() => res.write(data)));
         answer.on("end", () => link.down(() => res.end()));
       });

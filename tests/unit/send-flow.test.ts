@@ -35,6 +35,7 @@ interface World {
   config?: Partial<SendConfig>;
   outcome?: (jid: string) => CopyOutcome | Promise<CopyOutcome>;
   lookup?: (jid: string) => Promise<boolean>;
+  precheck?: (minBytes: number, leftMs: number) => string | null;
 }
 
 function setup(world: World = {}) {
@@ -59,6 +60,7 @@ function setup(world: World = {}) {
       return world.outcome ? world.outcome(copy.jid) : { status: "filed", millis: 3, route: "inline" };
     },
     record: (entry) => records.push(entry),
+    ...(world.precheck ? { precheck: world.precheck } : {}),
   });
   // The record is written after the answer (off the send path): wait one timer turn for it.
   const handle = async (req: SendRequest) => {
@@ -283,5 +285,41 @@ describe("SendFlow.preview (the compose window's indicator)", () => {
     expect(lookups).toEqual(["erin@x.test", "erin@x.test"]);
     expect(f.preview({ ...req, xmppSwitchedOff: true }).recipients.every((r) => r.route === "smtp" && r.reason === "switched-off")).toBe(true);
     expect(f.preview({ ...req, to: [], cc: [] }).result).toBe("empty");
+  });
+});
+
+describe("SendFlow precheck: a mail that cannot go over XMPP in time is not read (issue 13 item 2)", () => {
+  const tooBig = (minBytes: number) => (minBytes > 1_000_000 ? `upload of ${minBytes} bytes would not end in time` : null);
+
+  it("sends by SMTP at once without reading the message when its attachments alone rule the upload out", async () => {
+    const seen: Array<[number, number]> = [];
+    const { flow, delivered, records } = setup({ precheck: (min, left) => (seen.push([min, left]), tooBig(min)) });
+    const calls: string[] = [];
+    const result = await flow.handle(request(["bob@mail.test"], { calls, minSize: async () => 13_400_000 }));
+    expect(result.kind).toBe("smtp");
+    expect(smtpList(result)).toBeUndefined(); // everyone by SMTP, exactly as Thunderbird would
+    expect(calls).not.toContain("readMail");
+    expect(delivered).toEqual([]);
+    expect(seen[0]![0]).toBe(13_400_000);
+    expect(seen[0]![1]).toBeGreaterThan(1_500); // the hold (2 s here) less what was used
+    expect(records[0]!.recipients[0]).toMatchObject({ address: "bob@mail.test", outcome: "failed", detail: expect.stringContaining("would not end in time"), smtp: true });
+  });
+
+  it("reads and delivers as before when the size allows it", async () => {
+    const { flow, delivered } = setup({ precheck: (min) => tooBig(min) });
+    const calls: string[] = [];
+    const result = await flow.handle(request(["bob@mail.test"], { calls, minSize: async () => 40_000 }));
+    expect(result.kind).toBe("cancel");
+    expect(calls).toContain("readMail");
+    expect(delivered.map((d) => d.jid)).toEqual(["bob@x.test"]);
+  });
+
+  it("reads the message when its size cannot be told in time or the size fails (the precheck never makes a mail SMTP by error)", async () => {
+    const { flow, delivered } = setup({ precheck: () => "never used" });
+    const slow = await flow.handle(request(["bob@mail.test"], { minSize: () => new Promise<number>(() => {}) }));
+    expect(slow.kind).toBe("cancel");
+    const failing = await flow.handle(request(["carol@mail.test"], { minSize: async () => Promise.reject(new Error("no compose tab")) }));
+    expect(failing.kind).toBe("cancel");
+    expect(delivered.map((d) => d.jid)).toEqual(["bob@x.test", "carol@x.test"]);
   });
 });

@@ -1,7 +1,11 @@
 // The upload-time estimate that decides whether a large mail's upload can end within the Send hold, or goes by SMTP at
 // once (src/core/upload-estimate.ts; docs/performance.md, "Slow links").
 import { describe, expect, it } from "vitest";
+import { createLogger } from "../../src/core/log.js";
 import { AFTER_UPLOAD_MIN_MS, DEFAULT_UPLOAD_RATE_POLICY, UploadEstimator, type UploadRatePolicy } from "../../src/core/upload-estimate.js";
+import { DEFAULT_SIZE_POLICY, MailSender } from "../../src/xmpp/mail-sender.js";
+import { realScheduler } from "../../src/xmpp/runtime.js";
+import type { XmppSession } from "../../src/xmpp/session.js";
 
 const MB = 1_000_000;
 const policy: UploadRatePolicy = { ...DEFAULT_UPLOAD_RATE_POLICY, defaultBytesPerSecond: 500_000, overheadMs: 500, halfLifeMs: 60_000, sampleWeight: 0.5 };
@@ -96,5 +100,23 @@ describe("UploadEstimator", () => {
   it("refuses a policy that would divide by zero", () => {
     expect(() => new UploadEstimator({ ...policy, defaultBytesPerSecond: 0 })).toThrow();
     expect(() => new UploadEstimator({ ...policy, sampleWeight: 0 })).toThrow();
+  });
+});
+
+describe("MailSender.precheck (before the message is read)", () => {
+  // precheck uses no session: only the size policy, the estimator and the clock.
+  const sender = (estimator = new UploadEstimator()) =>
+    new MailSender({ session: {} as unknown as XmppSession, log: createLogger(() => {}, () => "error"), scheduler: realScheduler, uploadEstimator: estimator });
+
+  it("refuses a mail whose attachments alone make the upload too slow for what is left of the hold", () => {
+    expect(sender().precheck(13_400_000, 7_900)).toMatch(/not deliverable over XMPP in time: upload of 13400\d+ bytes/);
+  });
+
+  it("leaves everything else to deliver(): mail that may go inline, and uploads that fit", () => {
+    expect(sender().precheck(DEFAULT_SIZE_POLICY.inlineFallbackMaxBytes, 100)).toBeNull();
+    expect(sender().precheck(1_400_000, 7_900)).toBeNull();
+    const fast = new UploadEstimator();
+    fast.record(10 * MB, 2_000, performance.now()); // 5 MB/s measured
+    expect(sender(fast).precheck(13_400_000, 7_900)).toBeNull();
   });
 });
