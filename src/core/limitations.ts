@@ -120,6 +120,6 @@ const UPLOAD_BLOCK_EN: { readonly [R in UploadBlock["reason"]]: string } = {
 };
 
 /** Server texts may quote a JID; the report and the status never carry addresses. */
-export function stripAddresses(text: string): string {
+function stripAddresses(text: string): string {
   return text.replace(/[^\s<>"'()]+@[^\s<>"'()]+/g, "<address>").slice(0, 200);
 }

@@ -14,7 +14,7 @@ export interface Logger {
 const RANK: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 const SECRET_FIELD = /pass|secret|token|key|proof|credential/i;
 
-export function redact(fields: LogFields): Record<string, unknown> {
+function redact(fields: LogFields): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(fields)) {
     if (SECRET_FIELD.test(name)) out[name] = "[redacted]";

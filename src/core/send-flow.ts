@@ -149,7 +149,7 @@ export interface DeliveryRecord {
 }
 
 /** Longest wait for one capability lookup, within the hold. */
-export const LOOKUP_TIMEOUT_MS = 2_000;
+const LOOKUP_TIMEOUT_MS = 2_000;
 /** Kept free at the end of the hold for carrying out the result. */
 const FINISH_MARGIN_MS = 100;
 /** How long the size of a message may take to find out before the precheck gives up and the message is read. */

@@ -104,8 +104,8 @@ export const SETTING_KEYS: readonly SettingKey[] = Object.freeze(Object.keys(DEF
 export const LOG_LEVELS: readonly LogLevel[] = Object.freeze(["error", "warn", "info", "debug"] as const);
 export const ROUTE_POLICIES: readonly RoutePolicyMode[] = Object.freeze(["whole-message", "split"] as const);
 export const SEND_HOLD_MAX_SECONDS = 20;
-export const XMPP_DOMAINS_MAX_LENGTH = 2048;
-export const XMPP_IDENTITIES_MAX_LENGTH = 2048;
+const XMPP_DOMAINS_MAX_LENGTH = 2048;
+const XMPP_IDENTITIES_MAX_LENGTH = 2048;
 export const UNKNOWN_SENDER_MODES: readonly UnknownSenderMode[] = Object.freeze(["deliver-tagged", "unverified-folder"] as const);
 
 /** The storage.local key holding the version of the stored settings layout. */
@@ -113,11 +113,11 @@ export const SETTINGS_VERSION_KEY = "settingsVersion";
 export const SETTINGS_VERSION = 1;
 
 /** Limits from RFC 7622 §3.1: each part at most 1023 octets, the whole JID at most 3071. */
-export const JID_MAX_OCTETS = 3071;
-export const JID_PART_MAX_OCTETS = 1023;
-export const URL_MAX_LENGTH = 2048;
-export const PASSWORD_MAX_LENGTH = 1024;
-export const FOLDER_ID_MAX_LENGTH = 1024;
+const JID_MAX_OCTETS = 3071;
+const JID_PART_MAX_OCTETS = 1023;
+const URL_MAX_LENGTH = 2048;
+const PASSWORD_MAX_LENGTH = 1024;
+const FOLDER_ID_MAX_LENGTH = 1024;
 
 export type SettingError =
   | "wrong-type"

@@ -26,8 +26,6 @@ export const SIBLING_WAIT_MS = 5_000;
 export const SIBLING_FILING_MS = 30_000;
 /** How long a Thunderbird waits for its siblings' answers to "did you file it?". */
 export const SIBLING_ASK_MS = 1_500;
-/** Resource names the add-on binds (runtime.newResource). */
-export const ADDON_RESOURCE = /^thunderbird-[0-9a-f]{8}$/;
 
 /** The filer among the online add-on resources of the account (self included): the smallest resource name. */
 export function electFiler(self: string, siblings: readonly string[]): string {

@@ -21,7 +21,7 @@ export interface EndpointShape {
  * In preference order, which is also the order they are tried on one host (one at a time: see endpoint-probe.ts).
  * Port 443 first: it passes hotel and office firewalls that block 5281 and 5443.
  */
-export const DEFAULT_ENDPOINT_SHAPES: readonly EndpointShape[] = [
+const DEFAULT_ENDPOINT_SHAPES: readonly EndpointShape[] = [
   { port: 443, path: "/xmpp-websocket" }, // Prosody behind an HTTPS proxy (or https_ports = { 443 })
   { port: 443, path: "/ws" }, // ejabberd behind an HTTPS proxy
   { port: 5281, path: "/xmpp-websocket" }, // Prosody as shipped: mod_websocket on https_ports 5281

@@ -21,7 +21,7 @@ function contactData(node: messenger.contacts.ContactNode): { emails: string[]; 
   return { emails: typeof primary === "string" && primary ? [primary.toLowerCase()] : [], jids: [] };
 }
 
-export function buildIndex(books: readonly messenger.addressBooks.AddressBookNode[]): AddressIndexSnapshot {
+function buildIndex(books: readonly messenger.addressBooks.AddressBookNode[]): AddressIndexSnapshot {
   const jidsByEmail = new Map<string, string[]>();
   const listMembers = new Map<string, string[]>();
   for (const book of books) {

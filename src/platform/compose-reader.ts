@@ -50,7 +50,7 @@ export async function attachmentsMinSize(tabId: number): Promise<number> {
   return Math.ceil(bytes / 3) * 4;
 }
 
-export async function readAttachments(tabId: number): Promise<OutgoingAttachment[]> {
+async function readAttachments(tabId: number): Promise<OutgoingAttachment[]> {
   const list = await messenger.compose.listAttachments(tabId);
   const out: OutgoingAttachment[] = [];
   for (const attachment of list) {

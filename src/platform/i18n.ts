@@ -17,7 +17,7 @@ export function t(key: MessageKey, substitutions?: string | readonly string[], g
 }
 
 /** Attribute → what it localizes. `data-i18n` sets the text content; the others set one attribute each. */
-export const I18N_ATTRIBUTES = {
+const I18N_ATTRIBUTES = {
   "data-i18n": null,
   "data-i18n-placeholder": "placeholder",
   "data-i18n-title": "title",

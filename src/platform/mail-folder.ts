@@ -27,9 +27,9 @@ const TAG_NEW_SENDER = { key: "mox_newsender", label: "XMPP: new sender", color:
 type Folder = messenger.folders.MailFolder;
 
 /** How long an import may take before it counts as failed (it never settles in a folder whose index is out of date). */
-export const IMPORT_TIMEOUT_MS = 30_000;
+const IMPORT_TIMEOUT_MS = 30_000;
 /** How long to wait for Thunderbird to rebuild a folder index that the crash left out of date. */
-export const INDEX_REBUILD_MS = 15_000;
+const INDEX_REBUILD_MS = 15_000;
 /** The domain of the marker mail that makes Thunderbird rebuild an out-of-date folder index. */
 export const INDEX_CHECK_DOMAIN = "mail-over-xmpp.invalid";
 /** Folder candidates with the same subject checked for a mail without Message-ID (newest filings are rare there). */

@@ -10,7 +10,7 @@ import { CapabilityUnavailableError, describeError, publishCapability, type Publ
 import type { XmppSession } from "./session.js";
 
 /** 1 min, 2, 4 … capped at 1 h, each delay in [ceiling/2, ceiling]. */
-export const CAPABILITY_RETRY: BackoffPolicy = { baseMs: 60_000, capMs: 3_600_000, factor: 2 };
+const CAPABILITY_RETRY: BackoffPolicy = { baseMs: 60_000, capMs: 3_600_000, factor: 2 };
 /**
  * Re-publish interval while a session stays online: far inside the 30 days after which senders treat the item as
  * stale (CAPABILITY_MAX_AGE_MS), so a suspended machine or a few failed refreshes never let it expire.

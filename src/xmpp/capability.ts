@@ -17,9 +17,9 @@ const NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner";
 const NS_PUBSUB_ERRORS = "http://jabber.org/protocol/pubsub#errors";
 const NS_DATA = "jabber:x:data";
 const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
-export const FEATURE_PUBLISH_OPTIONS = `${NS_PUBSUB}#publish-options`;
-export const FEATURE_CONFIG_NODE = `${NS_PUBSUB}#config-node`;
-export const FEATURE_ACCESS_OPEN = `${NS_PUBSUB}#access-open`;
+const FEATURE_PUBLISH_OPTIONS = `${NS_PUBSUB}#publish-options`;
+const FEATURE_CONFIG_NODE = `${NS_PUBSUB}#config-node`;
+const FEATURE_ACCESS_OPEN = `${NS_PUBSUB}#access-open`;
 /** A capability item older than this is treated as absent (the add-on may have been removed). */
 export const CAPABILITY_MAX_AGE_MS = 30 * 24 * 3600_000;
 

@@ -32,10 +32,6 @@ export interface XmppClientOptions {
   readonly onScram?: (mechanism: ScramMechanism) => void;
 }
 
-/** SASL mechanisms we implement, strongest first. */
-export const SUPPORTED_MECHANISMS = ["SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN"] as const;
-export type SupportedMechanism = (typeof SUPPORTED_MECHANISMS)[number];
-
 export function createXmppClient(options: XmppClientOptions): XmppClientParts {
   const entity = new Client({ service: options.service, domain: options.domain });
   websocket({ entity });

@@ -2,7 +2,7 @@
 import { Parser } from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 
-export const REL_WEBSOCKET = "urn:xmpp:alt-connections:websocket";
+const REL_WEBSOCKET = "urn:xmpp:alt-connections:websocket";
 const MAX_HOST_META_BYTES = 64 * 1024;
 
 /** Extracts WebSocket URLs from a host-meta document (JSON or XRD). Only wss:// URLs are returned. */

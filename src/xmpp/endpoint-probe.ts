@@ -25,11 +25,11 @@ import {
 } from "../core/websocket-candidates.js";
 import { discoverWebsocket, type FetchText } from "./discovery.js";
 
-export const FRAMING_NS = "urn:ietf:params:xml:ns:xmpp-framing";
-export const HOST_META_TIMEOUT_MS = 3_000;
-export const PROBE_TIMEOUT_MS = 3_000;
-export const FIND_DEADLINE_MS = 10_000;
-export const STREAMS_NS = "http://etherx.jabber.org/streams";
+const FRAMING_NS = "urn:ietf:params:xml:ns:xmpp-framing";
+const HOST_META_TIMEOUT_MS = 3_000;
+const PROBE_TIMEOUT_MS = 3_000;
+const FIND_DEADLINE_MS = 10_000;
+const STREAMS_NS = "http://etherx.jabber.org/streams";
 /** A server's <open/> is ~200 characters; anything far larger is not one. */
 const MAX_OPEN_FRAME = 4_096;
 /** Stream features (SASL mechanisms, a few more) are ~0.5–2 KB on Prosody and ejabberd. */
@@ -198,7 +198,7 @@ export type FindResult =
  * Probes the candidates, one at a time per host in preference order, the hosts side by side, and resolves with the
  * most preferred one that answered (chooseEndpoint) as soon as that is certain, or when `budgetMs` is spent.
  */
-export function probeCandidates(
+function probeCandidates(
   candidates: readonly Candidate[],
   domain: string,
   probeTimeoutMs: number,

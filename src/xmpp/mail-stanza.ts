@@ -4,7 +4,7 @@ import jidParse from "@xmpp/jid";
 import { NS_MAIL } from "../core/protocol.js";
 
 export const NS_RECEIPTS = "urn:xmpp:receipts";
-export const NS_SID = "urn:xmpp:sid:0";
+const NS_SID = "urn:xmpp:sid:0";
 export const NS_HINTS = "urn:xmpp:hints";
 export const NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 

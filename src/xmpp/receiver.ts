@@ -108,7 +108,7 @@ const FROM_START = "@start";
  * ack): a download still running then can no longer spare its sender the SMTP fallback, it only holds a slot. A
  * 25 MiB payload needs ~10 s at 20 Mbit/s; loopback GETs of 10 MB take ~0.1 s (docs/performance.md).
  */
-export const DOWNLOAD_TIMEOUT_MS = 20_000;
+const DOWNLOAD_TIMEOUT_MS = 20_000;
 /** Of that, the longest wait for the DNS answer on the host name. */
 const DNS_TIMEOUT_MS = 5_000;
 

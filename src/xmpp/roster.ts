@@ -7,7 +7,7 @@ import { checkedBareJid } from "./blocklist.js";
 import type { XmppSession } from "./session.js";
 
 const NS_ROSTER = "jabber:iq:roster";
-export const ROSTER_MAX = 10_000;
+const ROSTER_MAX = 10_000;
 
 export class Roster {
   readonly #session: XmppSession;

@@ -77,9 +77,9 @@ export interface ScramMechanismOptions {
 }
 
 /** Lower bound on the server's iteration count: fewer is too weak (or a downgrade attempt). */
-export const SCRAM_MIN_ITERATIONS = 4096;
+const SCRAM_MIN_ITERATIONS = 4096;
 /** Upper bound on the server's iteration count: more would let a server keep us busy for minutes. */
-export const SCRAM_MAX_ITERATIONS = 10_000_000;
+const SCRAM_MAX_ITERATIONS = 10_000_000;
 
 type Bytes = Uint8Array<ArrayBuffer>;
 /** Bound on any base64 field of a SCRAM exchange or of stored keys (salts are 16–32 bytes in practice). */

@@ -57,7 +57,7 @@ export interface SessionDeps {
   readonly carbonsTimeoutMs?: number;
 }
 
-export class AuthError extends Error {
+class AuthError extends Error {
   override readonly name = "AuthError";
   constructor(
     message: string,
@@ -596,7 +596,7 @@ function sameJid(a: string, b: string): boolean {
  * RFC 6120 §8.1.2.1: a reply comes from the entity the request was addressed to; a request without 'to' is handled by
  * our own account, whose replies may carry no 'from', our bare or full JID, or (for server-handled queries) the domain.
  */
-export function isReplyFrom(from: string | undefined, to: string | undefined, ownFullJid: string): boolean {
+function isReplyFrom(from: string | undefined, to: string | undefined, ownFullJid: string): boolean {
   const own = jidParse(ownFullJid);
   const ownBare = own.bare().toString();
   if (to !== undefined && !sameJid(to, ownBare)) return from !== undefined && sameJid(from, to);

@@ -27,7 +27,7 @@ const BUFFER_MS = 10 * 60_000;
  * After a fresh login the server sends the presence of our other online resources right after our own initial
  * presence; until this much time has passed, "no siblings" may only mean "not heard of them yet".
  */
-export const PRESENCE_SETTLE_MS = 1_500;
+const PRESENCE_SETTLE_MS = 1_500;
 
 export interface SiblingTrackerDeps {
   readonly session: XmppSession;

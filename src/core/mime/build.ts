@@ -115,7 +115,7 @@ const DAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /** RFC 5322 §3.3 date-time in the local time zone, e.g. "Tue, 03 Mar 2026 14:05:09 +0100". */
-export function formatDate(date: Date): string {
+function formatDate(date: Date): string {
   if (!(date instanceof Date) || Number.isNaN(date.getTime())) throw new Error("BuildOptions.date is not a valid Date");
   const p2 = (n: number) => String(n).padStart(2, "0");
   const offset = -date.getTimezoneOffset();

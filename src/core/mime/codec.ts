@@ -27,7 +27,7 @@ function hex2(b: number): string {
  * Quoted-printable body of `text` (already CRLF-normalised). Hard line breaks stay CRLF,
  * encoded lines are at most 76 characters (soft breaks "="), trailing whitespace is encoded.
  */
-export function quotedPrintableBody(text: string): string {
+function quotedPrintableBody(text: string): string {
   const out: string[] = [];
   for (const line of text.split(CRLF)) {
     const bytes = utf8(line);
@@ -52,7 +52,7 @@ export function quotedPrintableBody(text: string): string {
 }
 
 /** Normalises every line ending (CRLF, CR, LF) to CRLF. */
-export function toCrlf(text: string): string {
+function toCrlf(text: string): string {
   return text.replace(/\r\n|\r|\n/g, CRLF);
 }
 

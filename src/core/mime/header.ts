@@ -4,7 +4,7 @@ import { encodeBase64 } from "../base64.js";
 import { CRLF, utf8 } from "./codec.js";
 
 /** Folding target (RFC 5322 §2.1.1 "SHOULD be no more than 78 characters"). */
-export const FOLD_AT = 78;
+const FOLD_AT = 78;
 /** Hard limit of a line, CRLF excluded (RFC 5322 §2.1.1 "MUST be no more than 998"). */
 export const MAX_LINE = 998;
 /** RFC 2047 §2: an encoded-word is at most 75 characters. */
@@ -16,11 +16,11 @@ const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 const CR_OR_LF = /[\r\n]/;
 const NON_ASCII = /[^\x00-\x7f]/;
 
-export function hasCrOrLf(s: string): boolean {
+function hasCrOrLf(s: string): boolean {
   return CR_OR_LF.test(s);
 }
 
-export function isAscii(s: string): boolean {
+function isAscii(s: string): boolean {
   return !NON_ASCII.test(s);
 }
 
@@ -43,7 +43,7 @@ function qChar(cp: string): string {
  * code point; the first word is at most `firstMax` characters, the others at most `restMax`
  * (both capped at 75).
  */
-export function encodeWords(text: string, firstMax: number = MAX_ENCODED_WORD, restMax: number = MAX_ENCODED_WORD): string[] {
+function encodeWords(text: string, firstMax: number = MAX_ENCODED_WORD, restMax: number = MAX_ENCODED_WORD): string[] {
   const cps = Array.from(text);
   const qParts = cps.map(qChar);
   const qLength = qParts.reduce((n, p) => n + p.length, 0);

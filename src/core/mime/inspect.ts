@@ -15,7 +15,7 @@ export interface InspectLimits {
   readonly maxParts: number;
 }
 
-export const DEFAULT_INSPECT_LIMITS: InspectLimits = { maxHeaderBytes: 256 * 1024, maxDepth: 20, maxParts: 1000 };
+const DEFAULT_INSPECT_LIMITS: InspectLimits = { maxHeaderBytes: 256 * 1024, maxDepth: 20, maxParts: 1000 };
 
 export interface InspectedMail {
   /** Raw (unfolded, not decoded) values of every From header. */

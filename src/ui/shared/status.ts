@@ -98,7 +98,7 @@ export function parseSessionStatus(value: unknown): SessionStatus | null {
 const CAPABILITY_CODES = new Set<string>(Object.keys(CAPABILITY_REASON_TEXT));
 
 /** A limitation from the background, checked field by field; null when malformed. */
-export function parseLimitation(value: unknown): Limitation | null {
+function parseLimitation(value: unknown): Limitation | null {
   if (!isObject(value)) return null;
   switch (value.feature) {
     case "capability": {
