@@ -7,6 +7,9 @@ export const realScheduler: Scheduler = {
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
 };
 
+/** Wall-clock time in epoch ms: for times shown to the user (the Scheduler's clock is monotonic, not a date). */
+export const wallClock = (): number => Date.now();
+
 export async function webCryptoSha1(data: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await globalThis.crypto.subtle.digest("SHA-1", data as Uint8Array<ArrayBuffer>));
 }

@@ -12,6 +12,7 @@ import { chooseMechanism } from "../core/auth.js";
 import type { Logger } from "../core/log.js";
 import { Outbox, type StanzaOutcome } from "../core/outbox.js";
 import { withDeadline, type Scheduler } from "../core/scheduler.js";
+import { wallClock } from "./runtime.js";
 import { CAPS_NODE, NS_CARBONS } from "../core/protocol.js";
 import type { SessionStatus } from "../core/status.js";
 import { createXmppClient, type XmppClientParts } from "./client.js";
@@ -41,7 +42,10 @@ export interface CredentialSource {
 }
 
 export interface SessionDeps {
+  /** The monotonic clock and timers (deadlines, backoff, keep-alive). */
   readonly scheduler: Scheduler;
+  /** Wall-clock time in epoch ms, for the status's `since` and `retryAt` shown to the user (default: runtime's wallClock). */
+  readonly wallClock?: () => number;
   readonly random: () => number;
   readonly log: Logger;
   readonly sha1: (data: Uint8Array) => Promise<Uint8Array>;
@@ -420,7 +424,7 @@ export class XmppSession {
         await this.#sendPresence(parts);
         void carbons;
       }
-      this.#setStatus({ state: "online", jid: fullJid, since: Date.now() });
+      this.#setStatus({ state: "online", jid: fullJid, since: this.#wallNow() });
       this.#armKeepAlive();
       this.#flush();
     } catch (error) {
@@ -528,10 +532,14 @@ export class XmppSession {
     this.#scheduleRetry(reason);
   }
 
+  #wallNow(): number {
+    return (this.#deps.wallClock ?? wallClock)();
+  }
+
   #scheduleRetry(reason: string): void {
     this.#clearRetry();
     const delay = backoffDelay(Math.max(1, this.#attempt), this.#deps.random, this.#deps.backoff ?? DEFAULT_BACKOFF);
-    const retryAt = Date.now() + delay;
+    const retryAt = this.#wallNow() + delay;
     this.#setStatus({ state: "error", reason, retryAt });
     this.#retryTimer = this.#deps.scheduler.setTimeout(() => {
       this.#retryTimer = null;
