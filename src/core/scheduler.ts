@@ -37,6 +37,26 @@ export function withDeadline<T>(scheduler: Scheduler, promise: Promise<T>, ms: n
 }
 
 /**
+ * Waits for `promise` at most `ms` (negative counts as 0): its value, or `fallback()` once the time passed; a rejection
+ * before then passes through. The timer is cleared either way. For "wait a little for X, else go on without it".
+ */
+export function valueWithin<T, F>(scheduler: Scheduler, promise: Promise<T>, ms: number, fallback: () => F): Promise<T | F> {
+  return new Promise<T | F>((resolve, reject) => {
+    const timer = scheduler.setTimeout(() => resolve(fallback()), Math.max(0, ms));
+    promise.then(
+      (value) => {
+        scheduler.clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        scheduler.clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
  * Runs `work` with an AbortSignal that fires after `ms`. Resolves or rejects as `work` does before then; once the
  * deadline has passed it rejects with a DeadlineError(`message`) even if `work` ignores the signal, and a later
  * failure of `work` (its AbortError) is swallowed. The signal is aborted when this settles, releasing whatever `work`

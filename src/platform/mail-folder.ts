@@ -15,6 +15,8 @@ import type { FiledMail, MailSink } from "../xmpp/receiver.js";
 import type { Logger } from "../core/log.js";
 import { displayedAddress } from "../core/mime/address.js";
 import type { Settings } from "../core/settings.js";
+import { withDeadline } from "../core/scheduler.js";
+import { realScheduler } from "../xmpp/runtime.js";
 
 /** The settings the sink reads for every mail, so a change applies to the next one. */
 export type ReceiveSettings = Pick<Settings, "unknownSenders" | "receiveFolder">;
@@ -228,15 +230,8 @@ export function createFolderSink(log: Logger, settings: () => ReceiveSettings, o
     }
   };
 
-  const importWithin = (file: File, target: Folder, props: messenger.messages.MessageProperties) => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    return Promise.race([
-      messenger.messages.import(file, target.id ?? target, props),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`messages.import did not finish within ${importTimeoutMs} ms`)), importTimeoutMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
-  };
+  const importWithin = (file: File, target: Folder, props: messenger.messages.MessageProperties) =>
+    withDeadline(realScheduler, messenger.messages.import(file, target.id ?? target, props), importTimeoutMs, `messages.import did not finish within ${importTimeoutMs} ms`);
 
   return {
     async file(mail: FiledMail): Promise<void> {

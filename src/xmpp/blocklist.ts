@@ -14,6 +14,8 @@ import type { Logger } from "../core/log.js";
 import type { KeyValueStore } from "./receiver.js";
 import type { XmppSession } from "./session.js";
 import { jidDomain } from "../core/jid.js";
+import { valueWithin } from "../core/scheduler.js";
+import { realScheduler } from "./runtime.js";
 
 export const NS_BLOCKING = "urn:xmpp:blocking";
 /** Most JIDs kept (server list as read, or local list); a longer server list is cut, and the cut logged. */
@@ -129,9 +131,7 @@ export class BlockList {
     const running = this.#syncing;
     await this.#loadLocal();
     if (!running) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([running, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
+    await valueWithin(realScheduler, running, timeoutMs, () => undefined);
   }
 
   /**

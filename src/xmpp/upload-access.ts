@@ -12,6 +12,8 @@ import type { Logger } from "../core/log.js";
 import type { XmppSession } from "./session.js";
 import { discoverUploadService, probeCrossOrigin, requestSlot, uploadOriginPattern, type UploadService, type UploadSlot } from "./upload.js";
 import { jidDomain } from "../core/jid.js";
+import { valueWithin } from "../core/scheduler.js";
+import { realScheduler } from "./runtime.js";
 
 export type UploadAccessState =
   /** Not checked yet in this session, or the check is running. */
@@ -69,15 +71,7 @@ export class UploadAccess {
   async settled(timeoutMs: number): Promise<UploadAccessState> {
     const running = this.#running;
     if (!running) return this.#state;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<UploadAccessState>((resolve) => {
-      timer = setTimeout(() => resolve(this.#state), Math.max(0, timeoutMs));
-    });
-    try {
-      return await Promise.race([running, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return valueWithin(realScheduler, running, timeoutMs, () => this.#state);
   }
 
   /** For the status: uploads blocked, with why and what fixes it; null otherwise. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DeadlineError, withAbortDeadline, withDeadline, type Scheduler } from "../../src/core/scheduler.js";
+import { DeadlineError, valueWithin, withAbortDeadline, withDeadline, type Scheduler } from "../../src/core/scheduler.js";
 
 /** A manual clock: timers fire only when the test advances time. */
 function fakeScheduler() {
@@ -110,5 +110,27 @@ describe("withAbortDeadline", () => {
     const { scheduler, pendingTimers } = fakeScheduler();
     await expect(withAbortDeadline(scheduler, 50, "x", () => Promise.reject(new RangeError("bad")))).rejects.toBeInstanceOf(RangeError);
     expect(pendingTimers()).toBe(0);
+  });
+});
+
+describe("valueWithin", () => {
+  it("gives the value when it comes in time and clears its timer", async () => {
+    const { scheduler, pendingTimers } = fakeScheduler();
+    await expect(valueWithin(scheduler, Promise.resolve("read"), 100, () => "late")).resolves.toBe("read");
+    expect(pendingTimers()).toBe(0);
+  });
+
+  it("gives the fallback, computed when the time passed, and does not reject", async () => {
+    const { scheduler, advance } = fakeScheduler();
+    let state = "checking";
+    const p = valueWithin(scheduler, never<string>(), 100, () => state);
+    state = "still checking";
+    advance(100);
+    await expect(p).resolves.toBe("still checking");
+  });
+
+  it("passes a rejection before the time through", async () => {
+    const { scheduler } = fakeScheduler();
+    await expect(valueWithin(scheduler, Promise.reject(new Error("no")), 100, () => "late")).rejects.toThrow("no");
   });
 });
