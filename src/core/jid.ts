@@ -34,6 +34,11 @@ export function bareJidKey(jid: string): string {
   return bareJid(jid).toLowerCase();
 }
 
+/** The same JID, compared case-insensitively as a whole (a resource, if any, included). */
+export function sameJid(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
 /** The two JIDs name the same account (resources ignored, case-insensitively). */
 export function sameBareJid(a: string, b: string): boolean {
   return bareJidKey(a) === bareJidKey(b);

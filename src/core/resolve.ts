@@ -2,6 +2,7 @@
 // handed in as plain data (mappings, address book, settings), so the answer is a table lookup with a reason.
 import { assertAddrSpec, parseAddressList } from "./mime/address.js";
 import { validateJid } from "./settings.js";
+import { jidDomain, jidLocal, sameJid } from "./jid.js";
 
 /**
  * Everything resolution may use, loaded by the caller. Every map is keyed by the e-mail address in lower case
@@ -62,8 +63,7 @@ export function isValidBareJid(jid: string): boolean {
 
 /** The JID as used for sending: domain lower-cased, localpart as given. */
 function normalizeJid(jid: string): string {
-  const at = jid.lastIndexOf("@");
-  return jid.slice(0, at + 1) + jid.slice(at + 1).toLowerCase();
+  return `${jidLocal(jid)}@${jidDomain(jid).toLowerCase()}`;
 }
 
 /** The JID normalized, or null when it fails the sanity check. */
@@ -82,12 +82,13 @@ function domainKey(domain: string): string {
   }
 }
 
-const domainOf = (addressOrJid: string): string => addressOrJid.slice(addressOrJid.lastIndexOf("@") + 1);
-const localOf = (addressOrJid: string): string => addressOrJid.slice(0, addressOrJid.lastIndexOf("@"));
+/** An e-mail address's domain and local part (split at the last "@": a quoted local part may hold one). */
+const addressDomain = (address: string): string => address.slice(address.lastIndexOf("@") + 1);
+const addressLocal = (address: string): string => address.slice(0, address.lastIndexOf("@"));
 
 /** The JID is the e-mail address itself: same local part and domain, case-insensitively (IDN domains in either form). */
 export function isAddressItself(jid: string, address: string): boolean {
-  return localOf(jid).toLowerCase() === localOf(address).toLowerCase() && domainKey(domainOf(jid)) === domainKey(domainOf(address));
+  return jidLocal(jid).toLowerCase() === addressLocal(address).toLowerCase() && domainKey(jidDomain(jid)) === domainKey(addressDomain(address));
 }
 
 /** news:/snews:/nntp: URLs, and bare dotted newsgroup names (RFC 5536 §3.1.4) written without angle brackets. */
@@ -134,7 +135,7 @@ export function resolveRecipient(recipient: string, data: ResolutionData): Resol
   if (!parsed.ok) return { jid: null, why: parsed.why };
   const { address } = parsed;
   const key = emailKey(address);
-  const emailDomain = domainKey(domainOf(address));
+  const emailDomain = domainKey(addressDomain(address));
 
   const explicit = checkedJid(data.explicit.get(key));
   if (explicit !== null) return { jid: explicit, via: "explicit" };
@@ -161,7 +162,7 @@ export function resolveRecipient(recipient: string, data: ResolutionData): Resol
         const jid = checkedJid(candidate);
         if (jid === null) continue;
         if (isAddressItself(jid, address)) return { jid, via: "learned" };
-        if (!unconfirmed.some((u) => u.toLowerCase() === jid.toLowerCase())) unconfirmed.push(jid);
+        if (!unconfirmed.some((u) => sameJid(u, jid))) unconfirmed.push(jid);
       }
     }
   }

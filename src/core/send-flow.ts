@@ -10,6 +10,7 @@ import { buildCopies } from "./copies.js";
 import { buildMessage, newMessageId } from "./mime/build.js";
 import type { OutgoingMail } from "./mime/compose-input.js";
 import { withDeadline, type Scheduler } from "./scheduler.js";
+import { sameJid } from "./jid.js";
 import { resolveRecipient, type Resolution, type ResolutionData } from "./resolve.js";
 import { decideRoute, recipientKey, type Decision, type RecipientField, type RecipientReason, type RouteMessage } from "./route.js";
 import type { RoutePolicyMode } from "./settings.js";
@@ -357,7 +358,7 @@ export class SendFlow {
       jids.map(async (jid) => {
         try {
           const answer = await withDeadline(this.#deps.scheduler, this.#deps.capability.lookup(jid, timeoutMs), timeoutMs + 50, "capability lookup: deadline passed");
-          for (const key of capable.keys()) if (key.toLowerCase() === jid.toLowerCase()) capable.set(key, answer);
+          for (const key of capable.keys()) if (sameJid(key, jid)) capable.set(key, answer);
         } catch (error) {
           this.#deps.log.info("capability-lookup-failed", { jid, error });
         }

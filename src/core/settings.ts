@@ -6,7 +6,7 @@
 // message or a log line, and the UI turns each code into a localized sentence.
 import type { LogLevel } from "./log.js";
 import { STRANGER_MAX_KIB_MAX, STRANGER_PER_DAY_MAX, STRANGER_PER_HOUR_MAX } from "./stranger-policy.js";
-import { bareJidKey } from "./jid.js";
+import { bareJidKey, jidDomain, jidLocal, jidResource } from "./jid.js";
 import { DOTTED_QUAD, HOST_FORBIDDEN, isLoopbackHost } from "./host.js";
 
 export interface Settings {
@@ -205,17 +205,12 @@ function validateDomainpart(domain: string): boolean {
 export function validateJid(jid: string): SettingError | null {
   if (WHITESPACE_OR_CONTROL.test(jid)) return "jid-whitespace";
   if (utf8Length(jid) > JID_MAX_OCTETS) return "jid-too-long";
-  const slash = jid.indexOf("/");
-  const bare = slash < 0 ? jid : jid.slice(0, slash);
-  const at = bare.indexOf("@");
-  if (at <= 0) return "jid-missing-local";
-  const local = bare.slice(0, at);
+  const local = jidLocal(jid);
+  if (local === "") return "jid-missing-local";
   if (utf8Length(local) > JID_PART_MAX_OCTETS || LOCALPART_FORBIDDEN.test(local)) return "jid-bad-local";
-  if (!validateDomainpart(bare.slice(at + 1))) return "jid-bad-domain";
-  if (slash >= 0) {
-    const resource = jid.slice(slash + 1);
-    if (resource.length === 0 || utf8Length(resource) > JID_PART_MAX_OCTETS) return "jid-bad-resource";
-  }
+  if (!validateDomainpart(jidDomain(jid))) return "jid-bad-domain";
+  const resource = jidResource(jid);
+  if (resource !== null && (resource.length === 0 || utf8Length(resource) > JID_PART_MAX_OCTETS)) return "jid-bad-resource";
   return null;
 }
 

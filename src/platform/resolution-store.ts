@@ -4,7 +4,7 @@
 // storage is validated; the stores are bounded.
 import { emailKey, isAddressItself, isValidBareJid, MAX_LEARNED_CANDIDATES, type LearnedMapping, type ResolutionData } from "../core/resolve.js";
 import { parseXmppDomains } from "../core/settings.js";
-import { jidDomain } from "../core/jid.js";
+import { jidDomain, sameJid } from "../core/jid.js";
 
 const MAPPINGS = "mappings";
 const LEARNED = "learnedMappings";
@@ -54,7 +54,6 @@ function readLearned(raw: unknown): Map<string, Learned> {
   return out;
 }
 
-const sameJid = (a: string, b: string): boolean => a.toLowerCase() === b.toLowerCase();
 
 /**
  * The learned mappings bounded to `max` addresses: the confirmed ones (the user's word) are dropped last, so that a

@@ -13,6 +13,7 @@ import type { Logger } from "../core/log.js";
 import { Outbox, type StanzaOutcome } from "../core/outbox.js";
 import { withDeadline, type Scheduler } from "../core/scheduler.js";
 import { wallClock } from "./runtime.js";
+import { sameJid } from "../core/jid.js";
 import { CAPS_NODE, NS_CARBONS } from "../core/protocol.js";
 import type { SessionStatus } from "../core/status.js";
 import { createXmppClient, type XmppClientParts } from "./client.js";
@@ -595,10 +596,6 @@ export class XmppSession {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-
-function sameJid(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
-}
 
 /**
  * RFC 6120 §8.1.2.1: a reply comes from the entity the request was addressed to; a request without 'to' is handled by

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bareJid, bareJidKey, jidDomain, jidLocal, jidResource, sameBareJid } from "../../src/core/jid.js";
+import { bareJid, bareJidKey, jidDomain, jidLocal, jidResource, sameBareJid, sameJid } from "../../src/core/jid.js";
 
 describe("core/jid", () => {
   it("splits local@domain/resource", () => {
@@ -43,5 +43,12 @@ describe("core/jid", () => {
     expect(sameBareJid("alice@example.org", "alice@example.net")).toBe(false);
     expect(sameBareJid("alice@example.org", "alicia@example.org")).toBe(false);
     expect(bareJidKey("Alice@Example.ORG/Res")).toBe("alice@example.org");
+  });
+
+  it("compares whole JIDs case-insensitively, resources included", () => {
+    expect(sameJid("Alice@Example.org/TB", "alice@example.org/tb")).toBe(true);
+    expect(sameJid("alice@example.org/a", "alice@example.org/b")).toBe(false);
+    expect(sameJid("alice@example.org/a", "alice@example.org")).toBe(false);
+    expect(sameJid("example.org", "EXAMPLE.ORG")).toBe(true);
   });
 });
