@@ -21,19 +21,13 @@ export class DeadlineError extends Error {
  * comes first; the timer is cleared either way. A rejection that is not an Error is wrapped in one.
  */
 export function withDeadline<T>(scheduler: Scheduler, promise: Promise<T>, ms: number, message: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = scheduler.setTimeout(() => reject(new DeadlineError(message)), Math.max(0, ms));
-    promise.then(
-      (value) => {
-        scheduler.clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        scheduler.clearTimeout(timer);
-        reject(error instanceof Error ? error : new Error(String(error)));
-      },
-    );
-  });
+  return raceTimer<T, never>(
+    scheduler,
+    promise,
+    ms,
+    (_resolve, reject) => reject(new DeadlineError(message)),
+    (error) => (error instanceof Error ? error : new Error(String(error))),
+  );
 }
 
 /**
@@ -41,8 +35,19 @@ export function withDeadline<T>(scheduler: Scheduler, promise: Promise<T>, ms: n
  * before then passes through. The timer is cleared either way. For "wait a little for X, else go on without it".
  */
 export function valueWithin<T, F>(scheduler: Scheduler, promise: Promise<T>, ms: number, fallback: () => F): Promise<T | F> {
+  return raceTimer<T, F>(scheduler, promise, ms, (resolve) => resolve(fallback()), (error) => error);
+}
+
+/** `promise` against a timer: `onTime` settles the result when the timer fires first; `onError` maps a rejection. */
+function raceTimer<T, F>(
+  scheduler: Scheduler,
+  promise: Promise<T>,
+  ms: number,
+  onTime: (resolve: (value: F) => void, reject: (error: unknown) => void) => void,
+  onError: (error: unknown) => unknown,
+): Promise<T | F> {
   return new Promise<T | F>((resolve, reject) => {
-    const timer = scheduler.setTimeout(() => resolve(fallback()), Math.max(0, ms));
+    const timer = scheduler.setTimeout(() => onTime(resolve, reject), Math.max(0, ms));
     promise.then(
       (value) => {
         scheduler.clearTimeout(timer);
@@ -50,7 +55,7 @@ export function valueWithin<T, F>(scheduler: Scheduler, promise: Promise<T>, ms:
       },
       (error: unknown) => {
         scheduler.clearTimeout(timer);
-        reject(error);
+        reject(onError(error));
       },
     );
   });
