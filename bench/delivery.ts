@@ -14,6 +14,7 @@
 import { xml } from "@xmpp/client";
 import { buildMessage, newMessageId } from "../src/core/mime/build.js";
 import type { OutgoingMail } from "../src/core/mime/compose-input.js";
+import { createLogger } from "../src/core/log.js";
 import { MailSender } from "../src/xmpp/mail-sender.js";
 import { fallbackBody } from "../src/xmpp/mail-stanza.js";
 import { realScheduler } from "../src/xmpp/runtime.js";
@@ -57,7 +58,9 @@ try {
   const alice = ourSession(server, "alice", "pw-alice", "bench", quietLog, wsRelay ? { websocketUrl: wsRelay.url } : {});
   alice.start();
   await whenOnline(alice);
-  const bob = await startMailPeer(server, "bob", "pw-bob");
+  // MOX_BENCH_LOG=1: the recipients' warnings and errors (why a download failed) on stderr.
+  const peerLog = process.env.MOX_BENCH_LOG ? createLogger((level, line) => console.error(`[${level}] ${line}`), () => "warn") : undefined;
+  const bob = await startMailPeer(server, "bob", "pw-bob", peerLog ? { log: peerLog } : {});
   const carol = await startMailPeer(server, "carol", "pw-carol");
   const sender = new MailSender({ session: alice, log: quietLog, scheduler: realScheduler });
   sender.start();

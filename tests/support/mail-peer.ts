@@ -1,5 +1,6 @@
 // A recipient running the add-on's receiving engine in Node: logs in to the test Prosody, publishes the "accepts mail"
 // capability, files what arrives into memory (then answers "filed"), and can be told to stall before filing.
+import type { Logger } from "../../src/core/log.js";
 import type { ProsodyServer } from "./prosody.js";
 import { ourSession, quietLog, whenOnline } from "./mail-fixtures.js";
 import { publishCapability } from "../../src/xmpp/capability.js";
@@ -23,6 +24,8 @@ export interface MailPeerOptions {
   readonly websocketUrl?: string;
   /** The engine's persistent storage; pass the previous one to model a restarted Thunderbird. */
   readonly memory?: Map<string, unknown>;
+  /** The receiving engine's log (default: quiet). */
+  readonly log?: Logger;
 }
 
 export async function startMailPeer(server: ProsodyServer, user: string, password: string, options: MailPeerOptions = {}): Promise<MailPeer> {
@@ -46,7 +49,7 @@ export async function startMailPeer(server: ProsodyServer, user: string, passwor
     },
     directory: { confirmedJids: async () => [], addressBookJids: async () => [], isKnown: async () => true },
     store: { get: async (k) => memory.get(k), set: async (k, v) => void memory.set(k, v) },
-    log: quietLog,
+    log: options.log ?? quietLog,
   }).start();
   session.start();
   await whenOnline(session);

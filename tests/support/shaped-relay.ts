@@ -31,14 +31,31 @@ export class ShapedLink {
     if (!(options.upBytesPerSecond > 0) || !(options.oneWayDelayMs >= 0)) throw new Error("ShapedLink: bad options");
   }
 
+  /** What went up and has not arrived yet, in the order it was sent (a link does not reorder bytes). */
+  readonly #inFlight: Array<{ at: number; deliver: () => void }> = [];
+  #timer: ReturnType<typeof setTimeout> | null = null;
+
   /** Calls `deliver` when `bytes` sent upstream now would arrive; returns the ms until the uplink is free again. */
   up(bytes: number, deliver: () => void): number {
     const now = performance.now();
     const start = Math.max(now, this.#busyUntil);
     this.#busyUntil = start + (bytes * 1000) / this.options.upBytesPerSecond;
     this.upBytes += bytes;
-    setTimeout(deliver, Math.max(0, this.#busyUntil + this.options.oneWayDelayMs - now));
+    // One queue and one timer: a timer per piece can fire out of order when the event loop runs late (Node runs every
+    // due timer of one duration before the next duration's), which reordered an upload's bytes under load.
+    this.#inFlight.push({ at: this.#busyUntil + this.options.oneWayDelayMs, deliver });
+    this.#arm();
     return this.#busyUntil - now;
+  }
+
+  #arm(): void {
+    if (this.#timer !== null || this.#inFlight.length === 0) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      const now = performance.now();
+      while (this.#inFlight.length > 0 && this.#inFlight[0]!.at <= now + 0.5) this.#inFlight.shift()!.deliver();
+      this.#arm();
+    }, Math.max(0, this.#inFlight[0]!.at - performance.now()));
   }
 
   /** Calls `deliver` when something sent downstream now would arrive (delay only). */

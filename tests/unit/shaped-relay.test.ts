@@ -53,3 +53,26 @@ describe("shaped HTTP relay", () => {
     expect(link.upBytes - before).toBeLessThan(2_500_000);
   });
 });
+
+describe("ShapedLink", () => {
+  it("delivers upstream pieces in the order they were sent, even when the event loop runs late", async () => {
+    const link = new ShapedLink({ upBytesPerSecond: 1_000_000, oneWayDelayMs: 5 });
+    const got: number[] = [];
+    let sent = 0;
+    // Bursts sent from different ticks (so the per-piece delays differ), with the loop blocked between them: before
+    // the single queue, pieces of one burst could fire ahead of an earlier burst's later ones.
+    for (let burst = 0; burst < 20; burst++) {
+      for (let i = 0; i < 5; i++) {
+        const n = sent++;
+        link.up(1_000 + ((burst * 7 + i * 3) % 11) * 100, () => got.push(n));
+      }
+      const until = performance.now() + 3 + (burst % 4) * 4;
+      while (performance.now() < until) {
+        // busy: the event loop runs late
+      }
+      await new Promise((r) => setTimeout(r, burst % 3));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toEqual([...Array(sent).keys()]);
+  });
+});
