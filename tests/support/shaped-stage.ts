@@ -94,7 +94,7 @@ export async function startShapedStage(kind: ServerKind): Promise<ShapedStage> {
         const started = tb.helper.events.length;
         const seen = new Set(tb.events());
         try {
-          const sent = await tb.helper.send({ to: mail.to, subject: mail.subject, body: "A large mail.", attachments: [attachment] }, 120_000);
+          const sent = await tb.helper.send({ to: mail.to, subject: mail.subject, body: "A large mail.", attachments: [attachment] }, 240_000);
           return { ms: sent.sendMs, route: "smtp" };
         } catch (error) {
           // The add-on cancelled Thunderbird's send (delivered over XMPP) and closes the window when it is done.
