@@ -32,6 +32,7 @@ import {
 } from "./present.js";
 import { limitationLine, limitationLines, parseSessionStatus, parseStatusPush, statusText } from "../shared/status.js";
 import { clip, type Text } from "../shared/text.js";
+import { showList } from "../shared/dom.js";
 import { jidDomain } from "../../core/jid.js";
 import { isLocalhostName } from "../../core/host.js";
 
@@ -117,18 +118,6 @@ function showResult(outcome: "ok" | "error" | "working", message: Text, detail?:
   resultDetail.textContent = detail === undefined ? "" : text(detail);
   resultDetail.hidden = detail === undefined;
   showList(resultLimitations, limitations);
-}
-
-/** Fills a list of plain-text lines (textContent only); hidden when empty. */
-function showList(list: HTMLUListElement, lines: readonly string[]): void {
-  list.replaceChildren(
-    ...lines.map((line) => {
-      const item = document.createElement("li");
-      item.textContent = line;
-      return item;
-    }),
-  );
-  list.hidden = lines.length === 0;
 }
 
 function settingErrorText(error: SettingError): Text {

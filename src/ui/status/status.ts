@@ -2,6 +2,7 @@
 import { STATUS_PORT } from "../../core/messages.js";
 import { applyDocumentLocale, localizePage, t } from "../../platform/i18n.js";
 import { limitationLines, parseStatusPush, statusText } from "../shared/status.js";
+import { showList } from "../shared/dom.js";
 
 const statusEl = document.getElementById("status-text") as HTMLElement;
 const limitationsEl = document.getElementById("status-limitations") as HTMLUListElement;
@@ -24,12 +25,5 @@ port.onMessage.addListener((message: unknown) => {
   statusEl.dataset.state = status.state;
   const lines = limitationLines(status, formatTime, (key, subs) => t(key, subs));
   statusEl.dataset.limited = String(lines.length > 0);
-  limitationsEl.replaceChildren(
-    ...lines.map((line) => {
-      const li = document.createElement("li");
-      li.textContent = line;
-      return li;
-    }),
-  );
-  limitationsEl.hidden = lines.length === 0;
+  showList(limitationsEl, lines);
 });
