@@ -8,6 +8,7 @@ import { withLimitations, type SessionStatus } from "../core/status.js";
 import { CapabilityPublisher, type CapabilityPublisherDeps } from "./capability-publisher.js";
 import { detectServerFeatures, serverLimitations, type DetectOptions } from "./server-features.js";
 import type { XmppSession } from "./session.js";
+import { notifyAll } from "../core/listeners.js";
 
 export interface AccountHealthDeps {
   readonly session: XmppSession;
@@ -82,12 +83,6 @@ export class AccountHealth {
     const next = mergeLimitations(this.#server, capability ? [capability] : []);
     if (sameLimitations(next, this.#current)) return;
     this.#current = next;
-    for (const listener of this.#listeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.#deps.log.error("health-listener-failed", { error });
-      }
-    }
+    notifyAll(this.#listeners, undefined, this.#deps.log, "health-listener-failed");
   }
 }

@@ -8,6 +8,7 @@ import type { Logger } from "../core/log.js";
 import type { Scheduler } from "../core/scheduler.js";
 import { CapabilityUnavailableError, describeError, publishCapability, type PublishOptions, type PublishReport, type PublishStep } from "./capability.js";
 import type { XmppSession } from "./session.js";
+import { notifyAll } from "../core/listeners.js";
 
 /** 1 min, 2, 4 … capped at 1 h, each delay in [ceiling/2, ceiling]. */
 const CAPABILITY_RETRY: BackoffPolicy = { baseMs: 60_000, capMs: 3_600_000, factor: 2 };
@@ -135,13 +136,7 @@ export class CapabilityPublisher {
   #set(limitation: Limitation | null): void {
     if (JSON.stringify(limitation) === JSON.stringify(this.#limitation)) return;
     this.#limitation = limitation;
-    for (const listener of this.#listeners) {
-      try {
-        listener(limitation);
-      } catch (error) {
-        this.#deps.log.error("capability-listener-failed", { error });
-      }
-    }
+    notifyAll(this.#listeners, limitation, this.#deps.log, "capability-listener-failed");
   }
 
   #clearTimer(): void {

@@ -19,6 +19,7 @@ import type { SessionStatus } from "../core/status.js";
 import { createXmppClient, type XmppClientParts } from "./client.js";
 import { ScramNeedsPasswordError, ScramServerSignatureError, type ScramKeys, type ScramMechanism } from "./scram.js";
 import { isLoopbackUrl } from "../core/host.js";
+import { notifyAll } from "../core/listeners.js";
 
 export type CarbonsState = "enabled" | "unsupported" | "unknown";
 
@@ -221,13 +222,7 @@ export class XmppSession {
   #setStatus(status: SessionStatus): void {
     this.#status = status;
     this.#deps.log.info("status", { ...status });
-    for (const listener of this.#statusListeners) {
-      try {
-        listener(status);
-      } catch (error) {
-        this.#deps.log.error("status-listener-failed", { error });
-      }
-    }
+    notifyAll(this.#statusListeners, status, this.#deps.log, "status-listener-failed");
   }
 
   #ensureClient(): XmppClientParts {
@@ -351,13 +346,7 @@ export class XmppSession {
 
     entity.on("stanza", (stanza: Element) => {
       if (stanza.name === "iq") return; // answered by iqCallee / iqCaller
-      for (const listener of this.#stanzaListeners) {
-        try {
-          listener(stanza);
-        } catch (error) {
-          log.error("stanza-listener-failed", { error });
-        }
-      }
+      notifyAll(this.#stanzaListeners, stanza, log, "stanza-listener-failed");
     });
   }
 

@@ -14,6 +14,7 @@ import { discoverUploadService, probeCrossOrigin, requestSlot, uploadOriginPatte
 import { jidDomain } from "../core/jid.js";
 import { valueWithin } from "../core/scheduler.js";
 import { realScheduler } from "./runtime.js";
+import { notifyAll } from "../core/listeners.js";
 
 export type UploadAccessState =
   /** Not checked yet in this session, or the check is running. */
@@ -143,12 +144,6 @@ export class UploadAccess {
     if (next.state === "blocked") log.warn("upload-access", { state: "blocked", reason: next.block.reason, host: next.block.host, origins: next.block.origins.join(" ") });
     else log.info("upload-access", { state: next.state, ...(next.state === "ok" ? { host: next.host } : {}) });
     if (JSON.stringify(next) === before) return;
-    for (const listener of this.#listeners) {
-      try {
-        listener();
-      } catch (error) {
-        log.error("upload-access-listener-failed", { error });
-      }
-    }
+    notifyAll(this.#listeners, undefined, log, "upload-access-listener-failed");
   }
 }
