@@ -261,27 +261,15 @@ const VALIDATORS: { readonly [K in SettingKey]: (value: unknown) => Validation<S
     if (CONTROL.test(value)) return { ok: false, error: "password-control-chars" };
     return { ok: true, value };
   },
-  logLevel: (value) => {
-    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
-    const level = LOG_LEVELS.find((l) => l === value);
-    return level === undefined ? { ok: false, error: "log-level-unknown" } : { ok: true, value: level };
-  },
-  unknownSenders: (value) => {
-    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
-    const mode = UNKNOWN_SENDER_MODES.find((m) => m === value);
-    return mode === undefined ? { ok: false, error: "unknown-senders-invalid" } : { ok: true, value: mode };
-  },
+  logLevel: (value) => oneOf(LOG_LEVELS, value, "log-level-unknown"),
+  unknownSenders: (value) => oneOf(UNKNOWN_SENDER_MODES, value, "unknown-senders-invalid"),
   receiveFolder: (value) => {
     if (typeof value !== "string") return { ok: false, error: "wrong-type" };
     if (value.length > FOLDER_ID_MAX_LENGTH) return { ok: false, error: "receive-folder-too-long" };
     if (CONTROL.test(value)) return { ok: false, error: "receive-folder-control-chars" };
     return { ok: true, value };
   },
-  routePolicy: (value) => {
-    if (typeof value !== "string") return { ok: false, error: "wrong-type" };
-    const mode = ROUTE_POLICIES.find((m) => m === value);
-    return mode === undefined ? { ok: false, error: "route-policy-invalid" } : { ok: true, value: mode };
-  },
+  routePolicy: (value) => oneOf(ROUTE_POLICIES, value, "route-policy-invalid"),
   sendHoldSeconds: (value) => {
     if (typeof value !== "number") return { ok: false, error: "wrong-type" };
     return Number.isInteger(value) && value >= 1 && value <= SEND_HOLD_MAX_SECONDS ? { ok: true, value } : { ok: false, error: "send-hold-invalid" };
@@ -300,6 +288,13 @@ const VALIDATORS: { readonly [K in SettingKey]: (value: unknown) => Validation<S
     return parseXmppIdentities(value) === null ? { ok: false, error: "xmpp-identities-invalid" } : { ok: true, value };
   },
 };
+
+/** One of a fixed list of strings: "wrong-type" for a non-string, `error` for any other string. */
+function oneOf<T extends string>(values: readonly T[], value: unknown, error: SettingError): Validation<T> {
+  if (typeof value !== "string") return { ok: false, error: "wrong-type" };
+  const found = values.find((v) => v === value);
+  return found === undefined ? { ok: false, error } : { ok: true, value: found };
+}
 
 function wholeNumber(value: unknown, min: number, max: number): Validation<number> {
   if (typeof value !== "number") return { ok: false, error: "wrong-type" };
