@@ -1,36 +1,12 @@
-// The options page's pure parts: what it shows for statuses and results, how it checks what the background
-// sends, how it localizes the page, and the typed request helper.
+// The options page's pure parts (ui/options/present.ts): what it shows for test results, the folder choice, how it
+// checks the replies it gets, and options.html. Status texts: ui-status.test.ts; localizePage: i18n.test.ts; the
+// request helper: rpc.test.ts (split from here, assertions unchanged).
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { ConnectFailureKind, RequestEnvelope } from "../../src/core/messages.js";
+import type { ConnectFailureKind } from "../../src/core/messages.js";
 import { SETTING_KEYS } from "../../src/core/settings.js";
-import { localizePage, t, type LocalizableElement } from "../../src/platform/i18n.js";
 import { FAILURE_TEXT, folderChoices, parseDiscoverReply, parseSaveReply, parseTestResult, testResultText } from "../../src/ui/options/present.js";
-import { parseSessionStatus, parseStatusPush, statusText } from "../../src/ui/shared/status.js";
-import { clip } from "../../src/ui/shared/text.js";
-import { NoReplyError, request } from "../../src/ui/rpc.js";
-
-describe("status text", () => {
-  const time = (ms: number) => `T${ms}`;
-  it.each([
-    [{ state: "disconnected" }, { key: "statusDisconnected" }],
-    [{ state: "disconnected", reason: "switched off" }, { key: "statusDisconnectedReason", subs: ["switched off"] }],
-    [{ state: "connecting", attempt: 1 }, { key: "statusConnecting" }],
-    [{ state: "connecting", attempt: 4 }, { key: "statusConnectingAttempt", subs: ["4"] }],
-    [{ state: "online", jid: "a@b.example/r", since: 1 }, { key: "statusOnline", subs: ["a@b.example/r"] }],
-    [{ state: "auth-failed", reason: "not-authorized" }, { key: "statusAuthFailed", subs: ["not-authorized"] }],
-    [{ state: "error", reason: "lost" }, { key: "statusError", subs: ["lost"] }],
-    [{ state: "error", reason: "lost", retryAt: 5 }, { key: "statusErrorRetry", subs: ["lost", "T5"] }],
-  ] as const)("%j", (status, expected) => {
-    expect(statusText(status, time)).toEqual(expected);
-  });
-
-  it("bounds text from the background", () => {
-    expect(clip("x".repeat(1000))).toHaveLength(300);
-    expect(statusText({ state: "error", reason: "y".repeat(5000) }, time).subs?.[0]?.length).toBe(300);
-  });
-});
 
 describe("test result text", () => {
   it("explains every failure kind with its own message", () => {
@@ -101,23 +77,6 @@ describe("folder choice for received mail", () => {
 
 describe("checks of what the background sends", () => {
   it.each([
-    [{ type: "status", status: { state: "online", jid: "a@b.example", since: 3 } }, { state: "online", jid: "a@b.example", since: 3 }],
-    [{ type: "status", status: { state: "error", reason: "x", retryAt: 9 } }, { state: "error", reason: "x", retryAt: 9 }],
-    [{ type: "status", status: { state: "connecting", attempt: "2" } }, null],
-    [{ type: "status", status: { state: "online", jid: 5, since: 3 } }, null],
-    [{ type: "status", status: { state: "sleeping" } }, null],
-    [{ type: "other", status: { state: "disconnected" } }, null],
-    [null, null],
-    ["status", null],
-  ])("push %j", (message, expected) => {
-    expect(parseStatusPush(message)).toEqual(expected);
-  });
-
-  it("drops unknown fields from a status", () => {
-    expect(parseSessionStatus({ state: "auth-failed", reason: "r", password: "leak" })).toEqual({ state: "auth-failed", reason: "r" });
-  });
-
-  it.each([
     [{ ok: true, jid: "a@b", mechanism: "PLAIN", millis: 5 }, { ok: true, jid: "a@b", mechanism: "PLAIN", millis: 5 }],
     [{ ok: false, kind: "tls", detail: "cert" }, { ok: false, kind: "tls", detail: "cert" }],
     [{ ok: false, kind: "gremlins", detail: "?" }, null],
@@ -135,80 +94,6 @@ describe("checks of what the background sends", () => {
     expect(parseDiscoverReply({ url: "wss://x.example/ws" })).toEqual({ url: "wss://x.example/ws" });
     expect(parseDiscoverReply({ error: "no host-meta" })).toEqual({ error: "no host-meta" });
     expect(parseDiscoverReply({ url: 1 })).toBeNull();
-  });
-});
-
-describe("localizePage", () => {
-  class FakeElement implements LocalizableElement {
-    textContent: string | null = "fallback";
-    readonly attributes = new Map<string, string>();
-    constructor(attrs: Record<string, string>) {
-      for (const [k, v] of Object.entries(attrs)) this.attributes.set(k, v);
-    }
-    getAttribute(name: string): string | null {
-      return this.attributes.get(name) ?? null;
-    }
-    setAttribute(name: string, value: string): void {
-      this.attributes.set(name, value);
-    }
-  }
-  const messages: Record<string, string> = { hello: "Hallo", hint: "<b>Hinweis</b>", label: "Beschriftung" };
-  const getMessage = (key: string) => messages[key] ?? "";
-
-  it("sets text content and attributes, never markup, and reports missing keys", () => {
-    const text = new FakeElement({ "data-i18n": "hello" });
-    const markup = new FakeElement({ "data-i18n": "hint" });
-    const input = new FakeElement({ "data-i18n-placeholder": "hint", "data-i18n-aria-label": "label", "data-i18n-title": "hello" });
-    const missing = new FakeElement({ "data-i18n": "nope" });
-    const all = [text, markup, input, missing];
-    const root = {
-      querySelectorAll: (selector: string) => {
-        const attr = /^\[(.+)\]$/.exec(selector)?.[1] ?? "";
-        return all.filter((e) => e.attributes.has(attr));
-      },
-    };
-    expect(localizePage(root, getMessage)).toEqual(["nope"]);
-    expect(text.textContent).toBe("Hallo");
-    expect(markup.textContent).toBe("<b>Hinweis</b>");
-    expect(input.attributes.get("placeholder")).toBe("<b>Hinweis</b>");
-    expect(input.attributes.get("aria-label")).toBe("Beschriftung");
-    expect(input.attributes.get("title")).toBe("Hallo");
-    expect(input.textContent).toBe("fallback");
-    expect(missing.textContent).toBe("fallback");
-  });
-
-  it("t() passes substitutions and shows the key when a message is missing", () => {
-    const seen: Array<string | string[] | undefined> = [];
-    const fake = (key: string, subs?: string | string[]) => {
-      seen.push(subs);
-      return key === "statusOnline" ? "online" : "";
-    };
-    expect(t("statusOnline", ["a@b"], fake)).toBe("online");
-    expect(t("saveOk", undefined, fake)).toBe("saveOk");
-    expect(seen).toEqual([["a@b"], undefined]);
-  });
-});
-
-describe("request", () => {
-  it("sends {type, payload} and returns the reply", async () => {
-    const sent: RequestEnvelope[] = [];
-    const reply = await request("discoverWebsocket", { jid: "a@b.example" }, async (m) => {
-      sent.push(m);
-      return { url: "wss://b.example/ws" };
-    });
-    expect(sent).toEqual([{ type: "discoverWebsocket", payload: { jid: "a@b.example" } }]);
-    expect(reply).toEqual({ url: "wss://b.example/ws" });
-  });
-
-  it("fails with NoReplyError, naming the request but not the payload", async () => {
-    const noListener = async () => {
-      throw new Error("Could not establish connection. Receiving end does not exist.");
-    };
-    const error = await request("testConnection", { jid: "a@b", password: "hunter2", websocketUrl: "" }, noListener).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(NoReplyError);
-    expect(String(error)).toContain("testConnection");
-    expect(String(error)).not.toContain("hunter2");
-    await expect(request("getStatus", {}, async () => undefined)).rejects.toBeInstanceOf(NoReplyError);
   });
 });
 
