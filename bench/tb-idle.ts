@@ -35,7 +35,8 @@ const flag = (name: string) => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
 };
-const minutes = Number(argv.find((a, i) => /^\d+(\.\d+)?$/.test(a) && !argv[i - 1]?.startsWith("--")) ?? 10);
+const VALUE_FLAGS = new Set(["--runs", "--addon", "--reports", "--settle"]);
+const minutes = Number(argv.find((a, i) => /^\d+(\.\d+)?$/.test(a) && !VALUE_FLAGS.has(argv[i - 1] ?? "")) ?? 10);
 const runs = Number(flag("--runs") ?? 2);
 const settleMs = Number(flag("--settle") ?? 90) * 1000;
 const reportsDir = flag("--reports");
