@@ -86,7 +86,8 @@ describe("e2e envelope: round trip", () => {
     const opened = await openAs(bob1, e);
     expect(opened.payload).toEqual(MAIL);
     expect(opened).toMatchObject({ kind: "inline", copy: "recipient", sealedAt: NOW });
-    expect(opened.senderDevice.public.id).toBe(alice1.pair.public.id);
+    expect(opened.senderDevice?.public.id).toBe(alice1.pair.public.id);
+    expect(opened.verified).toBe(true);
   });
 
   it("each of three recipient devices and the sender's own second device read it; the ciphertext does not hold the mail", async () => {
@@ -172,6 +173,24 @@ describe("e2e envelope: tampering", () => {
     ct[ct.length - 1]! ^= 1;
     const badCt = { ...e, ciphertext: ct };
     expect(await code(openAs(bob1, { ...badCt, signature: await signEnvelope(badCt, alice1.pair.signPrivate) }))).toBe("tampered");
+  });
+});
+
+describe("e2e envelope: opening what cannot be verified (to file it as from an unverified sender)", () => {
+  it("decrypts a bad signature or an unknown sender device only when asked, and says so", async () => {
+    const e = await seal();
+    const badSig = { ...e, signature: flip(e.signature, 40) };
+    const opened = await openAs(bob1, badSig, { unverified: "open-unverified" });
+    expect(opened).toMatchObject({ verified: false, unverifiedReason: "bad-signature", payload: MAIL });
+    expect(opened.senderDevice).toBeUndefined();
+    const unknown = await openAs(bob1, e, { senderDevices: [], unverified: "open-unverified" });
+    expect(unknown).toMatchObject({ verified: false, unverifiedReason: "unknown-sender-device", payload: MAIL });
+    // The other checks still apply.
+    expect(await code(openAs(bob1, badSig, { unverified: "open-unverified", stanza: { from: "alice@example.org", to: "bob@example.org", originId: "x" } }))).toBe("replay");
+    expect(await code(openAs(carol, badSig, { unverified: "open-unverified" }))).toBe("not-for-this-device");
+    const ct = e.ciphertext.slice();
+    ct[0]! ^= 1;
+    expect(await code(openAs(bob1, { ...e, ciphertext: ct }, { unverified: "open-unverified" }))).toBe("tampered");
   });
 });
 

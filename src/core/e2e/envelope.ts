@@ -195,17 +195,28 @@ export interface OpenParams {
   readonly maxPlainBytes: number;
   readonly maxAgeMs?: number;
   readonly maxFutureMs?: number;
+  /**
+   * What an envelope whose signature cannot be checked becomes (unknown-sender-device, bad-signature): "refuse" (the
+   * default) throws; "open-unverified" still decrypts it, every other check applied, and returns it with `verified`
+   * false and the reason — for the receiver that files such a mail as from an unverified sender (docs/protocol-v1.md
+   * §6.2) rather than losing it.
+   */
+  readonly unverified?: "refuse" | "open-unverified";
 }
 
 export interface Opened {
   readonly payload: Uint8Array;
   readonly kind: PayloadKind;
-  /** The device that signed it. */
-  readonly senderDevice: DeviceKeys;
+  /** The device that signed it (absent when unverified). */
+  readonly senderDevice?: DeviceKeys;
   /** Sealed at (ms since the epoch, the sender's clock). */
   readonly sealedAt: number;
   /** "recipient": a mail to this account; "sender": a copy of a mail this account sent from another device. */
   readonly copy: "recipient" | "sender";
+  /** Whether the signature verified; false only with `unverified: "open-unverified"`. */
+  readonly verified: boolean;
+  /** Why it is unverified. */
+  readonly unverifiedReason?: "unknown-sender-device" | "bad-signature";
 }
 
 /**
@@ -219,11 +230,19 @@ export async function openEnvelope(input: unknown, p: OpenParams): Promise<Opene
   if (!(plainLength <= p.maxPlainBytes)) throw new E2eError("malformed", `the payload holds ${plainLength} octets, more than the limit of ${p.maxPlainBytes}`);
 
   const senderDevice = p.senderDevices.find((d) => d.public.id === e.senderDevice);
-  if (!senderDevice) throw new E2eError("unknown-sender-device", `the sender device ${e.senderDevice} is not one of ${e.from}'s known devices`);
-  const transcript = await envelopeTranscript(e);
-  const signature = decode(e.signature, SIGNATURE_BYTES, "signature");
-  const valid = await subtle().verify({ name: "ECDSA", hash: "SHA-256" }, senderDevice.verify, buf(signature), buf(transcript));
-  if (!valid) throw new E2eError("bad-signature", `the signature of device ${e.senderDevice} does not verify`);
+  let unverifiedReason: Opened["unverifiedReason"];
+  if (!senderDevice) {
+    unverifiedReason = "unknown-sender-device";
+    if (p.unverified !== "open-unverified") throw new E2eError(unverifiedReason, `the sender device ${e.senderDevice} is not one of ${e.from}'s known devices`);
+  } else {
+    const transcript = await envelopeTranscript(e);
+    const signature = decode(e.signature, SIGNATURE_BYTES, "signature");
+    const valid = await subtle().verify({ name: "ECDSA", hash: "SHA-256" }, senderDevice.verify, buf(signature), buf(transcript));
+    if (!valid) {
+      unverifiedReason = "bad-signature";
+      if (p.unverified !== "open-unverified") throw new E2eError(unverifiedReason, `the signature of device ${e.senderDevice} does not verify`);
+    }
+  }
 
   if (e.from !== p.stanza.from) throw new E2eError("misdirected", `signed by ${e.from}, but the stanza comes from ${p.stanza.from}`);
   if (e.to !== p.stanza.to) throw new E2eError("misdirected", `signed for ${e.to}, but the stanza is addressed to ${p.stanza.to}`);
@@ -258,7 +277,9 @@ export async function openEnvelope(input: unknown, p: OpenParams): Promise<Opene
   kek.fill(0);
   const payload = await aesGcmDecrypt(contentKey, decode(e.iv, GCM_IV_BYTES, "IV"), e.ciphertext, new Uint8Array(0), "ciphertext");
   contentKey.fill(0);
-  return { payload, kind: e.kind, senderDevice, sealedAt, copy };
+  return unverifiedReason
+    ? { payload, kind: e.kind, sealedAt, copy, verified: false, unverifiedReason }
+    : { payload, kind: e.kind, senderDevice, sealedAt, copy, verified: true };
 }
 
 /**
