@@ -75,6 +75,14 @@ describe("e2e trust on first use", () => {
     expect(checkDevices(forgetPeer(s2, BOB), BOB, [d1]).kind).toBe("first-use");
   });
 
+  it("a pinned peer that announces no device any more is withdrawn (a possible downgrade), not unchanged", () => {
+    const s1 = pinFirstUse(emptyTrust(), BOB, [d1], 1000);
+    const check = checkDevices(s1, BOB, []);
+    expect(check.kind).toBe("withdrawn");
+    if (check.kind === "withdrawn") expect(check.gone.map((g) => g.id)).toEqual([d1.id]);
+    expect(checkDevices(emptyTrust(), BOB, []).kind).toBe("first-use");
+  });
+
   it("serialises and parses back to the same state; a JID named __proto__ stays data", () => {
     let s = pinFirstUse(emptyTrust(), BOB, [d1, d2], 1000);
     s = pinFirstUse(s, "__proto__", [fake], 5);

@@ -33,6 +33,11 @@ export type TrustCheck =
   /** Every announced device is pinned (with the same keys); `gone`: pinned devices no longer announced. */
   | { readonly kind: "unchanged"; readonly gone: readonly PinnedDevice[] }
   /**
+   * Devices are pinned but none is announced any more: the peer removed the add-on — or a server hides its devices to
+   * force version 0 (a downgrade). Shown like a change; the caller asks before sending without encryption.
+   */
+  | { readonly kind: "withdrawn"; readonly gone: readonly PinnedDevice[] }
+  /**
    * At least one announced device is not pinned: a second installation of the peer — or a device a server made up.
    * Never accepted silently: `unpinned` waits for the user (acceptDevices). `pinned`: the announced devices that are.
    */
@@ -47,10 +52,14 @@ function samePublic(a: DevicePublicKeys, b: DevicePublicKeys): boolean {
   return a.id === b.id && a.agree === b.agree && a.sign === b.sign;
 }
 
-/** Compares the devices `jid` announces (already checked by parseDevicePublicKeys) with its pinned ones. */
+/**
+ * Compares the devices `jid` announces (already checked by parseDevicePublicKeys; none when its item has no valid fresh
+ * device or does not list version 1) with its pinned ones.
+ */
 export function checkDevices(state: TrustState, jid: string, announced: readonly DevicePublicKeys[]): TrustCheck {
   const pinnedList = Object.hasOwn(state.peers, jid) ? state.peers[jid]! : [];
   if (pinnedList.length === 0) return { kind: "first-use", devices: announced };
+  if (announced.length === 0) return { kind: "withdrawn", gone: pinnedList };
   const pinned: PinnedDevice[] = [];
   const unpinned: DevicePublicKeys[] = [];
   for (const device of announced) {
