@@ -108,6 +108,8 @@ export async function sealEnvelope(p: SealParams): Promise<Envelope> {
 
   const contentKey = randomBytes(AES_KEY_BYTES);
   const iv = randomBytes(GCM_IV_BYTES);
+  // The content encryption runs while the ephemeral key is made and the wraps are derived.
+  const sealing = aesGcmEncrypt(contentKey, iv, p.payload);
   const ephemeral = (await subtle().generateKey({ name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"])) as CryptoKeyPair;
   const epk = new Uint8Array(await subtle().exportKey("raw", ephemeral.publicKey));
   const wrapFor = async (device: DeviceKeys): Promise<WrappedKey> => {
@@ -117,7 +119,7 @@ export async function sealEnvelope(p: SealParams): Promise<Envelope> {
     return { device: device.public.id, wrap: encodeBase64(wrapped) };
   };
   const [ciphertext, recipients, senderCopies] = await Promise.all([
-    aesGcmEncrypt(contentKey, iv, p.payload),
+    sealing,
     Promise.all(p.recipientDevices.map(wrapFor)),
     Promise.all(p.senderDevices.map(wrapFor)),
   ]);
