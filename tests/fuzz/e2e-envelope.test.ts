@@ -62,7 +62,9 @@ async function outcome(fn: () => Promise<unknown>): Promise<string> {
 }
 
 const b64 = (max: number) => fc.uint8Array({ maxLength: max }).map(encodeBase64);
-const anyValue = fc.oneof(fc.string({ maxLength: 120 }), b64(100), fc.integer(), fc.constant(null), fc.constant(undefined), fc.uint8Array({ maxLength: 80 }), fc.array(fc.anything(), { maxLength: 3 }));
+// Well-formed times, years 1653–2096 (so before 1970 too), and JID-like strings with lone surrogates.
+const isoTime = fc.date({ min: new Date(-1e13), max: new Date(4e12), noInvalidDate: true }).map((d) => d.toISOString());
+const anyValue = fc.oneof(isoTime, fc.string({ unit: "binary", maxLength: 40 }), fc.string({ maxLength: 120 }), b64(100), fc.integer(), fc.constant(null), fc.constant(undefined), fc.uint8Array({ maxLength: 80 }), fc.array(fc.anything(), { maxLength: 3 }));
 const FIELDS = ["kind", "from", "senderDevice", "to", "originId", "timestamp", "ephemeralKey", "iv", "recipients", "senderCopies", "ciphertext", "signature"] as const;
 
 describe("fuzz: the v1 envelope", () => {

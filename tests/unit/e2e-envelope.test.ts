@@ -236,6 +236,9 @@ describe("e2e envelope: bounds and shape", () => {
       { ...e, senderDevice: "nope" },
       { ...e, timestamp: "2026-12-03T08:00:00Z" },
       { ...e, timestamp: "2026-02-30T08:00:00.000Z" },
+      { ...e, timestamp: "1969-12-31T23:59:59.999Z" },
+      { ...e, to: "bob\uD800@example.org" },
+      { ...e, from: "\uDC00alice@example.org" },
       { ...e, iv: e.iv + "AAAA" },
       { ...e, ephemeralKey: e.ephemeralKey.replace(/.$/, "\n") },
       { ...e, signature: "" },
@@ -263,6 +266,9 @@ describe("e2e envelope: bounds and shape", () => {
     expect(await code(seal({ recipientDevices: [bob1.pub], senderDevices: [bob1.pub] }))).toBe("malformed");
     expect(await code(seal({ originId: "has space" }))).toBe("malformed");
     expect(await code(seal({ now: Number.NaN }))).toBe("malformed");
+    expect(await code(seal({ now: -1 }))).toBe("malformed");
+    // Well-formed non-ASCII JIDs are fine (a surrogate pair included).
+    expect(await code(seal({ to: "bö\uD83D\uDE00@example.org" }))).toBe("ok");
   });
 
   it("the transcript's layout: label, then length-prefixed fields in the documented order", async () => {

@@ -66,6 +66,7 @@ export const MAX_SENDER_DEVICES = 16;
 export const MAX_JID_OCTETS = 3071;
 /** docs/protocol.md §3: origin-ids are 1–128 printable ASCII characters. */
 const ORIGIN_ID = /^[\x21-\x7e]{1,128}$/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const WRAP_BYTES = AES_KEY_BYTES + GCM_TAG_BYTES;
 const SIGNATURE_BYTES = 64;
@@ -102,7 +103,7 @@ export async function sealEnvelope(p: SealParams): Promise<Envelope> {
   if (p.senderDevices.length > MAX_SENDER_DEVICES) throw new E2eError("malformed", `more than ${MAX_SENDER_DEVICES} sender devices`);
   if (p.recipientDevices.length === 0) throw new E2eError("malformed", "the recipient has no device to encrypt for");
   checkUnique([...p.recipientDevices.map((d) => d.public.id), ...p.senderDevices.map((d) => d.public.id)]);
-  if (!Number.isFinite(p.now)) throw new E2eError("malformed", "the clock is not a number");
+  if (!Number.isFinite(p.now) || p.now < 0) throw new E2eError("malformed", "the clock is not a time after 1970");
   const timestamp = new Date(p.now).toISOString();
   if (!TIMESTAMP.test(timestamp)) throw new E2eError("malformed", "the clock is outside the years 0000–9999");
 
@@ -296,8 +297,13 @@ export function checkEnvelope(input: unknown): Envelope {
   checkJid(e.to, "recipient");
   if (!isDeviceId(e.senderDevice)) throw new E2eError("malformed", "the sender device id is not a device id");
   checkOriginId(e.originId);
-  if (typeof e.timestamp !== "string" || !TIMESTAMP.test(e.timestamp) || new Date(Date.parse(e.timestamp)).toISOString() !== e.timestamp) {
-    throw new E2eError("malformed", "the time must be YYYY-MM-DDThh:mm:ss.sssZ");
+  if (
+    typeof e.timestamp !== "string" ||
+    !TIMESTAMP.test(e.timestamp) ||
+    !(Date.parse(e.timestamp) >= 0) || // before 1970 has no u64 in the transcript
+    new Date(Date.parse(e.timestamp)).toISOString() !== e.timestamp
+  ) {
+    throw new E2eError("malformed", "the time must be YYYY-MM-DDThh:mm:ss.sssZ, 1970 or later");
   }
   decode(e.ephemeralKey, P256_POINT_BYTES, "ephemeral key");
   decode(e.iv, GCM_IV_BYTES, "IV");
@@ -332,6 +338,8 @@ function checkJid(jid: unknown, what: string): asserts jid is string {
     throw new E2eError("malformed", `the ${what} JID is missing or longer than ${MAX_JID_OCTETS} octets`);
   }
   if (/[\x00-\x20\x7f/]/.test(jid)) throw new E2eError("malformed", `the ${what} JID is not a bare JID`);
+  // A lone surrogate would be signed as U+FFFD: two different strings, one transcript.
+  if (LONE_SURROGATE.test(jid)) throw new E2eError("malformed", `the ${what} JID is not well-formed Unicode`);
 }
 
 function checkOriginId(id: unknown): asserts id is string {
