@@ -302,3 +302,71 @@ describe("e2e envelope: bounds and shape", () => {
     expect(fields[10]).toEqual(decodeBase64Strict(e.recipients[0]!.wrap, 48));
   });
 });
+
+/**
+ * A fixed envelope (docs/protocol-v1.md, Appendix A): sealed once by this code and opened independently by a separate
+ * implementation written from the text (Python, pyca/cryptography). Opening it here pins the wire format — transcript
+ * layout, HKDF info, wrap AAD — against later changes.
+ */
+const VECTOR = {
+  "sender": {
+    "id": "ed09d80f118e18f404b5249d231afd85",
+    "agree": "BK7+fROA/J2IQmVRipPQK18hNbtriP9IU/MJdT+UeVSCPSiz9bZi1Tv/Bv/BoptNS28MttGvzLiY3J8xelVFgwg=",
+    "sign": "BN4GOzsE+HTgjw6OorlyniJHxUG4c+rFpWcb2BEiauZXvwzv/WbhmtSgK7ubD/FwaWS/GHtpvtgLhfCq+t3YkBE="
+  },
+  "recipient": {
+    "id": "f81a61373f4027a17012b7a2eee598b7",
+    "agree": "BBR8tmLYkufOvQem150GeMjmh95MHgszfJYHiRsvfEYzBYbmftIEOMoGSb0Eo2bZimRm1WujKSjDakQl5udY5xI=",
+    "sign": "BDStD+lr0SOT9/S0X7PRfRpivqwo7A3p0ujHS5wRKkP5reBbjFfC54Bk0qcUzP9D/i7TZfBVLvzxQK/Ves0pn+g="
+  },
+  "recipientAgreePrivateD": "UEAYhEtv95UMRW0bObeb0sVNa0vdKwyODYHUyJqiqjY",
+  "payload": "From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: Test vector\r\n\r\nHello Bob\r\n",
+  "envelope": {
+    "kind": "inline",
+    "from": "alice@example.org",
+    "senderDevice": "ed09d80f118e18f404b5249d231afd85",
+    "to": "bob@example.org",
+    "originId": "vector-1",
+    "timestamp": "2026-12-03T08:00:00.000Z",
+    "ephemeralKey": "BLQjFKhMGahReYYjtB/F4bnjDJ29vqKVRxFtJNSd8wqFQD8Ico3WZxSepVMjPIm8p7Z8uXKvb69N4Z5aivtdxVM=",
+    "iv": "pmhtDCWCVIrJ4HUX",
+    "recipients": [
+      {
+        "device": "f81a61373f4027a17012b7a2eee598b7",
+        "wrap": "B8cEBwBd2oOP/v57qVmZiN0Y00/ZcqLR4bOL8srtIuH4Vz/4gcDXqcEbQSrnezGw"
+      }
+    ],
+    "senderCopies": [],
+    "ciphertext": "dyVN2IlAEESka2HWz1H/DJqqq0hljL0UhLCx8O8lFqAPrEuKWYPqjFdoyNfRJ5KouYfBFwmtakG38/FQ2EvfcQoxgVgKyqF9iNP3cwMx/TtuXNtFVma9YYkk10WBkpmcT3FITfsJjGUD",
+    "signature": "LFVpyQWpO4Hf/7x7E9qSjd1kEyPNkD5AiMvbPJHHYyPVp5NiQgJdzPGSjmIl+bM7jo2ODtmMxXPRX6ZNJUOo9w=="
+  }
+} as const;
+
+describe("e2e envelope: the test vector of docs/protocol-v1.md", () => {
+  async function bobFromVector(): Promise<DeviceKeyPair> {
+    const point = decodeBase64Strict(VECTOR.recipient.agree, 65);
+    const b64url = (bytes: Uint8Array) => encodeBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+    const jwk = { kty: "EC", crv: "P-256", x: b64url(point.subarray(1, 33)), y: b64url(point.subarray(33)), d: VECTOR.recipientAgreePrivateD };
+    const agreePrivate = await crypto.subtle.importKey("jwk", jwk, { name: "ECDH", namedCurve: "P-256" }, false, ["deriveBits"]);
+    return { public: VECTOR.recipient, agreePrivate, signPrivate: (await generateDeviceKeys()).signPrivate };
+  }
+  const envelope = () => ({ ...VECTOR.envelope, ciphertext: decodeBase64Strict(VECTOR.envelope.ciphertext, 1 << 10) });
+  const params = async (): Promise<OpenParams> => ({
+    me: await bobFromVector(),
+    myJid: "bob@example.org",
+    stanza: { from: "alice@example.org", to: "bob@example.org", originId: "vector-1" },
+    senderDevices: [await parseDevicePublicKeys(VECTOR.sender)],
+    now: Date.parse(VECTOR.envelope.timestamp) + 1000,
+    maxPlainBytes: 1 << 10,
+  });
+
+  it("opens to the vector's mail, verified", async () => {
+    const opened = await openEnvelope(envelope(), await params());
+    expect(new TextDecoder().decode(opened.payload)).toBe(VECTOR.payload);
+    expect(opened.verified).toBe(true);
+  });
+
+  it("refuses it with one transcript field changed", async () => {
+    expect(await code(openEnvelope({ ...envelope(), originId: "vector-2" }, await params()))).toBe("bad-signature");
+  });
+});
