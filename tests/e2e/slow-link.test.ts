@@ -54,7 +54,7 @@ describe.skipIf(skipReason !== null).each(testServers())("large mail from a real
     const uploadedBefore = stage.http.bodyBytes();
     const subject = `1 MB to bob ${kind}`;
     const wait = await stage.sendAndWait(tb, { to: stage.jidOf("bob"), subject, attachmentBytes: 1_000_000 });
-    console.log(`[measure] ${kind}: 1 MB Send → window closed: ${Math.round(wait.ms)} ms (${wait.route})`);
+    console.log(`[measure] ${kind}: 1 MB Send → window closed: ${Math.round(wait.ms)} ms (${wait.route}; Send held ${Math.round(wait.heldMs ?? 0)} ms)`);
     expect(wait.route).toBe("xmpp");
     await waitFor(() => stage.bob.filed.some((m) => m.subject === subject), 10_000, "filed at bob");
     // The encrypted MIME (base64 of 1 MB ≈ 1.37 MB) went through the paced uplink: ≥ 1.1 s at 10 Mbit/s.

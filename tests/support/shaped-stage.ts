@@ -39,6 +39,8 @@ export interface SendWait {
   ms: number;
   /** How the mail left: "xmpp" (the add-on delivered it and closed the window) or "smtp" (Thunderbird sent it). */
   route: "xmpp" | "smtp";
+  /** How long the add-on held Thunderbird's Send (its `send-held` line), when it logged one. */
+  heldMs?: number;
 }
 
 /** Random bytes (incompressible, like a photo or a PDF). */
@@ -93,9 +95,13 @@ export async function startShapedStage(kind: ServerKind): Promise<ShapedStage> {
         const attachment = attachmentOf(mail.attachmentBytes);
         const started = tb.helper.events.length;
         const seen = new Set(tb.events());
+        const held = () => {
+          const e = tb.events().find((x) => x.event === "send-held" && !seen.has(x));
+          return e ? { heldMs: Number(e["ms"]) } : {};
+        };
         try {
           const sent = await tb.helper.send({ to: mail.to, subject: mail.subject, body: "A large mail.", attachments: [attachment] }, 240_000);
-          return { ms: sent.sendMs, route: "smtp" };
+          return { ms: sent.sendMs, route: "smtp", ...held() };
         } catch (error) {
           // The add-on cancelled Thunderbird's send (delivered over XMPP) and closes the window when it is done.
           if (!/aborted/i.test(String(error))) throw error;
@@ -104,7 +110,7 @@ export async function startShapedStage(kind: ServerKind): Promise<ShapedStage> {
           const closedAt = closed ? tb.timeOf(closed) : undefined;
           if (!start || closedAt === undefined) throw new Error(`no send-started event or compose-closed line for "${mail.subject}"`);
           // Both wall clocks of this machine: Thunderbird's Date.now() and Node's timeOrigin + performance.now().
-          return { ms: performance.timeOrigin + closedAt - Number(start["at"]), route: "xmpp" };
+          return { ms: performance.timeOrigin + closedAt - Number(start["at"]), route: "xmpp", ...held() };
         }
       },
       async stop() {
