@@ -34,7 +34,10 @@ function setup(initial: Partial<Settings>) {
 
 describe("createSessionLifecycle", () => {
   beforeEach(() => void vi.useFakeTimers());
-  afterEach(() => void vi.useRealTimers());
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
 
   it("publishes 'not configured' without a JID and 'switched off' when disabled; applies log level and settings", async () => {
     const { published, levels, warnings, live, lifecycle, change } = setup({ logLevel: "debug" });
@@ -49,6 +52,9 @@ describe("createSessionLifecycle", () => {
   });
 
   it("when discovery finds nothing: says so, looks again after 15–30 s, then 30–60 s, and at once after a settings change", async () => {
+    // The random half at its top: each retry comes at the end of its range (at 30 s, then 60 s after it), so the
+    // checks below hold for every draw (with a low draw the second retry came before t = 60 s).
+    vi.spyOn(Math, "random").mockReturnValue(0.999);
     const { published, find, lifecycle, change } = setup({ jid: "alice@example.org/laptop" });
     await lifecycle.reconfigure();
     expect(find).toHaveBeenCalledTimes(1);
