@@ -152,7 +152,7 @@ export function createSessionLifecycle(deps: SessionLifecycleDeps): SessionLifec
         discoveryRetry = null;
         void reconfigure();
       }, delay);
-      return publish({ state: "error", reason: `${endpoint.reason}; looking again in ${Math.ceil(delay / 60_000)} min` });
+      return publish({ state: "error", reason: `${endpoint.reason}; looking again in ${Math.ceil(delay / 60_000)} min`, code: endpoint.code, retryAt: Date.now() + delay });
     }
     discoveryFailures = 0;
     startSession(settings, endpoint.url, await deps.resource());

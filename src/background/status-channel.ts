@@ -22,9 +22,10 @@ export function createStatusChannel(log: Logger, ownId: string): StatusChannel {
     current: () => status,
     publish(next) {
       // What the user is shown (toolbar, options page), in the log too: limitations included.
-      if (describeStatus(next) !== describeStatus(status)) log.info("status-shown", { text: describeStatus(next) });
-      status = next;
       const summary = () => statusSummary(next, (ms) => new Date(ms).toLocaleTimeString(), (key, subs) => t(key, subs));
+      // `shown`: the toolbar's text, in the user's language.
+      if (describeStatus(next) !== describeStatus(status)) log.info("status-shown", { text: describeStatus(next), shown: summary() });
+      status = next;
       (async () => showStatusInToolbar(next, summary()))().catch((error: unknown) => log.debug("toolbar-update-failed", { error }));
       const push: StatusPush = { type: "status", status: next };
       for (const port of ports) {

@@ -3,6 +3,7 @@
 // bare JID (core/jid.ts), so a JID with a resource finds the same endpoint in all three.
 import { bareJid, jidDomain } from "../core/jid.js";
 import type { Logger } from "../core/log.js";
+import type { EndpointProblem } from "../core/status.js";
 import type { Settings } from "../core/settings.js";
 import type { FindResult } from "../xmpp/endpoint-probe.js";
 
@@ -16,7 +17,7 @@ export interface WebsocketEndpoint {
   /** Discovery for the JID typed on the options page (Test connection, Discover). */
   find(jid: string): Promise<FindResult>;
   /** The URL a login uses: the one entered, else the one discovered; else why there is none, for the status. */
-  forLogin(settings: Settings): Promise<{ url: string } | { reason: string }>;
+  forLogin(settings: Settings): Promise<{ url: string } | { reason: string; code: EndpointProblem }>;
 }
 
 export function createWebsocketEndpoint(log: Logger, findWebsocket: (domain: string) => Promise<FindResult>): WebsocketEndpoint {
@@ -31,11 +32,9 @@ export function createWebsocketEndpoint(log: Logger, findWebsocket: (domain: str
         return { url: found.url };
       }
       log.warn("discovery-failed", { error: found.error });
-      return {
-        reason: found.noWebsocket
-          ? "this server offers no XMPP WebSocket, so Mail over XMPP cannot use this account (or enter the WebSocket URL in the options)"
-          : "no WebSocket URL: enter it in the options",
-      };
+      return found.noWebsocket
+        ? { reason: "this server offers no XMPP WebSocket, so Mail over XMPP cannot use this account (or enter the WebSocket URL in the options)", code: "no-websocket" }
+        : { reason: "no WebSocket URL: enter it in the options", code: "no-url" };
     },
   };
 }

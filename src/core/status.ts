@@ -12,7 +12,16 @@ export type SessionStatus =
       readonly limitations?: readonly Limitation[];
     }
   | { readonly state: "auth-failed"; readonly reason: string }
-  | { readonly state: "error"; readonly reason: string; readonly retryAt?: number };
+  | {
+      readonly state: "error";
+      readonly reason: string;
+      readonly retryAt?: number;
+      /** Why, when the UI has its own words for it: no WebSocket found for the account (none offered, or none found). */
+      readonly code?: EndpointProblem;
+    };
+
+/** The account's server offers no XMPP WebSocket at all, or none was found and no URL is set. */
+export type EndpointProblem = "no-websocket" | "no-url";
 
 export type SessionState = SessionStatus["state"];
 

@@ -203,3 +203,25 @@ describe.skipIf(keyboardSkip !== null).each(testServers())("the options page's D
     expect(e.tb.events().some((ev) => ev.event === "websocket-found")).toBe(false); // the login used the saved URL
   }, 90_000);
 });
+
+describe.skipIf(skipReason !== null)("an account whose server offers no WebSocket, in Thunderbird", () => {
+  let tb: TB | null = null;
+  let sink: SmtpSink | null = null;
+  afterAll(async () => {
+    await tb?.quit().catch(() => undefined);
+    await sink?.stop();
+  });
+
+  it("says so in the toolbar, in the user's words (not the background's English reason), and when it looks again", async () => {
+    sink = await startSmtpSink();
+    // Nothing listens on localhost's shipped WebSocket ports here, and there is no host-meta: every probe fails.
+    tb = await launchThunderbird({
+      addonDir: DIST_DIR,
+      smtpPort: sink.port,
+      managed: { jid: "alice@localhost", password: "secret-alice", websocketUrl: "", ...E2E_STRANGER_LIMITS },
+    });
+    const status = await tb.waitForEvent((e) => e.event === "status-shown" && /no XMPP WebSocket/.test(String(e["text"])), 40_000);
+    // The toolbar text comes from _locales (statusNoWebsocketRetry), with the time of the next search.
+    expect(String(status["shown"])).toMatch(/^This server offers no XMPP WebSocket, so Mail over XMPP cannot use this account\. .*Looking again at \S+/);
+  }, 60_000);
+});

@@ -58,7 +58,7 @@ describe("createSessionLifecycle", () => {
     const { published, find, lifecycle, change } = setup({ jid: "alice@example.org/laptop" });
     await lifecycle.reconfigure();
     expect(find).toHaveBeenCalledTimes(1);
-    expect(published.at(-1)).toMatchObject({ state: "error", reason: expect.stringMatching(/offers no XMPP WebSocket.*; looking again in 1 min$/) });
+    expect(published.at(-1)).toMatchObject({ state: "error", code: "no-websocket", retryAt: expect.any(Number), reason: expect.stringMatching(/offers no XMPP WebSocket.*; looking again in 1 min$/) });
     // 15–30 s (half fixed, half random), then 30–60 s.
     await vi.advanceTimersByTimeAsync(14_900);
     expect(find).toHaveBeenCalledTimes(1);

@@ -15,6 +15,10 @@ describe("status text", () => {
     [{ state: "auth-failed", reason: "not-authorized" }, { key: "statusAuthFailed", subs: ["not-authorized"] }],
     [{ state: "error", reason: "lost" }, { key: "statusError", subs: ["lost"] }],
     [{ state: "error", reason: "lost", retryAt: 5 }, { key: "statusErrorRetry", subs: ["lost", "T5"] }],
+    // No WebSocket for the account: in the user's language, not the background's English reason (issue 13 item 4).
+    [{ state: "error", reason: "this server offers no XMPP WebSocket…", code: "no-websocket", retryAt: 7 }, { key: "statusNoWebsocketRetry", subs: ["T7"] }],
+    [{ state: "error", reason: "this server offers no XMPP WebSocket…", code: "no-websocket" }, { key: "statusNoWebsocket" }],
+    [{ state: "error", reason: "no WebSocket URL…", code: "no-url", retryAt: 8 }, { key: "statusNoUrlRetry", subs: ["T8"] }],
   ] as const)("%j", (status, expected) => {
     expect(statusText(status, time)).toEqual(expected);
   });
@@ -29,6 +33,8 @@ describe("checks of what the background sends", () => {
   it.each([
     [{ type: "status", status: { state: "online", jid: "a@b.example", since: 3 } }, { state: "online", jid: "a@b.example", since: 3 }],
     [{ type: "status", status: { state: "error", reason: "x", retryAt: 9 } }, { state: "error", reason: "x", retryAt: 9 }],
+    [{ type: "status", status: { state: "error", reason: "x", code: "no-websocket", retryAt: 9 } }, { state: "error", reason: "x", code: "no-websocket", retryAt: 9 }],
+    [{ type: "status", status: { state: "error", reason: "x", code: "no-such-code" } }, null],
     [{ type: "status", status: { state: "connecting", attempt: "2" } }, null],
     [{ type: "status", status: { state: "online", jid: 5, since: 3 } }, null],
     [{ type: "status", status: { state: "sleeping" } }, null],

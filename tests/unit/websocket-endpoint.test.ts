@@ -98,7 +98,7 @@ describe("the WebSocket endpoint for a JID with a resource", () => {
     const none = createWebsocketEndpoint(silentLogger, async () => ({ error: "x", noWebsocket: true, tried: ["wss://example.org/ws"] }));
     const failed = createWebsocketEndpoint(silentLogger, async () => ({ error: "x", noWebsocket: false, tried: [] }));
     const settings = { ...DEFAULT_SETTINGS, jid: JID };
-    expect(await none.forLogin(settings)).toEqual({ reason: expect.stringContaining("offers no XMPP WebSocket") });
-    expect(await failed.forLogin(settings)).toEqual({ reason: "no WebSocket URL: enter it in the options" });
+    expect(await none.forLogin(settings)).toEqual({ reason: expect.stringContaining("offers no XMPP WebSocket"), code: "no-websocket" });
+    expect(await failed.forLogin(settings)).toEqual({ reason: "no WebSocket URL: enter it in the options", code: "no-url" });
   });
 });

@@ -18,6 +18,8 @@ export function statusText(status: SessionStatus, formatTime: (epochMillis: numb
     case "auth-failed":
       return { key: "statusAuthFailed", subs: [clip(status.reason)] };
     case "error":
+      if (status.code === "no-websocket") return status.retryAt === undefined ? { key: "statusNoWebsocket" } : { key: "statusNoWebsocketRetry", subs: [formatTime(status.retryAt)] };
+      if (status.code === "no-url") return status.retryAt === undefined ? { key: "statusNoUrl" } : { key: "statusNoUrlRetry", subs: [formatTime(status.retryAt)] };
       return status.retryAt === undefined
         ? { key: "statusError", subs: [clip(status.reason)] }
         : { key: "statusErrorRetry", subs: [clip(status.reason), formatTime(status.retryAt)] };
@@ -86,10 +88,17 @@ export function parseSessionStatus(value: unknown): SessionStatus | null {
     }
     case "auth-failed":
       return typeof value.reason === "string" ? { state: "auth-failed", reason: value.reason } : null;
-    case "error":
+    case "error": {
       if (typeof value.reason !== "string") return null;
-      if (value.retryAt === undefined) return { state: "error", reason: value.reason };
-      return isFiniteNumber(value.retryAt) ? { state: "error", reason: value.reason, retryAt: value.retryAt } : null;
+      if (value.code !== undefined && value.code !== "no-websocket" && value.code !== "no-url") return null;
+      if (value.retryAt !== undefined && !isFiniteNumber(value.retryAt)) return null;
+      return {
+        state: "error",
+        reason: value.reason,
+        ...(value.retryAt !== undefined ? { retryAt: value.retryAt } : {}),
+        ...(value.code !== undefined ? { code: value.code } : {}),
+      };
+    }
     default:
       return null;
   }
