@@ -23,8 +23,16 @@ export function createStatusChannel(log: Logger, ownId: string): StatusChannel {
     publish(next) {
       // What the user is shown (toolbar, options page), in the log too: limitations included.
       const summary = () => statusSummary(next, (ms) => new Date(ms).toLocaleTimeString(), (key, subs) => t(key, subs));
-      // `shown`: the toolbar's text, in the user's language.
-      if (describeStatus(next) !== describeStatus(status)) log.info("status-shown", { text: describeStatus(next), shown: summary() });
+      if (describeStatus(next) !== describeStatus(status)) {
+        // `shown`: the toolbar's text, in the user's language (left out where there is no i18n, as in unit tests).
+        let shown: string | undefined;
+        try {
+          shown = summary();
+        } catch {
+          shown = undefined;
+        }
+        log.info("status-shown", { text: describeStatus(next), ...(shown === undefined ? {} : { shown }) });
+      }
       status = next;
       (async () => showStatusInToolbar(next, summary()))().catch((error: unknown) => log.debug("toolbar-update-failed", { error }));
       const push: StatusPush = { type: "status", status: next };
