@@ -85,6 +85,9 @@ export async function startShapedStage(kind: ServerKind): Promise<ShapedStage> {
       async launchSender({ addon }) {
         const tb = await launchThunderbird({
           smtpPort: smtpRelay.port,
+          // Thunderbird asks "send this large message?" above 20 MB (mailnews.message_warning_size): a user clicks it,
+          // the helper cannot — off, so that 25 MB mail can be measured (the same for both Thunderbirds).
+          extraPrefs: { "mailnews.message_warning_size": 0 },
           ...(addon ? { addonDir: DIST_DIR, managed: { jid: `alice@${srv.domain}`, password: "pw-alice", websocketUrl: ws.url, ...E2E_STRANGER_LIMITS } } : {}),
         });
         tbs.push(tb);
