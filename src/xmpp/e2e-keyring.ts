@@ -1,0 +1,331 @@
+// End-to-end encryption for one installation (docs/protocol-v1.md): this device's keys (made once, kept by the
+// platform's key store), the devices peers announce (read with their capability item), and trust on first use (§6).
+// The sender asks `sealingFor` which devices of a recipient it may encrypt for; the receiver asks `open` to open an
+// envelope and to say whether its sender is a pinned device, a changed one, or cannot be verified. Everything that
+// talks to a host (IndexedDB, storage) or to the network (the capability query) is injected.
+import { E2eError } from "../core/e2e/primitives.js";
+import { fingerprint, generateDeviceKeys, parseDevicePublicKeys, type DeviceKeyPair, type DeviceKeys, type DevicePublicKeys } from "../core/e2e/keys.js";
+import { openEnvelope, type Envelope, type Opened } from "../core/e2e/envelope.js";
+import { acceptDevices, checkDevices, emptyTrust, isPinned, pinFirstUse, type TrustCheck, type TrustState } from "../core/e2e/trust.js";
+import type { Logger } from "../core/log.js";
+
+/** Keeps this installation's device keys (non-extractable CryptoKeys): IndexedDB in Thunderbird, memory in tests. */
+export interface DeviceKeyStore {
+  /** The stored keys, or null when none were made yet. Rejects when the store cannot be read. */
+  load(): Promise<DeviceKeyPair | null>;
+  save(keys: DeviceKeyPair): Promise<void>;
+}
+
+/** Keeps the trust state (pinned devices per peer). load() rejects when the stored state cannot be read — never "empty". */
+export interface TrustStore {
+  load(): Promise<TrustState>;
+  save(state: TrustState): Promise<void>;
+}
+
+export function memoryDeviceKeyStore(): DeviceKeyStore {
+  let keys: DeviceKeyPair | null = null;
+  return {
+    load: () => Promise.resolve(keys),
+    save: (k) => {
+      keys = k;
+      return Promise.resolve();
+    },
+  };
+}
+
+export function memoryTrustStore(initial: TrustState = emptyTrust()): TrustStore & { readonly state: () => TrustState } {
+  let state = initial;
+  return {
+    load: () => Promise.resolve(state),
+    save: (s) => {
+      state = s;
+      return Promise.resolve();
+    },
+    state: () => state,
+  };
+}
+
+/** The devices a peer's capability item announces: `null` = not known here (never read, or expired). */
+export interface AnnouncedDevices {
+  /** What the capability cache holds for the JID (no network). */
+  cached(jid: string): readonly DevicePublicKeys[] | null;
+  /** Reads the JID's capability item now (network, bounded by the caller's deadline). */
+  lookup(jid: string): Promise<readonly DevicePublicKeys[]>;
+}
+
+export interface KeyringDeps {
+  readonly keys: DeviceKeyStore;
+  readonly trust: TrustStore;
+  readonly announced: AnnouncedDevices;
+  readonly log: Logger;
+  readonly now?: () => number;
+}
+
+/** What the sender may do for one recipient. */
+export type SealingDecision =
+  /** Version 1, for these devices (trusted: pinned, or pinned just now on first use). */
+  | { readonly v1: true; readonly me: DeviceKeyPair; readonly devices: readonly DeviceKeys[]; readonly check: TrustCheck["kind"] }
+  /** Version 0: the recipient announces no version-1 device and none is pinned (an add-on without encryption). */
+  | { readonly v1: false; readonly reason: "peer-without-e2e" }
+  /** Not over XMPP: a pinned peer whose devices are gone or all changed (a downgrade or a new key, not accepted yet). */
+  | { readonly refuse: string };
+
+/** What the receiver learns from an opened envelope. */
+export interface OpenVerdict {
+  readonly opened: Opened;
+  /** Signed by a device of the sender that verifies. */
+  readonly verified: boolean;
+  /** Verified, but by a device not pinned for the sender while others are: shown as "key changed". */
+  readonly keyChanged: boolean;
+  readonly unverifiedReason?: "unknown-sender-device" | "bad-signature";
+}
+
+export type PeerState = "none" | "first-use" | "unchanged" | "changed" | "withdrawn";
+
+export interface E2ePeerView {
+  readonly jid: string;
+  readonly state: PeerState;
+  readonly devices: ReadonlyArray<{ readonly id: string; readonly fingerprint: string; readonly pinned: boolean; readonly announced: boolean }>;
+}
+
+export interface E2eOwnView {
+  readonly devices: ReadonlyArray<{ readonly id: string; readonly fingerprint: string; readonly thisDevice: boolean }>;
+}
+
+/** Largest number of imported peer device keys kept in memory (each import costs ~0.5 ms; a Send should not pay it). */
+const IMPORT_CACHE_MAX = 512;
+
+export class Keyring {
+  readonly #deps: KeyringDeps;
+  #device: Promise<DeviceKeyPair> | null = null;
+  #trust: Promise<TrustState> | null = null;
+  /** Serialises trust updates: read, change, save. */
+  #trustQueue: Promise<unknown> = Promise.resolve();
+  readonly #imported = new Map<string, Promise<DeviceKeys>>();
+  /** This account's devices as last read from its own item (this device included once published). */
+  #ownDevices: readonly DevicePublicKeys[] = [];
+
+  constructor(deps: KeyringDeps) {
+    this.#deps = deps;
+  }
+
+  /** This device's keys: loaded, or made and stored on first use. Rejects when the store fails (then no v1 at all). */
+  device(): Promise<DeviceKeyPair> {
+    this.#device ??= (async () => {
+      const stored = await this.#deps.keys.load();
+      if (stored) return stored;
+      const made = await generateDeviceKeys();
+      await this.#deps.keys.save(made);
+      this.#deps.log.info("e2e-device-created", { device: made.public.id });
+      return made;
+    })();
+    const loading = this.#device;
+    loading.catch((error: unknown) => {
+      this.#deps.log.warn("e2e-device-unavailable", { error });
+      if (this.#device === loading) this.#device = null;
+    });
+    return loading;
+  }
+
+  /** The account's devices as its own item lists them (set by the capability publisher). */
+  setOwnDevices(devices: readonly DevicePublicKeys[]): void {
+    this.#ownDevices = devices.slice(0, 16);
+  }
+
+  #trustState(): Promise<TrustState> {
+    this.#trust ??= this.#deps.trust.load();
+    const loading = this.#trust;
+    loading.catch(() => {
+      if (this.#trust === loading) this.#trust = null;
+    });
+    return loading;
+  }
+
+  /** Applies `change` to the trust state and saves it, one change at a time. */
+  #updateTrust(change: (state: TrustState) => TrustState): Promise<TrustState> {
+    const run = this.#trustQueue.then(async () => {
+      const before = await this.#trustState();
+      const after = change(before);
+      if (after !== before) {
+        await this.#deps.trust.save(after);
+        this.#trust = Promise.resolve(after);
+      }
+      return after;
+    });
+    this.#trustQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  #import(device: DevicePublicKeys): Promise<DeviceKeys> {
+    const key = `${device.id} ${device.agree} ${device.sign}`;
+    let found = this.#imported.get(key);
+    if (!found) {
+      found = parseDevicePublicKeys(device);
+      found.catch(() => this.#imported.delete(key));
+      this.#imported.set(key, found);
+      while (this.#imported.size > IMPORT_CACHE_MAX) {
+        const oldest = this.#imported.keys().next().value;
+        if (oldest === undefined) break;
+        this.#imported.delete(oldest);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Which devices of `jid` a mail may be sealed for, from what the capability cache holds (no network: the lookup
+   * before the Send filled it). First use pins; a change is never accepted silently: only pinned devices still
+   * announced are used, and when none is left the mail does not go over XMPP (SMTP instead), with the reason.
+   */
+  async sealingFor(jid: string): Promise<SealingDecision> {
+    const announced = this.#deps.announced.cached(jid) ?? [];
+    const trust = await this.#trustState();
+    const check = checkDevices(trust, jid, announced);
+    if (check.kind === "first-use") {
+      if (announced.length === 0) return { v1: false, reason: "peer-without-e2e" };
+      const me = await this.device();
+      const devices = await Promise.all(announced.map((d) => this.#import(d)));
+      await this.#updateTrust((s) => pinFirstUse(s, jid, announced, this.#now()));
+      this.#deps.log.info("e2e-pinned-first-use", { jid, devices: announced.length });
+      return { v1: true, me, devices, check: check.kind };
+    }
+    if (check.kind === "withdrawn") {
+      return { refuse: `the recipient's add-on no longer announces its encryption keys (${jid}): not sent over XMPP without encryption; accept or compare keys in the options` };
+    }
+    const usable = check.kind === "unchanged" ? announced : check.pinned;
+    if (usable.length === 0) {
+      return { refuse: `the recipient's key changed (${jid}): not sent over XMPP until you accept the new key in the compose window or the options` };
+    }
+    const [me, devices] = await Promise.all([this.device(), Promise.all(usable.map((d) => this.#import(d)))]);
+    return { v1: true, me, devices, check: check.kind };
+  }
+
+  /**
+   * Opens an envelope received from `stanza.from`. The sender's devices: the pinned ones and the announced ones (read
+   * again once when the signing device is among neither). A signature that does not verify still opens the mail
+   * (filed as from an unverified sender); every other failure rejects with its E2eError.
+   */
+  async open(envelope: Envelope, stanza: { readonly from: string; readonly to: string; readonly originId: string }, maxPlainBytes: number): Promise<OpenVerdict> {
+    const me = await this.device();
+    const trust = await this.#trustState();
+    const from = stanza.from;
+    const pinned = Object.hasOwn(trust.peers, from) ? trust.peers[from]! : [];
+    let announced = this.#deps.announced.cached(from) ?? [];
+    const known = (list: readonly DevicePublicKeys[]) => list.some((d) => d.id === envelope.senderDevice);
+    if (!known(pinned) && !known(announced)) {
+      try {
+        announced = await this.#deps.announced.lookup(from);
+      } catch (error) {
+        this.#deps.log.info("e2e-sender-devices-unavailable", { from, error });
+      }
+    }
+    const candidates = dedupeDevices([...pinned, ...announced]);
+    const imported = (await Promise.all(candidates.map((d) => this.#import(d).catch(() => null)))).filter((d): d is DeviceKeys => d !== null);
+    const opened = await openEnvelope(envelope, {
+      me,
+      myJid: stanza.to,
+      stanza,
+      senderDevices: imported,
+      now: this.#now(),
+      maxPlainBytes,
+      unverified: "open-unverified",
+    });
+    if (!opened.verified || !opened.senderDevice) {
+      return { opened, verified: false, keyChanged: false, ...(opened.unverifiedReason ? { unverifiedReason: opened.unverifiedReason } : {}) };
+    }
+    const signer = opened.senderDevice.public;
+    if (opened.copy === "sender") return { opened, verified: true, keyChanged: false };
+    if (isPinned(trust, from, signer)) return { opened, verified: true, keyChanged: false };
+    if (pinned.length === 0) {
+      // First mail from this peer: pin what it announces (and the signer, which verified), as a sender would.
+      const first = dedupeDevices([signer, ...announced]);
+      await this.#updateTrust((s) => pinFirstUse(s, from, first, this.#now()));
+      this.#deps.log.info("e2e-pinned-first-use", { jid: from, devices: first.length });
+      return { opened, verified: true, keyChanged: false };
+    }
+    this.#deps.log.warn("e2e-key-changed", { from, device: signer.id });
+    return { opened, verified: true, keyChanged: true };
+  }
+
+  // ---- for the pages ----------------------------------------------------------------------------------------
+
+  async ownView(): Promise<E2eOwnView> {
+    const me = await this.device();
+    const list = dedupeDevices([me.public, ...this.#ownDevices]);
+    return {
+      devices: await Promise.all(list.map(async (d) => ({ id: d.id, fingerprint: await fingerprint(d), thisDevice: d.id === me.public.id }))),
+    };
+  }
+
+  async peerView(jid: string): Promise<E2ePeerView> {
+    const trust = await this.#trustState();
+    const announced = this.#deps.announced.cached(jid) ?? [];
+    const pinned = Object.hasOwn(trust.peers, jid) ? trust.peers[jid]! : [];
+    const check = checkDevices(trust, jid, announced);
+    const state: PeerState = pinned.length === 0 && announced.length === 0 ? "none" : check.kind;
+    const all = dedupeDevices([...pinned, ...announced]);
+    const devices = await Promise.all(
+      all.map(async (d) => ({
+        id: d.id,
+        fingerprint: await fingerprint(d).catch(() => "?"),
+        pinned: pinned.some((p) => p.id === d.id && p.agree === d.agree && p.sign === d.sign),
+        announced: announced.some((a) => a.id === d.id && a.agree === d.agree && a.sign === d.sign),
+      })),
+    );
+    return { jid, state, devices };
+  }
+
+  /** Peers whose announced devices differ from the pinned ones (changed or withdrawn), for the options page. */
+  async changedPeers(): Promise<E2ePeerView[]> {
+    const trust = await this.#trustState();
+    const views: E2ePeerView[] = [];
+    for (const jid of Object.keys(trust.peers)) {
+      const announced = this.#deps.announced.cached(jid);
+      if (announced === null) continue;
+      const kind = checkDevices(trust, jid, announced).kind;
+      if (kind === "changed" || kind === "withdrawn") views.push(await this.peerView(jid));
+      if (views.length >= 50) break;
+    }
+    return views;
+  }
+
+  /** The user accepts what `jid` announces now: its devices are pinned, pinned devices it no longer announces are dropped. */
+  async accept(jid: string): Promise<void> {
+    const announced = this.#deps.announced.cached(jid) ?? [];
+    if (announced.length === 0) {
+      // Withdrawn: accepting means "send without encryption is fine", i.e. forget the pins.
+      await this.#updateTrust((s) => {
+        if (!Object.hasOwn(s.peers, jid)) return s;
+        const peers = { ...s.peers };
+        delete peers[jid];
+        return { version: 1, peers };
+      });
+    } else {
+      await Promise.all(announced.map((d) => this.#import(d))); // only keys that parse are pinned
+      await this.#updateTrust((s) => {
+        const current = Object.hasOwn(s.peers, jid) ? s.peers[jid]! : [];
+        const forget = current.filter((p) => !announced.some((a) => a.id === p.id)).map((p) => p.id);
+        return acceptDevices(s, jid, announced, this.#now(), { forget });
+      });
+    }
+    this.#deps.log.info("e2e-devices-accepted", { jid, devices: announced.length });
+  }
+
+  #now(): number {
+    return (this.#deps.now ?? Date.now)();
+  }
+}
+
+function dedupeDevices(list: readonly DevicePublicKeys[]): DevicePublicKeys[] {
+  const seen = new Set<string>();
+  const out: DevicePublicKeys[] = [];
+  for (const d of list) {
+    const key = `${d.id} ${d.agree} ${d.sign}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ id: d.id, agree: d.agree, sign: d.sign });
+  }
+  return out;
+}
+
+export { E2eError };
