@@ -15,6 +15,7 @@ import type { CredentialStore } from "../platform/credentials-store.js";
 import type { ResolutionStore } from "../platform/resolution-store.js";
 import type { SettingsStore } from "../platform/settings-store.js";
 import { testConnection, type ConnectionTestDeps } from "../xmpp/connection-test.js";
+import type { Keyring } from "../xmpp/e2e-keyring.js";
 import type { Handlers } from "./router.js";
 import type { SessionLifecycle } from "./session-lifecycle.js";
 import type { WebsocketEndpoint } from "./websocket-endpoint.js";
@@ -37,7 +38,12 @@ export interface HandlerDeps {
   readonly addressIndex: Pick<AddressIndex, "current" | "changed">;
   readonly resolutionStore: Pick<ResolutionStore, "rememberLearned">;
   readonly deliveryLog: { entries(): Promise<DeliveryRecord[]> };
+  /** End-to-end encryption (issue 15): the keyring's views for the pages. Absent: the e2e requests answer an error. */
+  readonly e2e?: Pick<Keyring, "ownView" | "peerView" | "changedPeers" | "accept">;
 }
+
+const E2E_UNAVAILABLE = { error: "e2e unavailable" } as const;
+const NOT_A_JID = { error: "not a bare JID" } as const;
 
 /** "Name <a@b>" or "a@b" → the one mailbox, or null. */
 function singleMailbox(text: string): { name: string; address: string } | null {
@@ -120,6 +126,31 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       deps.addressIndex.changed();
       log.info("address-book-jid-saved", { how });
       return { ok: true, how };
+    },
+    e2eOwn: async () => {
+      if (!deps.e2e) return E2E_UNAVAILABLE;
+      try {
+        return await deps.e2e.ownView();
+      } catch (error) {
+        // The device's keys cannot be read or made (the key store failed): said as such, the page shows no fingerprint.
+        log.warn("e2e-own-view-failed", { error });
+        return { error: "this device's keys are unavailable" };
+      }
+    },
+    e2ePeer: async ({ jid }) => {
+      if (!deps.e2e) return E2E_UNAVAILABLE;
+      if (!isValidBareJid(jid)) return NOT_A_JID;
+      return deps.e2e.peerView(jid);
+    },
+    e2eChangedPeers: async () => {
+      if (!deps.e2e) return E2E_UNAVAILABLE;
+      return { peers: await deps.e2e.changedPeers() };
+    },
+    e2eAccept: async ({ jid }) => {
+      if (!deps.e2e) return E2E_UNAVAILABLE;
+      if (!isValidBareJid(jid)) return NOT_A_JID;
+      await deps.e2e.accept(jid); // (the keyring logs it)
+      return { ok: true };
     },
     getDiagnosticReport: async () => {
       const info = await messenger.runtime.getBrowserInfo().catch(() => ({ name: "unknown", version: "?" }));

@@ -20,6 +20,10 @@ const FIELDS: { [K in RequestName]: Readonly<Record<keyof BackgroundRequests[K][
   getDiagnosticReport: {},
   confirmMapping: { address: "string", jid: "string" },
   saveJidToAddressBook: { address: "string", jid: "string" },
+  e2eOwn: {},
+  e2ePeer: { jid: "string" },
+  e2eChangedPeers: {},
+  e2eAccept: { jid: "string" },
 };
 const MAX_FIELD_LENGTH = 4096;
 

@@ -34,6 +34,21 @@ export interface AccountInput {
   readonly websocketUrl: string;
 }
 
+/** How a peer's announced devices compare with the pinned ones (docs/protocol-v1.md §6); "none": neither. */
+export type E2ePeerState = "none" | "first-use" | "unchanged" | "changed" | "withdrawn";
+
+/** A correspondent's devices for the pages: fingerprints (8 groups of 5 digits), pinned and/or announced now. */
+export interface E2ePeerView {
+  readonly jid: string;
+  readonly state: E2ePeerState;
+  readonly devices: ReadonlyArray<{ readonly id: string; readonly fingerprint: string; readonly pinned: boolean; readonly announced: boolean }>;
+}
+
+/** The account's devices (this one marked), for the options page. */
+export interface E2eOwnView {
+  readonly devices: ReadonlyArray<{ readonly id: string; readonly fingerprint: string; readonly thisDevice: boolean }>;
+}
+
 /** Request name → [request payload, response payload]. */
 export interface BackgroundRequests {
   getStatus: [Record<string, never>, SessionStatus];
@@ -53,6 +68,14 @@ export interface BackgroundRequests {
   saveJidToAddressBook: [{ readonly address: string; readonly jid: string }, { readonly ok: true; readonly how: "updated" | "created" } | { readonly error: string }];
   /** The diagnostic report (no addresses, subjects, content or secrets). */
   getDiagnosticReport: [Record<string, never>, { readonly text: string }];
+  /** This device's fingerprint and the account's other devices (end-to-end encryption, issue 15). */
+  e2eOwn: [Record<string, never>, E2eOwnView | { readonly error: string }];
+  /** A correspondent's devices and whether they changed (the compose window's indicator). */
+  e2ePeer: [{ readonly jid: string }, E2ePeerView | { readonly error: string }];
+  /** Correspondents whose announced devices differ from the pinned ones (the options page). */
+  e2eChangedPeers: [Record<string, never>, { readonly peers: readonly E2ePeerView[] } | { readonly error: string }];
+  /** The user accepts the devices a correspondent announces now. */
+  e2eAccept: [{ readonly jid: string }, { readonly ok: true } | { readonly error: string }];
 }
 
 export type RequestName = keyof BackgroundRequests;

@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { silentLogger } from "../../src/core/log.js";
 import { DEFAULT_SETTINGS } from "../../src/core/settings.js";
 import { createHandlers, type HandlerDeps } from "../../src/background/handlers.js";
+import { validateRequest } from "../../src/background/router.js";
 
 function setup() {
   const order: string[] = [];
@@ -63,5 +64,68 @@ describe("background request handlers", () => {
     await handlers.setXmppOff({ tabId: 7, off: false });
     expect(deps.xmppOff.has(7)).toBe(false);
     expect(await handlers.getStatus({})).toEqual({ state: "disconnected", reason: "not configured" });
+  });
+});
+
+describe("end-to-end encryption requests (issue 15)", () => {
+  const bobView = {
+    jid: "bob@example.org",
+    state: "changed" as const,
+    devices: [
+      { id: "a".repeat(32), fingerprint: "11111 22222 33333 44444 55555 66666 77777 88888", pinned: true, announced: false },
+      { id: "b".repeat(32), fingerprint: "12345 12345 12345 12345 12345 12345 12345 12345", pinned: false, announced: true },
+    ],
+  };
+  function withKeyring() {
+    const { deps } = setup();
+    const e2e = {
+      ownView: vi.fn(async () => ({ devices: [{ id: "c".repeat(32), fingerprint: "00001 00002 00003 00004 00005 00006 00007 00008", thisDevice: true }] })),
+      peerView: vi.fn(async (jid: string) => ({ ...bobView, jid })),
+      changedPeers: vi.fn(async () => [bobView]),
+      accept: vi.fn(async () => {}),
+    };
+    return { e2e, handlers: createHandlers({ ...deps, e2e } as unknown as HandlerDeps) };
+  }
+
+  it("answers 'e2e unavailable' to every e2e request when there is no keyring", async () => {
+    const { handlers } = setup();
+    expect(await handlers.e2eOwn({})).toEqual({ error: "e2e unavailable" });
+    expect(await handlers.e2ePeer({ jid: "bob@example.org" })).toEqual({ error: "e2e unavailable" });
+    expect(await handlers.e2eChangedPeers({})).toEqual({ error: "e2e unavailable" });
+    expect(await handlers.e2eAccept({ jid: "bob@example.org" })).toEqual({ error: "e2e unavailable" });
+  });
+
+  it("passes the keyring's views through", async () => {
+    const { e2e, handlers } = withKeyring();
+    expect(await handlers.e2eOwn({})).toEqual(await e2e.ownView());
+    expect(await handlers.e2ePeer({ jid: "carol@example.org" })).toEqual({ ...bobView, jid: "carol@example.org" });
+    expect(e2e.peerView).toHaveBeenCalledWith("carol@example.org");
+    expect(await handlers.e2eChangedPeers({})).toEqual({ peers: [bobView] });
+  });
+
+  it("accepts only for a bare JID", async () => {
+    const { e2e, handlers } = withKeyring();
+    for (const jid of ["bob@example.org/phone", "not a jid", "", `${"x".repeat(2000)}@example.org`]) {
+      expect(await handlers.e2eAccept({ jid })).toEqual({ error: "not a bare JID" });
+      expect(await handlers.e2ePeer({ jid })).toEqual({ error: "not a bare JID" });
+    }
+    expect(e2e.accept).not.toHaveBeenCalled();
+    expect(e2e.peerView).not.toHaveBeenCalled();
+    expect(await handlers.e2eAccept({ jid: "bob@example.org" })).toEqual({ ok: true });
+    expect(e2e.accept).toHaveBeenCalledWith("bob@example.org");
+  });
+
+  it("says so when this device's keys cannot be read (the key store failed)", async () => {
+    const { e2e, handlers } = withKeyring();
+    e2e.ownView.mockRejectedValueOnce(new Error("IndexedDB blocked"));
+    expect(await handlers.e2eOwn({})).toEqual({ error: "this device's keys are unavailable" });
+  });
+
+  it("the router checks the payloads of the e2e requests", () => {
+    expect(validateRequest({ type: "e2ePeer", payload: { jid: "bob@example.org", extra: 1 } })).toEqual({ type: "e2ePeer", payload: { jid: "bob@example.org" } });
+    expect(validateRequest({ type: "e2eOwn" })).toEqual({ type: "e2eOwn", payload: {} });
+    expect(validateRequest({ type: "e2eChangedPeers", payload: {} })).toEqual({ type: "e2eChangedPeers", payload: {} });
+    expect(() => validateRequest({ type: "e2eAccept", payload: { jid: 5 } })).toThrow(/jid must be a string/);
+    expect(() => validateRequest({ type: "e2eAccept", payload: { jid: "x".repeat(5000) } })).toThrow(/too long/);
   });
 });
