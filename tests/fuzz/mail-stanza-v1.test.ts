@@ -119,6 +119,8 @@ async function followUp(result: V1ParseResult): Promise<void> {
   try {
     envelope = await wireToEnvelope(mail.envelope, MAX + 16);
     expect(checkEnvelope(envelope)).toBe(envelope);
+    // The ciphertext is exactly what `size` says: the mail and its tag, or the key block and its tag.
+    expect(envelope.ciphertext.length).toBe(mail.envelope.kind === "inline" ? mail.size + 16 : 76 + 16);
   } catch (error) {
     // The parser promises more than the brief's minimum (E2eError only): that nothing it accepts is refused here.
     throw new Error(`accepted by parseMailV1 but refused after: ${String(error)}`);
