@@ -165,7 +165,8 @@ type Edit =
   | { op: "move"; target: number; to: number }
   | { op: "insert"; target: number; at: number; node: string | { name: string; attrs: Record<string, string> } }
   | { op: "ciphertext"; text: string }
-  | { op: "swap"; field: string };
+  | { op: "swap"; field: string }
+  | { op: "size"; delta: number; external: boolean };
 
 const edit: fc.Arbitrary<Edit> = fc.oneof(
   fc.record({ op: fc.constant("set" as const), target: fc.nat(), name: fc.constantFrom(...ATTRS), value: junk }),
@@ -190,6 +191,7 @@ const edit: fc.Arbitrary<Edit> = fc.oneof(
       junk,
     ),
   }),
+  fc.record({ op: fc.constant("size" as const), delta: fc.integer({ min: -3, max: 3 }), external: fc.boolean() }),
   fc.record({ op: fc.constant("swap" as const), field: fc.constantFrom("epk", "iv", "sig", "time", "wrap", "ciphertext", "sender-device", "device") }),
 );
 
@@ -232,6 +234,13 @@ function applyEdit(mail: Element, e: Edit): void {
     case "ciphertext": {
       const c = env?.getChild("ciphertext", NS_MAIL1);
       if (c) c.children = [e.text];
+      return;
+    }
+    case "size": {
+      // A size near the true one (the same base64 length for some deltas), with <external size> kept in step or not.
+      mail.attrs.size = String(MAIL.length + e.delta);
+      const ext = mail.getChild("external", NS_MAIL1);
+      if (ext && e.external) ext.attrs.size = String(MAIL.length + e.delta + 16);
       return;
     }
     case "swap": {
