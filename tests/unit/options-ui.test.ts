@@ -121,6 +121,12 @@ describe("options.html", () => {
     }
   });
 
+  it("has the end-to-end encryption section options.ts fills (own fingerprint, changed correspondents hidden until any)", () => {
+    for (const id of ["e2e", "e2e-heading", "e2e-own", "e2e-own-error", "e2e-changed", "e2e-changed-list"]) expect(ids).toContain(id);
+    expect(html).toMatch(/<div id="e2e-changed" hidden>/);
+    expect(html).toMatch(/data-i18n="e2eIntro"/);
+  });
+
   it("asks the browser to treat the password field as a current password", () => {
     expect(html).toMatch(/<input type="password" id="password"[^>]*autocomplete="current-password"/);
   });

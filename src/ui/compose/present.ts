@@ -23,3 +23,12 @@ export function verdictLine(p: RoutePreviewResult): Text {
   if (p.result === "mixed") return { key: "composeVerdict_mixed", subs: [String(xmpp), String(p.recipients.length - xmpp)] };
   return { key: "composeVerdict_smtp" };
 }
+
+/** At most this many correspondents are asked about their keys per refresh (a long list shows the first ones). */
+export const MAX_E2E_LOOKUPS = 50;
+
+/** The JIDs whose keys the indicator shows: recipients going over XMPP, each JID once. */
+export function e2eJids(p: RoutePreviewResult): string[] {
+  const jids = p.recipients.filter((r) => r.route === "xmpp" && r.jid).map((r) => r.jid!);
+  return [...new Set(jids)].slice(0, MAX_E2E_LOOKUPS);
+}

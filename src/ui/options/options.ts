@@ -32,7 +32,9 @@ import {
 } from "./present.js";
 import { limitationLine, limitationLines, parseSessionStatus, parseStatusPush, statusText } from "../shared/status.js";
 import { clip, type Text } from "../shared/text.js";
-import { showList } from "../shared/dom.js";
+import { fingerprintList, showList } from "../shared/dom.js";
+import { ownFingerprintLines, parseChangedPeers, parseE2eOwnView, peerFingerprintLines, peerSummary } from "../shared/e2e.js";
+import type { E2ePeerView } from "../../core/messages.js";
 import { jidDomain } from "../../core/jid.js";
 import { isLocalhostName } from "../../core/host.js";
 
@@ -394,6 +396,59 @@ async function loadIdentities(): Promise<void> {
   renderIdentities();
 }
 
+// ---- end-to-end encryption: this device's fingerprint, correspondents whose key changed --------------------
+
+const e2eOwn = byId("e2e-own", HTMLElement);
+const e2eOwnError = byId("e2e-own-error", HTMLElement);
+const e2eChanged = byId("e2e-changed", HTMLElement);
+const e2eChangedList = byId("e2e-changed-list", HTMLUListElement);
+const asText = (lines: ReturnType<typeof ownFingerprintLines>) => lines.map((l) => ({ fingerprint: l.fingerprint, label: text(l.label) }));
+
+async function loadOwnFingerprint(): Promise<void> {
+  const view = parseE2eOwnView(await request("e2eOwn", {}).catch(() => null));
+  e2eOwn.replaceChildren(...(view ? [fingerprintList(asText(ownFingerprintLines(view)))] : []));
+  e2eOwnError.textContent = view ? "" : t("e2eUnavailable");
+  e2eOwnError.hidden = view !== null;
+}
+
+function changedPeerItem(view: E2ePeerView): HTMLLIElement {
+  const summary = peerSummary(view);
+  const item = document.createElement("li");
+  item.dataset.state = view.state;
+  const line = document.createElement("p");
+  line.textContent = text(summary.text);
+  item.append(line, fingerprintList(asText(peerFingerprintLines(view))));
+  if (summary.accept) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = text(summary.accept);
+    const failed = document.createElement("p");
+    failed.className = "error";
+    failed.hidden = true;
+    button.addEventListener("click", () => {
+      button.disabled = true;
+      void request("e2eAccept", { jid: view.jid })
+        .catch(() => ({ error: "no reply" }))
+        .then(async (reply) => {
+          if ("error" in reply) {
+            failed.textContent = t("e2eAcceptFailed");
+            failed.hidden = false;
+            button.disabled = false;
+          } else await loadChangedPeers();
+        });
+    });
+    item.append(button, failed);
+  }
+  return item;
+}
+
+/** Nothing is shown when no key changed (or the list cannot be had: the compose window still warns per recipient). */
+async function loadChangedPeers(): Promise<void> {
+  const peers = parseChangedPeers(await request("e2eChangedPeers", {}).catch(() => null)) ?? [];
+  e2eChangedList.replaceChildren(...peers.map(changedPeerItem));
+  e2eChanged.hidden = peers.length === 0;
+}
+
 // ---- live status --------------------------------------------------------------------------------------
 
 function connectStatus(retries: number): void {
@@ -486,6 +541,9 @@ loadFolders().catch(() => {
   note.hidden = false;
   describe("receiveFolder");
 });
+
+void loadOwnFingerprint();
+void loadChangedPeers();
 
 renderStatus(null);
 request("getStatus", {}).then(

@@ -11,3 +11,23 @@ export function showList(list: HTMLUListElement, lines: readonly string[]): void
   );
   list.hidden = lines.length === 0;
 }
+
+/** A list of fingerprints (docs/protocol-v1.md §3), each its digits in monospace and what it is, e.g. "this computer". */
+export function fingerprintList(lines: ReadonlyArray<{ readonly fingerprint: string; readonly label: string }>): HTMLUListElement {
+  const list = document.createElement("ul");
+  list.className = "fingerprints";
+  list.append(
+    ...lines.map((line) => {
+      const item = document.createElement("li");
+      const digits = document.createElement("code");
+      digits.className = "fingerprint";
+      digits.textContent = line.fingerprint;
+      const what = document.createElement("span");
+      what.className = "fingerprint-label";
+      what.textContent = line.label;
+      item.append(digits, " ", what);
+      return item;
+    }),
+  );
+  return list;
+}
