@@ -9,7 +9,8 @@ import type { AddressIndex } from "../platform/address-index.js";
 import type { CapabilityStore } from "../platform/capability-store.js";
 import { createComposeSend } from "../platform/compose-send.js";
 import type { ResolutionStore } from "../platform/resolution-store.js";
-import { queryCapability } from "../xmpp/capability.js";
+import { queryCapabilityInfo } from "../xmpp/capability.js";
+import type { Keyring } from "../xmpp/e2e-keyring.js";
 import { fallbackBody } from "../xmpp/mail-stanza.js";
 import { realScheduler } from "../xmpp/runtime.js";
 import type { StrangerGate } from "../xmpp/stranger-gate.js";
@@ -24,9 +25,11 @@ export interface SendFlowWiring {
   readonly addressIndex: Pick<AddressIndex, "current">;
   readonly strangerGate: Pick<StrangerGate, "rememberSentTo">;
   record(entry: DeliveryRecord): void;
+  /** End-to-end encryption: which devices of a recipient to seal for (absent: version 0 for everyone). */
+  readonly keyring?: Pick<Keyring, "sealingFor">;
 }
 
-export function createSendFlow({ log, live, capabilities, resolutionStore, addressIndex, strangerGate, record }: SendFlowWiring): SendFlow {
+export function createSendFlow({ log, live, capabilities, resolutionStore, addressIndex, strangerGate, record, keyring }: SendFlowWiring): SendFlow {
   return new SendFlow({
     scheduler: realScheduler,
     log,
@@ -48,16 +51,25 @@ export function createSendFlow({ log, live, capabilities, resolutionStore, addre
       lookup: async (jid, timeoutMs) => {
         const current = live.session;
         if (!current || current.status.state !== "online") throw new Error("offline");
-        const answer = await queryCapability(current, jid, new Date(), timeoutMs);
-        capabilities.set(jid, answer);
-        return answer;
+        const answer = await queryCapabilityInfo(current, jid, new Date(), timeoutMs);
+        capabilities.set(jid, answer.capable, answer.devices);
+        return answer.capable;
       },
     },
     deliver: async ({ jid, raw, mail }, deadlineMs): Promise<CopyOutcome> => {
       const sender = live.mailSender;
       if (!sender) return { status: "failed", reason: "offline" };
       const body = fallbackBody({ from: mail.from, to: [...mail.to, ...mail.cc], subject: mail.subject, text: mail.text, attachmentNames: mail.attachments.map((a) => a.name) });
-      const outcome = await sender.deliver({ to: jid, raw, subject: mail.subject, fallbackBody: body }, deadlineMs);
+      // Version 1 when the recipient announces devices this side trusts (docs/protocol-v1.md §7); a pinned peer whose
+      // keys changed or vanished does not get version 0 instead: SMTP, with the reason in the delivery log.
+      const sealing = keyring ? await keyring.sealingFor(jid).catch((error: unknown) => ({ failed: error })) : null;
+      if (sealing && "failed" in sealing) {
+        log.warn("e2e-unavailable", { jid, error: sealing.failed });
+        return { status: "failed", reason: "end-to-end encryption unavailable on this computer (key store)" };
+      }
+      if (sealing && "refuse" in sealing) return { status: "failed", reason: sealing.refuse };
+      const e2e = sealing?.v1 ? { me: sealing.me, devices: sealing.devices } : undefined;
+      const outcome = await sender.deliver({ to: jid, raw, subject: mail.subject, fallbackBody: body, ...(e2e ? { e2e } : {}) }, deadlineMs);
       // Written to over XMPP: mail from that JID is no longer limited as unsolicited.
       if (outcome.status === "filed" || outcome.status === "accepted") {
         strangerGate.rememberSentTo(jid).catch((error: unknown) => log.warn("sent-to-save-failed", { error }));

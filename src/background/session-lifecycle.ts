@@ -1,6 +1,7 @@
 // The XMPP session's life: brought in line with the settings at start and after every change (calls serialized),
 // stopped and replaced when the account changes, with the per-login parts around it (health, upload access, sender,
 // siblings, block list, roster, receiver). What the rest of the background reads of it is in `Live`.
+import type { Keyring } from "../xmpp/e2e-keyring.js";
 import { backoffDelay } from "../core/backoff.js";
 import { mergeLimitations } from "../core/limitations.js";
 import type { Logger, LogLevel } from "../core/log.js";
@@ -60,6 +61,8 @@ export interface SessionLifecycleDeps {
   readonly admit: NonNullable<MailReceiverDeps["admit"]>;
   /** The upload rate learned so far: the uplink is this machine's, so it outlives a login (core/upload-estimate.ts). */
   readonly uploadEstimator: UploadEstimator;
+  /** End-to-end encryption (docs/protocol-v1.md): this device's keys and the trust state. */
+  readonly keyring?: Keyring;
 }
 
 export interface SessionLifecycle {
@@ -171,7 +174,14 @@ export function createSessionLifecycle(deps: SessionLifecycleDeps): SessionLifec
         credentials: deps.credentials.sourceFor(settings.jid, settings.password || undefined),
       },
     );
-    const nextHealth = new AccountHealth({ session: next, scheduler: realScheduler, random: Math.random, log, streamManagement: sm.enabled });
+    const nextHealth = new AccountHealth({
+      session: next,
+      scheduler: realScheduler,
+      random: Math.random,
+      log,
+      streamManagement: sm.enabled,
+      ...(deps.keyring ? { keyring: deps.keyring } : {}),
+    });
     const access = new UploadAccess({ session: next, log });
     const decorate = (s: SessionStatus): SessionStatus => {
       const blocked = access.limitation(inlineLimitWithoutUpload());
@@ -207,7 +217,16 @@ export function createSessionLifecycle(deps: SessionLifecycleDeps): SessionLifec
     roster.start();
     live.roster = roster;
     // Downloads of external payloads: host names checked with Thunderbird's DNS; loopback only while `url` is on it.
-    new MailReceiver({ session: next, sink: deps.mailSink, directory: deps.directory, store: deps.store, log, resolveHost: deps.resolveHost, admit: deps.admit }).start();
+    new MailReceiver({
+      session: next,
+      sink: deps.mailSink,
+      directory: deps.directory,
+      store: deps.store,
+      log,
+      resolveHost: deps.resolveHost,
+      admit: deps.admit,
+      ...(deps.keyring ? { e2e: deps.keyring } : {}),
+    }).start();
     // Telling others we accept mail (at every login, retried with backoff) and what the server lacks: in the status.
     nextHealth.start();
     health = nextHealth;

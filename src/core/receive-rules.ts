@@ -77,7 +77,11 @@ export interface SenderEvidence {
 
 export type SenderVerdict =
   | { readonly verified: true; readonly how: "same-address" | "confirmed-mapping" | "address-book"; readonly known: boolean }
-  | { readonly verified: false; readonly reason: "no-from" | "multiple-from" | "unclear-from" | "mismatch" };
+  | {
+      readonly verified: false;
+      /** The last two: a version 1 mail whose signature does not verify (docs/protocol-v1.md §6.2). */
+      readonly reason: "no-from" | "multiple-from" | "unclear-from" | "mismatch" | "unknown-sender-device" | "bad-signature";
+    };
 
 /**
  * Nothing is presented as from an address the sender's JID was not checked against: exactly one From address, equal
@@ -99,13 +103,16 @@ export function checkSender(e: SenderEvidence): SenderVerdict {
 const clean = (value: string) => value.replace(/[\r\n;=]/g, " ").slice(0, 200);
 
 /** One header line recording the XMPP route and the verdict, prepended to the mail before filing. */
-export function traceHeader(info: { fromJid: string; verified: boolean; how?: string; originId: string; receivedAt: Date }): string {
+export function traceHeader(info: { fromJid: string; verified: boolean; how?: string; originId: string; receivedAt: Date; e2e?: boolean; keyChanged?: boolean }): string {
   const parts = [
     `from=${clean(info.fromJid)}`,
     `verified=${info.verified ? "yes" : "no"}`,
     ...(info.how ? [`how=${clean(info.how)}`] : []),
     `origin-id=${clean(info.originId)}`,
     `received=${info.receivedAt.toISOString()}`,
+    // docs/protocol-v1.md §8: end-to-end encrypted and signed by a device of the sender; signed by a device not pinned.
+    ...(info.e2e === undefined ? [] : [`e2e=${info.e2e ? "yes" : "no"}`]),
+    ...(info.keyChanged ? ["key=changed"] : []),
   ];
   return `X-Mail-Over-XMPP: ${parts.join("; ")}\r\n`;
 }

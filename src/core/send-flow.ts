@@ -18,9 +18,9 @@ import type { RoutePolicyMode } from "./settings.js";
 /** What happened to one XMPP copy: what MailSender.deliver (src/xmpp/mail-sender.ts) settles with. */
 export type CopyOutcome =
   /** The recipient's client filed it and said so: proof of delivery. */
-  | { readonly status: "filed"; readonly millis: number; readonly route: "inline" | "external" }
+  | { readonly status: "filed"; readonly millis: number; readonly route: "inline" | "external"; readonly e2e?: boolean }
   /** The server took it (stream-management ack) but no client filed it yet, e.g. the recipient is offline. */
-  | { readonly status: "accepted"; readonly millis: number; readonly route: "inline" | "external" }
+  | { readonly status: "accepted"; readonly millis: number; readonly route: "inline" | "external"; readonly e2e?: boolean }
   /** It did not and will not arrive over XMPP (bounce, rejection, upload failure, not deliverable). */
   | { readonly status: "failed"; readonly reason: string }
   /** The deadline passed with neither proof nor failure; `sent` tells whether the stanza may have left. */
@@ -143,6 +143,8 @@ export interface DeliveryRecord {
     readonly outcome?: RecipientOutcome;
     /** Why the attempt did not prove delivery (failure reason), when known. */
     readonly detail?: string;
+    /** Over XMPP: whether end-to-end encrypted (protocol version 1); false says it went as version 0. */
+    readonly e2e?: boolean;
     readonly smtp: boolean;
   }>;
   /** An error that cut the XMPP path short (everything unconfirmed then went by SMTP). */
@@ -409,6 +411,7 @@ export class SendFlow {
         ...(resolution === undefined ? {} : resolution.jid !== null ? { jid: resolution.jid, via: resolution.via } : { via: resolution.why }),
         reason: decision.reasons.get(r.address) ?? "no-jid",
         ...(decision.xmpp.some((x) => recipientKey(x.address) === key) ? { outcome: outcome?.status ?? "not-sent" } : {}),
+        ...((outcome?.status === "filed" || outcome?.status === "accepted") && outcome.e2e !== undefined ? { e2e: outcome.e2e } : {}),
         ...(outcome?.status === "failed" ? { detail: outcome.reason } : outcome?.status === "timeout" ? { detail: outcome.sent ? "no answer in time (may have arrived)" : "not sent in time" } : {}),
         smtp: smtpKeys.has(key),
       });

@@ -3,6 +3,7 @@
 // learned before the load finished win over the stored ones.
 import { CapabilityCache } from "../core/capability-cache.js";
 import type { Logger } from "../core/log.js";
+import type { DevicePublicKeys } from "../core/e2e/keys.js";
 import type { KeyValueStore } from "../xmpp/receiver.js";
 
 const KEY = "capabilities";
@@ -10,8 +11,10 @@ const KEY = "capabilities";
 export interface CapabilityStore {
   /** true/false while a fresh answer is known, undefined when unknown or expired. */
   get(jid: string): boolean | undefined;
-  /** Remembers an answer and schedules a save. */
-  set(jid: string, capable: boolean): void;
+  /** The version-1 devices of a fresh positive answer; null when unknown, expired or negative. */
+  devices(jid: string): readonly DevicePublicKeys[] | null;
+  /** Remembers an answer (with the devices its item announced) and schedules a save. */
+  set(jid: string, capable: boolean, devices?: readonly DevicePublicKeys[]): void;
 }
 
 export function createCapabilityStore(store: KeyValueStore, log: Logger, delayMs = 1_000, now: () => number = () => Date.now()): CapabilityStore {
@@ -20,7 +23,7 @@ export function createCapabilityStore(store: KeyValueStore, log: Logger, delayMs
   const current = (): CapabilityCache => (cache ??= new CapabilityCache(now));
   void store.get(KEY).then((saved) => {
     const loaded = new CapabilityCache(now, undefined, undefined, saved);
-    for (const entry of cache?.toJSON() ?? []) loaded.set(entry.jid, entry.capable);
+    for (const entry of cache?.toJSON() ?? []) loaded.set(entry.jid, entry.capable, entry.devices);
     cache = loaded;
   });
   function save(): void {
@@ -33,8 +36,9 @@ export function createCapabilityStore(store: KeyValueStore, log: Logger, delayMs
   }
   return {
     get: (jid) => current().get(jid),
-    set(jid, capable) {
-      current().set(jid, capable);
+    devices: (jid) => current().devices(jid),
+    set(jid, capable, devices) {
+      current().set(jid, capable, devices);
       save();
     },
   };

@@ -18,6 +18,8 @@ export interface AccountHealthDeps {
   readonly streamManagement?: DetectOptions["streamManagement"];
   readonly publish?: CapabilityPublisherDeps["publish"];
   readonly detect?: typeof detectServerFeatures;
+  /** This device's end-to-end keys, published with the capability item (docs/protocol-v1.md §3). */
+  readonly keyring?: CapabilityPublisherDeps["keyring"];
 }
 
 export class AccountHealth {
@@ -36,6 +38,7 @@ export class AccountHealth {
       random: deps.random,
       log: deps.log,
       ...(deps.publish ? { publish: deps.publish } : {}),
+      ...(deps.keyring ? { keyring: deps.keyring } : {}),
     });
   }
 

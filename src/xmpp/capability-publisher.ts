@@ -9,6 +9,7 @@ import type { Scheduler } from "../core/scheduler.js";
 import { CapabilityUnavailableError, describeError, publishCapability, type PublishOptions, type PublishReport, type PublishStep } from "./capability.js";
 import type { XmppSession } from "./session.js";
 import { notifyAll } from "../core/listeners.js";
+import type { Keyring } from "./e2e-keyring.js";
 
 /** 1 min, 2, 4 … capped at 1 h, each delay in [ceiling/2, ceiling]. */
 const CAPABILITY_RETRY: BackoffPolicy = { baseMs: 60_000, capMs: 3_600_000, factor: 2 };
@@ -31,6 +32,11 @@ export interface CapabilityPublisherDeps {
   readonly timeoutMs?: number;
   /** Wall-clock time in epoch ms (the scheduler's clock may be monotonic); default Date.now. */
   readonly wallClock?: () => number;
+  /**
+   * This device's keys go into the item (version 1); the account's devices it then lists are handed back. Without
+   * it, or when the keys cannot be had, the item says version 0 only.
+   */
+  readonly keyring?: Pick<Keyring, "device" | "setOwnDevices">;
 }
 
 export type CapabilityListener = (limitation: Limitation | null) => void;
@@ -99,12 +105,23 @@ export class CapabilityPublisher {
     const generation = this.#generation;
     const publish = this.#deps.publish ?? publishCapability;
     try {
+      const device = this.#deps.keyring
+        ? await this.#deps.keyring.device().then(
+            (keys) => keys.public,
+            (error: unknown) => {
+              log.warn("e2e-keys-unavailable", { error });
+              return null;
+            },
+          )
+        : null;
       const report = await publish(session, new Date(wallClock()), {
         timeoutMs: this.#deps.timeoutMs ?? 10_000,
         ...(this.#step ? { startAt: this.#step } : {}),
+        ...(device ? { device } : {}),
       });
       if (generation !== this.#generation) return;
-      log.info("capability-published", { step: report.step, requests: report.requests, rejected: report.rejected.join(" | ") });
+      if (report.devices) this.#deps.keyring?.setOwnDevices(report.devices);
+      log.info("capability-published", { step: report.step, requests: report.requests, rejected: report.rejected.join(" | "), devices: report.devices?.length ?? 0 });
       this.#failures = 0;
       this.#step = report.step;
       this.#set(null);

@@ -11,6 +11,7 @@ import { NS_DISCO_INFO } from "../core/caps.js";
 import { NS_MAIL } from "../core/protocol.js";
 import type { XmppSession } from "./session.js";
 import { bareJid } from "../core/jid.js";
+import { isDeviceId, parseDevicePublicKeys, type DevicePublicKeys } from "../core/e2e/keys.js";
 
 export const NS_PUBSUB = "http://jabber.org/protocol/pubsub";
 const NS_PUBSUB_OWNER = "http://jabber.org/protocol/pubsub#owner";
@@ -38,6 +39,8 @@ const LADDER: ReadonlyArray<{ readonly step: PublishStep; readonly options: read
 
 export interface PublishReport {
   readonly step: PublishStep;
+  /** The devices the published item lists (with `device`): this one and the account's other fresh ones. */
+  readonly devices?: readonly DevicePublicKeys[];
   /** IQs sent (disco, publishes, configures). */
   readonly requests: number;
   /** The errors met on the way, one line each (for the log). */
@@ -106,6 +109,11 @@ export interface PublishOptions {
   readonly support?: PepSupport | null;
   /** Start at this rung (the one that worked last time on this server): saves the rejected requests at each login. */
   readonly startAt?: PublishStep;
+  /**
+   * This device's public keys (docs/protocol-v1.md §3): the item then says versions="0 1" and lists this device with
+   * the account's other fresh devices, read from the current item first.
+   */
+  readonly device?: DevicePublicKeys;
 }
 
 /**
@@ -115,8 +123,73 @@ export interface PublishOptions {
  */
 export async function publishCapability(session: XmppSession, now: Date, opts: PublishOptions | number = {}): Promise<PublishReport> {
   const o: PublishOptions = typeof opts === "number" ? { timeoutMs: opts } : opts;
+  const own = o.device;
+  if (!own) return publishItem(session, now, o, null);
   const timeoutMs = o.timeoutMs ?? 10_000;
   const wait = o.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  // Devices of one account share the item (docs/protocol-v1.md §3): read it, replace this device's entry, keep the
+  // others that are fresh, publish; read again, and when another device published at the same moment and this one is
+  // missing, publish once more after a random pause.
+  let report: PublishReport | null = null;
+  let requests = 0;
+  for (let round = 0; round < 2; round++) {
+    if (round > 0) await wait(1_000 + Math.floor(Math.random() * 4_000));
+    const others = await ownItemDevices(session, now, timeoutMs).catch(() => []);
+    requests += 1;
+    const devices = [{ ...own, seen: now.toISOString() }, ...others.filter((d) => d.id !== own.id).slice(0, MAX_DEVICES - 1)];
+    const published = await publishItem(session, now, { ...o, ...(report ? { startAt: report.step, support: null } : {}) }, devices);
+    requests += published.requests;
+    report = { ...published, requests, devices: devices.map(({ id, agree, sign }) => ({ id, agree, sign })) };
+    const after = await ownItemDevices(session, now, timeoutMs).catch(() => null);
+    requests += 1;
+    if (after === null || after.some((d) => d.id === own.id)) {
+      return { ...report, requests, ...(after ? { devices: after.map(({ id, agree, sign }) => ({ id, agree, sign })) } : {}) };
+    }
+  }
+  return { ...report!, requests };
+}
+
+/** A device entry as it is published: its keys and when it last published. */
+interface ListedDevice extends DevicePublicKeys {
+  readonly seen: string;
+}
+
+/** At most this many devices per item (docs/protocol-v1.md §3). */
+const MAX_DEVICES = 16;
+/** A device that has not published for this long is dropped (and ignored by readers). */
+const DEVICE_MAX_AGE_MS = 30 * 24 * 3600_000;
+
+/** The fresh, well-formed device entries of the own item, newest first (their keys are checked by whoever uses them). */
+async function ownItemDevices(session: XmppSession, now: Date, timeoutMs: number): Promise<ListedDevice[]> {
+  const reply = await session.request(
+    xml("iq", { type: "get", to: ownBareJid(session) }, xml("pubsub", { xmlns: NS_PUBSUB }, xml("items", { node: NS_MAIL, max_items: "1" }))),
+    timeoutMs,
+  );
+  const accepts = reply.getChild("pubsub", NS_PUBSUB)?.getChild("items")?.getChildren("item")[0]?.getChild("accepts", NS_MAIL);
+  return accepts ? listedDevices(accepts, now) : [];
+}
+
+/** The `<device/>` entries of an `<accepts/>` that have the right shape and a fresh `seen`; none when there are too many. */
+function listedDevices(accepts: Element, now: Date): ListedDevice[] {
+  const entries = accepts.getChildren("device", NS_MAIL);
+  if (entries.length > MAX_DEVICES) return [];
+  const out: ListedDevice[] = [];
+  for (const d of entries) {
+    const { id, agree, sign, seen } = d.attrs as Record<string, string | undefined>;
+    if (!isDeviceId(id) || typeof agree !== "string" || agree.length !== 88 || typeof sign !== "string" || sign.length !== 88) continue;
+    if (typeof seen !== "string" || seen.length > 40) continue;
+    const at = Date.parse(seen);
+    if (!Number.isFinite(at) || now.getTime() - at > DEVICE_MAX_AGE_MS || at - now.getTime() > 24 * 3600_000) continue;
+    if (out.some((o) => o.id === id)) continue;
+    out.push({ id, agree, sign, seen });
+  }
+  return out.sort((a, b) => Date.parse(b.seen) - Date.parse(a.seen));
+}
+
+async function publishItem(session: XmppSession, now: Date, o: PublishOptions, devices: readonly ListedDevice[] | null): Promise<PublishReport> {
+  const timeoutMs = o.timeoutMs ?? 10_000;
+  const wait = o.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const publishIq = (at: Date, options: readonly Option[]) => buildPublishIq(at, options, devices);
   let requests = 0;
   const rejected: string[] = [];
   const send = (iq: Element) => {
@@ -195,8 +268,15 @@ export async function publishCapability(session: XmppSession, now: Date, opts: P
   throw new CapabilityUnavailableError("no-open-access", describeError(refusal));
 }
 
-function publishIq(now: Date, options: readonly Option[]): Element {
-  const item = xml("item", { id: "current" }, xml("accepts", { xmlns: NS_MAIL, version: "0", updated: now.toISOString() }));
+function buildPublishIq(now: Date, options: readonly Option[], devices: readonly ListedDevice[] | null): Element {
+  const accepts = devices
+    ? xml(
+        "accepts",
+        { xmlns: NS_MAIL, version: "0", versions: "0 1", updated: now.toISOString() },
+        ...devices.map((d) => xml("device", { id: d.id, seen: d.seen, agree: d.agree, sign: d.sign })),
+      )
+    : xml("accepts", { xmlns: NS_MAIL, version: "0", updated: now.toISOString() });
+  const item = xml("item", { id: "current" }, accepts);
   return xml(
     "iq",
     { type: "set" },
@@ -245,6 +325,18 @@ export async function retractCapability(session: XmppSession, timeoutMs = 10_000
  * stale or malformed item mean no. Rejects only on timeout or when offline, so the caller can tell "no" from "unknown".
  */
 export async function queryCapability(session: XmppSession, jid: string, now: Date, timeoutMs: number): Promise<boolean> {
+  return (await queryCapabilityInfo(session, jid, now, timeoutMs)).capable;
+}
+
+/** What a JID's capability item says: whether it takes mail over XMPP, and its version-1 devices (keys checked). */
+export interface PeerCapability {
+  readonly capable: boolean;
+  /** Empty: the item lists no version 1, or no valid fresh device (then version 0 is sent). */
+  readonly devices: readonly DevicePublicKeys[];
+}
+
+/** Like queryCapability, with the devices (docs/protocol-v1.md §3: each id recomputed, each key a point of P-256). */
+export async function queryCapabilityInfo(session: XmppSession, jid: string, now: Date, timeoutMs: number): Promise<PeerCapability> {
   let reply: Element;
   try {
     reply = await session.request(
@@ -252,12 +344,24 @@ export async function queryCapability(session: XmppSession, jid: string, now: Da
       timeoutMs,
     );
   } catch (error) {
-    if (isStanzaError(error)) return false;
+    if (isStanzaError(error)) return { capable: false, devices: [] };
     throw error;
   }
   // Servers differ in whether they honour max_items; any fresh, well-formed item of ours counts.
-  const items = reply.getChild("pubsub", NS_PUBSUB)?.getChild("items")?.getChildren("item") ?? [];
-  return items.some((item) => isFreshAccepts(item.getChild("accepts", NS_MAIL), now));
+  const items = (reply.getChild("pubsub", NS_PUBSUB)?.getChild("items")?.getChildren("item") ?? []).slice(0, 8);
+  const accepts = items.map((item) => item.getChild("accepts", NS_MAIL)).find((a) => isFreshAccepts(a, now));
+  if (!accepts) return { capable: false, devices: [] };
+  return { capable: true, devices: await announcedDevices(accepts, now) };
+}
+
+/** The version-1 devices of a fresh `<accepts/>`: only when `versions` lists 1; each entry checked, bad ones dropped. */
+export async function announcedDevices(accepts: Element, now: Date): Promise<DevicePublicKeys[]> {
+  const versions = (accepts.attrs.versions ?? "0").slice(0, 64).split(" ");
+  if (!versions.includes("1")) return [];
+  const checked = await Promise.all(
+    listedDevices(accepts, now).map((d) => parseDevicePublicKeys(d).then((k) => k.public, () => null)),
+  );
+  return checked.filter((d): d is DevicePublicKeys => d !== null);
 }
 
 function isFreshAccepts(accepts: Element | undefined, now: Date): boolean {

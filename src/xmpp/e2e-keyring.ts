@@ -65,8 +65,11 @@ export interface KeyringDeps {
 export type SealingDecision =
   /** Version 1, for these devices (trusted: pinned, or pinned just now on first use). */
   | { readonly v1: true; readonly me: DeviceKeyPair; readonly devices: readonly DeviceKeys[]; readonly check: TrustCheck["kind"] }
-  /** Version 0: the recipient announces no version-1 device and none is pinned (an add-on without encryption). */
-  | { readonly v1: false; readonly reason: "peer-without-e2e" }
+  /**
+   * Version 0: the recipient announces no version-1 device and none is pinned (an add-on without encryption); or this
+   * device's keys are not in the account's published item yet, so the recipient could not verify its signature.
+   */
+  | { readonly v1: false; readonly reason: "peer-without-e2e" | "own-keys-unpublished" }
   /** Not over XMPP: a pinned peer whose devices are gone or all changed (a downgrade or a new key, not accepted yet). */
   | { readonly refuse: string };
 
@@ -181,9 +184,15 @@ export class Keyring {
     const announced = this.#deps.announced.cached(jid) ?? [];
     const trust = await this.#trustState();
     const check = checkDevices(trust, jid, announced);
+    if (check.kind === "first-use" && announced.length === 0) return { v1: false, reason: "peer-without-e2e" };
+    // A mail signed by a device the recipient cannot find would be filed as from an unverified sender: version 0 (its
+    // sender check by JID) until this device's keys are published.
+    const own = await this.device();
+    if (!this.#ownDevices.some((d) => d.id === own.public.id)) {
+      if (check.kind === "first-use" || check.kind === "unchanged") return { v1: false, reason: "own-keys-unpublished" };
+    }
     if (check.kind === "first-use") {
-      if (announced.length === 0) return { v1: false, reason: "peer-without-e2e" };
-      const me = await this.device();
+      const me = own;
       const devices = await Promise.all(announced.map((d) => this.#import(d)));
       await this.#updateTrust((s) => pinFirstUse(s, jid, announced, this.#now()));
       this.#deps.log.info("e2e-pinned-first-use", { jid, devices: announced.length });

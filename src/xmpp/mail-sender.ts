@@ -11,8 +11,11 @@ import { buildMailStanza, inlineStanzaOctets, parseDeliveryReport, type MailEnve
 import type { XmppSession } from "./session.js";
 import type { UploadAccess } from "./upload-access.js";
 import { discoverUploadService, requestSlot, uploadBytes, UploadError, type UploadService } from "./upload.js";
-import { jidDomain } from "../core/jid.js";
+import { bareJid, jidDomain } from "../core/jid.js";
 import type { CopyOutcome } from "../core/send-flow.js";
+import type { DeviceKeyPair, DeviceKeys } from "../core/e2e/keys.js";
+import { encodeExternalKeys, sealEnvelope } from "../core/e2e/envelope.js";
+import { buildMailStanzaV1, envelopeToWire, inlineStanzaOctetsV1, NEUTRAL_BODY, type MailStanzaV1 } from "./mail-stanza-v1.js";
 
 export interface MailCopy {
   /** Bare JID of the recipient. */
@@ -21,6 +24,11 @@ export interface MailCopy {
   readonly raw: Uint8Array;
   readonly subject: string;
   readonly fallbackBody: string;
+  /**
+   * Protocol version 1 (docs/protocol-v1.md): seal for these devices of the recipient, signed by `me`; the stanza
+   * then carries the neutral body and no subject. Absent: version 0.
+   */
+  readonly e2e?: { readonly me: DeviceKeyPair; readonly devices: readonly DeviceKeys[] };
 }
 
 export interface SizePolicy {
@@ -131,30 +139,68 @@ export class MailSender {
     const id = (this.#deps.newId ?? (() => globalThis.crypto.randomUUID()))();
     try {
       const sha256 = await sha256Base64(copy.raw);
-      const built = await this.#envelope(copy, id, sha256, deadline);
+      const built = await this.#build(copy, id, sha256, deadline);
       if ("failed" in built) return { status: "failed", reason: built.failed };
-      const { envelope, route } = built;
-      return await this.#send(envelope, route, started, deadline, built.downloadMs ?? 0);
+      const outcome = await this.#send(built.stanza, id, copy.to, built.route, started, deadline, built.downloadMs ?? 0);
+      return outcome.status === "filed" || outcome.status === "accepted" ? { ...outcome, e2e: copy.e2e !== undefined } : outcome;
     } catch (error) {
       log.warn("mail-send-failed", { to: copy.to, id, error });
       return { status: "failed", reason: error instanceof Error ? error.message : "send failed" };
     }
   }
 
-  async #envelope(
+  /** The inline stanza's octets for this copy, in the version it goes out in (no crypto, no base64 of the mail). */
+  #inlineOctets(copy: MailCopy, id: string, sha256: string): number {
+    if (!copy.e2e) return inlineStanzaOctets({ to: copy.to, id, subject: copy.subject, fallbackBody: copy.fallbackBody, size: copy.raw.length, sha256 });
+    return inlineStanzaOctetsV1({
+      to: copy.to,
+      id,
+      body: NEUTRAL_BODY,
+      mail: { size: copy.raw.length, envelope: shapeOfEnvelope(this.#ownBare(), copy.to, id, copy.e2e.me.public.id, copy.e2e.devices) },
+      ciphertextLength: copy.raw.length + 16,
+    });
+  }
+
+  #ownBare(): string {
+    const jid = this.#deps.session.jid;
+    if (!jid) throw new Error("not online");
+    return bareJid(jid);
+  }
+
+  /** Seals `payload` for the copy's devices: the version 1 stanza. */
+  async #sealed(copy: MailCopy & { e2e: NonNullable<MailCopy["e2e"]> }, id: string, payload: Uint8Array, external?: { url: string; size: number }): Promise<Element> {
+    const envelope = await sealEnvelope({
+      payload,
+      kind: external ? "external" : "inline",
+      from: this.#ownBare(),
+      to: copy.to,
+      originId: id,
+      now: Date.now(),
+      sender: copy.e2e.me,
+      recipientDevices: copy.e2e.devices,
+      senderDevices: [],
+    });
+    const stanza: MailStanzaV1 = { to: copy.to, id, body: NEUTRAL_BODY, mail: { size: copy.raw.length, envelope: envelopeToWire(envelope), ...(external ? { external } : {}) } };
+    return buildMailStanzaV1(stanza);
+  }
+
+  async #build(
     copy: MailCopy,
     id: string,
     sha256: string,
     deadline: number,
-  ): Promise<{ envelope: MailEnvelope; route: "inline" | "external"; downloadMs?: number } | { failed: string }> {
+  ): Promise<{ stanza: Element; route: "inline" | "external"; downloadMs?: number } | { failed: string }> {
     const policy = this.#deps.sizePolicy ?? DEFAULT_SIZE_POLICY;
-    const base = { to: copy.to, id, subject: copy.subject, fallbackBody: copy.fallbackBody, size: copy.raw.length, sha256 };
-    const inlineStanza = inlineStanzaOctets(base);
+    const base: Omit<MailEnvelope, "payload"> = { to: copy.to, id, subject: copy.subject, fallbackBody: copy.fallbackBody, size: copy.raw.length, sha256 };
+    const inlineStanza = this.#inlineOctets(copy, id, sha256);
     const now = this.#deps.scheduler.now();
     if (policy.inlineBudget) this.#budget ??= new InlineBudget(policy.inlineBudget, now);
-    const inline = () => {
+    const inline = async () => {
       this.#budget?.spend(inlineStanza, this.#deps.scheduler.now());
-      return { envelope: { ...base, payload: { inline: encodeBase64(copy.raw) } }, route: "inline" as const };
+      const stanza = copy.e2e
+        ? await this.#sealed({ ...copy, e2e: copy.e2e }, id, copy.raw)
+        : buildMailStanza({ ...base, payload: { inline: encodeBase64(copy.raw) } });
+      return { stanza, route: "inline" as const };
     };
     const small = inlineStanza <= policy.inlineMaxBytes;
     if (small && (this.#budget === null || this.#budget.fits(inlineStanza, now))) return inline();
@@ -186,11 +232,15 @@ export class MailSender {
       } finally {
         this.#uploading -= size;
       }
+      // Version 1: the key, IV and hash travel only sealed for the recipient's devices (docs/protocol-v1.md §4.3).
+      const stanza = copy.e2e
+        ? await this.#sealed({ ...copy, e2e: copy.e2e }, id, encodeExternalKeys({ key: sealed.key, iv: sealed.iv, sha256 }), { url: slot.getUrl, size: sealed.ciphertext.length })
+        : buildMailStanza({
+            ...base,
+            payload: { external: { url: slot.getUrl, size: sealed.ciphertext.length, cipher: "aes-256-gcm", key: sealed.key, iv: sealed.iv } },
+          });
       return {
-        envelope: {
-          ...base,
-          payload: { external: { url: slot.getUrl, size: sealed.ciphertext.length, cipher: "aes-256-gcm", key: sealed.key, iv: sealed.iv } },
-        },
+        stanza,
         route: "external",
         // The recipient downloads it before it can say "filed": the time the estimate kept for that (fits()).
         downloadMs: afterUploadMs(estimate),
@@ -237,7 +287,7 @@ export class MailSender {
     return found;
   }
 
-  #send(envelope: MailEnvelope, route: "inline" | "external", started: number, deadline: number, downloadMs: number): Promise<CopyOutcome> {
+  #send(stanza: Element, id: string, to: string, route: "inline" | "external", started: number, deadline: number, downloadMs: number): Promise<CopyOutcome> {
     const { scheduler, session } = this.#deps;
     return new Promise<CopyOutcome>((resolve) => {
       let acked = false;
@@ -247,17 +297,17 @@ export class MailSender {
         if (settled) return;
         settled = true;
         if (timer !== null) scheduler.clearTimeout(timer);
-        this.#pending.delete(envelope.id);
-        if (outcome.status === "accepted") this.#rememberAccepted(envelope.id, envelope.to);
+        this.#pending.delete(id);
+        if (outcome.status === "accepted") this.#rememberAccepted(id, to);
         resolve(outcome);
       };
       const millis = () => Math.round(scheduler.now() - started);
-      this.#pending.set(envelope.id, { to: envelope.to, route, started, settle });
+      this.#pending.set(id, { to: to, route, started, settle });
       timer = scheduler.setTimeout(
         () => settle(acked ? { status: "accepted", millis: millis(), route } : { status: "timeout", sent: true }),
         Math.max(1, deadline - scheduler.now()),
       );
-      session.send(buildMailStanza(envelope), Math.max(1, deadline - scheduler.now())).then((outcome) => {
+      session.send(stanza, Math.max(1, deadline - scheduler.now())).then((outcome) => {
         if (settled) return;
         if (outcome.status === "acked" || outcome.status === "unconfirmed") {
           acked = outcome.status === "acked";
@@ -315,4 +365,24 @@ export class MailSender {
     const reason = report.kind === "rejected" ? `rejected: ${report.reason}` : `bounced: ${report.condition}`;
     for (const l of this.#lateListeners) l(report.id, to, reason);
   }
+}
+
+/**
+ * An envelope with every value at its final length (docs/protocol-v1.md §4.2: ids, keys, IV, signature and wraps are
+ * fixed-length), for counting the stanza's octets before anything is sealed.
+ */
+function shapeOfEnvelope(from: string, to: string, originId: string, senderDevice: string, devices: readonly DeviceKeys[]) {
+  return {
+    kind: "inline" as const,
+    from,
+    to,
+    originId,
+    senderDevice,
+    timestamp: "2000-01-01T00:00:00.000Z",
+    ephemeralKey: "A".repeat(88),
+    iv: "A".repeat(16),
+    recipients: devices.map((d) => ({ device: d.public.id, wrap: "A".repeat(64) })),
+    senderCopies: [],
+    signature: "A".repeat(88),
+  };
 }

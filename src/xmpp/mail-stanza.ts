@@ -1,7 +1,8 @@
 // The wire format of docs/protocol.md: building and strictly parsing mail stanzas, receipts and rejections.
 import xml, { type Element } from "@xmpp/xml";
 import jidParse from "@xmpp/jid";
-import { NS_MAIL } from "../core/protocol.js";
+import { NS_MAIL, NS_MAIL1 } from "../core/protocol.js";
+import { parseMailV1, type SealedMail } from "./mail-stanza-v1.js";
 
 export const NS_RECEIPTS = "urn:xmpp:receipts";
 const NS_SID = "urn:xmpp:sid:0";
@@ -74,7 +75,7 @@ export function inlineStanzaOctets(m: Omit<MailEnvelope, "payload">): number {
   return new TextEncoder().encode(shell).length + Math.max(0, b64 - 1);
 }
 
-export type MailRejectReason = "malformed" | "too-large" | "hash-mismatch" | "download-failed" | "decrypt-failed" | "not-mime" | "policy";
+export type MailRejectReason = "malformed" | "too-large" | "hash-mismatch" | "download-failed" | "decrypt-failed" | "not-mime" | "policy" | "e2e-failed";
 
 export interface IncomingMail {
   /** Bare JID of the sender, as stamped by the servers. */
@@ -83,8 +84,10 @@ export interface IncomingMail {
   readonly id: string;
   readonly originId: string;
   readonly size: number;
+  /** Version 0: base64 SHA-256 of the mail. Version 1: empty (the hash travels sealed, if at all). */
   readonly sha256: string;
-  readonly payload: { readonly inline: string } | { readonly external: ExternalRef };
+  /** `sealed`: a version 1 payload (docs/protocol-v1.md §4), opened by the receiver's keyring. */
+  readonly payload: { readonly inline: string } | { readonly external: ExternalRef } | { readonly sealed: SealedMail };
 }
 
 export type ParseResult =
@@ -117,7 +120,8 @@ export function parseMailStanza(stanza: Element, limits: MailLimits = DEFAULT_MA
   const type = stanza.attrs.type ?? "normal";
   if (type === "error" || type === "groupchat") return { ok: false, ignore: true };
   const mails = stanza.getChildren("mail", NS_MAIL);
-  if (mails.length === 0) return { ok: false, ignore: true };
+  const sealed = stanza.getChildren("mail", NS_MAIL1);
+  if (mails.length === 0 && sealed.length === 0) return { ok: false, ignore: true };
   const fromAttr = stanza.attrs.from;
   if (!fromAttr) return bad("malformed", "no sender");
   let from: string;
@@ -131,7 +135,12 @@ export function parseMailStanza(stanza: Element, limits: MailLimits = DEFAULT_MA
   const id = stanza.attrs.id;
   const originId = stanza.getChild("origin-id", NS_SID)?.attrs.id ?? id;
   if (!id || !ID.test(id) || !originId || !ID.test(originId)) return bad("malformed", "missing or bad id", from);
-  if (mails.length !== 1) return bad("malformed", "more than one mail element", from, id);
+  if (mails.length + sealed.length !== 1) return bad("malformed", "more than one mail element", from, id);
+  if (sealed.length === 1) {
+    const v1 = parseMailV1(sealed[0]!, limits.maxMailBytes);
+    if (!v1.ok) return v1.detail.startsWith("too-large") ? bad("too-large", v1.detail, from, id) : bad("malformed", v1.detail, from, id);
+    return { ok: true, mail: { from, fromFull: fromAttr, id, originId, size: v1.mail.size, sha256: "", payload: { sealed: v1.mail } } };
+  }
   const mail = mails[0]!;
   const size = parseSize(mail.attrs.size);
   const sha256 = mail.attrs.sha256 ?? "";

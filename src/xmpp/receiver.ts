@@ -15,6 +15,10 @@ import { buildFiledReceipt, buildRejection, DEFAULT_MAIL_LIMITS, parseMailStanza
 import { isLoopbackUrl } from "../core/host.js";
 import type { XmppSession } from "./session.js";
 import { checkDownloadTarget, downloadBytes, type DownloadPolicy, type HostResolver } from "./upload.js";
+import { decodeExternalKeys } from "../core/e2e/envelope.js";
+import { E2eError } from "../core/e2e/primitives.js";
+import type { Keyring, OpenVerdict } from "./e2e-keyring.js";
+import { wireToEnvelope, type SealedMail } from "./mail-stanza-v1.js";
 
 export interface FiledMail {
   /** The mail with the trace header prepended. */
@@ -28,6 +32,8 @@ export interface FiledMail {
   readonly originId: string;
   readonly messageId: string | null;
   readonly subject: string;
+  /** Version 1, signed by a device not pinned for the sender (docs/protocol-v1.md §6.2): filed with a warning tag. */
+  readonly keyChanged?: boolean;
 }
 
 /** Stores a mail durably; resolves only when it is stored, rejects when it is not. */
@@ -94,7 +100,18 @@ export interface MailReceiverDeps {
   readonly now?: () => Date;
   /** Asked before the download (size, block list) and after the sender check; a refusal is answered "policy". */
   readonly admit?: (info: AdmitInfo) => Promise<AdmitDecision>;
+  /** Opens version 1 payloads (docs/protocol-v1.md §5.3); without it they are refused "e2e-failed". */
+  readonly e2e?: Pick<Keyring, "open">;
 }
+
+/** An external payload fetched and opened, with the version 1 verdict when it was sealed. */
+interface Fetched {
+  readonly raw: Uint8Array;
+  readonly e2e?: OpenVerdict;
+}
+
+/** A version 1 copy that holds no key for this device: another device of the account may; no answer (§5.4). */
+class NotForThisDevice extends Error {}
 
 const NS_MAM = "urn:xmpp:mam:2";
 const NS_RSM = "http://jabber.org/protocol/rsm";
@@ -128,7 +145,7 @@ export class MailReceiver {
   #started = false;
   readonly #slots: DownloadSlots;
   /** External payloads being fetched, by mail and reference: a second copy (carbon, MAM) waits for the same bytes. */
-  readonly #fetching = new Map<string, Promise<Uint8Array | null>>();
+  readonly #fetching = new Map<string, Promise<Fetched | null>>();
 
   constructor(deps: MailReceiverDeps) {
     this.#deps = deps;
@@ -179,14 +196,14 @@ export class MailReceiver {
   handle(stanza: Element, via: Via = "live"): Promise<ReceiveOutcome> {
     const limits = this.#deps.limits ?? DEFAULT_MAIL_LIMITS;
     const parsed = parseMailStanza(stanza, limits);
-    const serial = (fetched: Promise<Uint8Array | null> | null) => {
+    const serial = (fetched: Promise<Fetched | null> | null) => {
       const run = this.#queue.then(() => this.#handle(stanza, via, parsed, fetched));
       this.#queue = run.catch(() => undefined);
       return run;
     };
-    if (!parsed.ok || !("external" in parsed.mail.payload) || parsed.mail.from === ownBare(this.#deps.session)) return serial(null);
+    if (!parsed.ok || !isExternal(parsed.mail) || parsed.mail.from === ownBare(this.#deps.session)) return serial(null);
     const mail = parsed.mail;
-    const key = JSON.stringify([mail.from, mail.originId, mail.size, mail.sha256, parsed.mail.payload.external]);
+    const key = JSON.stringify([mail.from, mail.originId, mail.size, mail.sha256, mail.payload]);
     let fetched = this.#fetching.get(key);
     const owner = fetched === undefined;
     if (fetched === undefined) {
@@ -206,7 +223,7 @@ export class MailReceiver {
    * Fetches, decrypts and verifies an external payload in a download slot. Null when the mail is already filed (no
    * download). Rejects with a Rejection: "policy" from the admission check, "download-failed" for everything else.
    */
-  async #prefetch(mail: IncomingMail, via: Via, limits: MailLimits): Promise<Uint8Array | null> {
+  async #prefetch(mail: IncomingMail, via: Via, limits: MailLimits): Promise<Fetched | null> {
     if ((await this.#dedupeSet()).has(originKey(mail.from, mail.originId))) return null;
     await this.#admit({ fromJid: mail.from, size: mail.size, via, sender: null });
     try {
@@ -221,9 +238,27 @@ export class MailReceiver {
    * One reason for every failure of an external payload — URL rules, DNS, HTTP status, size, time, decryption, hash —
    * so that the answer tells a sender nothing about what a URL returned (docs/protocol.md §4). The detail is logged.
    */
-  async #external(mail: IncomingMail, limits: MailLimits): Promise<Uint8Array> {
-    if (!("external" in mail.payload)) throw new Error("not an external payload");
-    const ext = mail.payload.external;
+  async #external(mail: IncomingMail, limits: MailLimits): Promise<Fetched> {
+    // Version 1: the key block is sealed; opening it comes first (its failures have their own answers, §5.4).
+    let verdict: OpenVerdict | undefined;
+    let ext: { url: string; size: number; key: string; iv: string; sha256: string };
+    if ("sealed" in mail.payload) {
+      const sealed = mail.payload.sealed;
+      if (!sealed.external) throw new Error("not an external payload");
+      verdict = await this.#open(mail, sealed, 1024);
+      if (verdict.opened.kind !== "external") throw new Rejection("e2e-failed", "the envelope does not hold a key block");
+      let keys: { key: string; iv: string; sha256: string };
+      try {
+        keys = decodeExternalKeys(verdict.opened.payload);
+      } catch (error) {
+        throw new Rejection("e2e-failed", error instanceof Error ? error.message : "bad key block");
+      }
+      ext = { url: sealed.external.url, size: sealed.external.size, ...keys };
+    } else if ("external" in mail.payload) {
+      ext = { ...mail.payload.external, sha256: mail.sha256 };
+    } else {
+      throw new Error("not an external payload");
+    }
     const timeoutMs = this.#deps.downloadTimeoutMs ?? DOWNLOAD_TIMEOUT_MS;
     const started = Date.now();
     const left = () => Math.max(1, timeoutMs - (Date.now() - started));
@@ -234,15 +269,34 @@ export class MailReceiver {
       };
       const url = await checkDownloadTarget(ext.url, policy, Math.min(DNS_TIMEOUT_MS, left()));
       const ciphertext = await (this.#deps.download ?? downloadBytes)(url, ext.size, left());
-      const raw = await openPayload(ciphertext, { key: ext.key, iv: ext.iv, sha256: mail.sha256 }, limits.maxMailBytes);
+      const raw = await openPayload(ciphertext, { key: ext.key, iv: ext.iv, sha256: ext.sha256 }, limits.maxMailBytes);
       if (raw.length !== mail.size) throw new Error(`size ${raw.length} differs from the stated ${mail.size}`);
-      return raw;
+      return verdict ? { raw, e2e: verdict } : { raw };
     } catch (error) {
       throw new Rejection("download-failed", error instanceof Error ? error.message : String(error));
     }
   }
 
-  async #handle(stanza: Element, via: Via, parsed: ReturnType<typeof parseMailStanza>, fetched: Promise<Uint8Array | null> | null): Promise<ReceiveOutcome> {
+  /**
+   * Opens a version 1 envelope for this account (docs/protocol-v1.md §5.3) and maps its failures to answers (§5.4):
+   * malformed → "malformed"; misdirected, replay, replay-window, tampered → "e2e-failed"; not for this device → no
+   * answer. A signature that does not verify is not a failure: the verdict says unverified.
+   */
+  async #open(mail: IncomingMail, sealed: SealedMail, maxPlainBytes: number): Promise<OpenVerdict> {
+    const keyring = this.#deps.e2e;
+    if (!keyring) throw new Rejection("e2e-failed", "this client cannot open end-to-end encrypted mail");
+    try {
+      const envelope = await wireToEnvelope(sealed.envelope, maxPlainBytes + 16);
+      return await keyring.open(envelope, { from: mail.from, to: ownBare(this.#deps.session), originId: mail.originId }, maxPlainBytes);
+    } catch (error) {
+      if (!(error instanceof E2eError)) throw error;
+      if (error.code === "not-for-this-device") throw new NotForThisDevice(error.message);
+      if (error.code === "malformed") throw new Rejection("malformed", `envelope: ${error.message}`);
+      throw new Rejection("e2e-failed", `${error.code}: ${error.message}`);
+    }
+  }
+
+  async #handle(stanza: Element, via: Via, parsed: ReturnType<typeof parseMailStanza>, fetched: Promise<Fetched | null> | null): Promise<ReceiveOutcome> {
     // Live and carbon copies are answered (their sender waits for the receipt); archive copies are not.
     const answer = via !== "mam";
     const { log, session } = this.#deps;
@@ -264,7 +318,9 @@ export class MailReceiver {
         return { status: "duplicate" };
       }
       await this.#admit({ fromJid: mail.from, size: mail.size, via, sender: null });
-      const raw = fetched ? await this.#fetched(fetched) : await this.#bytes(mail, limits);
+      const got = fetched ? await this.#fetched(fetched) : await this.#bytes(mail, limits);
+      const raw = got.raw;
+      const sealedVerdict = got.e2e;
       let email: InspectedMail;
       try {
         email = await inspectMailSliced(raw); // in ~10 ms slices: a hostile 25 MiB mail never holds the thread long
@@ -291,7 +347,11 @@ export class MailReceiver {
         single ? directory.addressBookJids(single) : Promise.resolve([]),
         directory.isKnown(mail.from),
       ]);
-      const verdict = checkSender({ fromAddresses, fromUnclear, senderJid: mail.from, confirmedJids, addressBookJids, senderKnown });
+      // Version 1 with a signature that does not verify: from an unverified sender, whatever the From header says (§6.2).
+      const verdict: ReturnType<typeof checkSender> =
+        sealedVerdict && !sealedVerdict.verified
+          ? { verified: false, reason: sealedVerdict.unverifiedReason ?? "bad-signature" }
+          : checkSender({ fromAddresses, fromUnclear, senderJid: mail.from, confirmedJids, addressBookJids, senderKnown });
       const known = verdict.verified ? verdict.known : senderKnown;
       const how = verdict.verified ? verdict.how : verdict.reason;
       await this.#admit({ fromJid: mail.from, size: mail.size, via, sender: { verified: verdict.verified, how, fromAddress: verdict.verified ? single : null, known } });
@@ -302,6 +362,8 @@ export class MailReceiver {
         ...(verdict.verified ? { how: verdict.how } : { how: verdict.reason }),
         originId: mail.originId,
         receivedAt,
+        e2e: sealedVerdict?.verified === true,
+        keyChanged: sealedVerdict?.keyChanged === true,
       });
       await this.#fileBounded({
         raw: prependHeader(neutralizeTraceHeaders(raw), header),
@@ -312,6 +374,7 @@ export class MailReceiver {
         originId: mail.originId,
         messageId,
         subject: email.subject,
+        ...(sealedVerdict?.keyChanged ? { keyChanged: true } : {}),
       });
       // Filed: remember it, then (and only then) tell the sender.
       dedupe.add(oKey);
@@ -323,9 +386,15 @@ export class MailReceiver {
         log.warn("dedupe-save-failed", { error });
       }
       this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
-      log.info("mail-received", { from: mail.from, verified: verdict.verified, via, size: mail.size });
+      log.info("mail-received", { from: mail.from, verified: verdict.verified, via, size: mail.size, e2e: sealedVerdict?.verified === true, keyChanged: sealedVerdict?.keyChanged === true });
       return { status: "filed", verified: verdict.verified };
     } catch (error) {
+      if (error instanceof NotForThisDevice) {
+        // Another device of this account may hold the key (docs/protocol-v1.md §5.4): no answer; the sender's deadline
+        // sends it by SMTP if none does.
+        log.info("mail-not-for-this-device", { from: mail.from, id: mail.id, via });
+        return { status: "ignored" };
+      }
       if (error instanceof Rejection) {
         log.warn("mail-rejected", { from: mail.from, reason: error.reason, detail: error.message, via });
         if (answer) this.#reply(buildRejection(mail.fromFull, mail.id, error.reason));
@@ -365,8 +434,14 @@ export class MailReceiver {
     if (decision && !decision.admit) throw new Rejection("policy", decision.detail);
   }
 
-  /** The bytes of an inline payload, checked against the stated size and SHA-256. */
-  async #bytes(mail: IncomingMail, limits: MailLimits): Promise<Uint8Array> {
+  /** The bytes of an inline payload, checked against the stated size and SHA-256 (version 1: opened, §5.3). */
+  async #bytes(mail: IncomingMail, limits: MailLimits): Promise<Fetched> {
+    if ("sealed" in mail.payload) {
+      const verdict = await this.#open(mail, mail.payload.sealed, limits.maxMailBytes);
+      if (verdict.opened.kind !== "inline") throw new Rejection("e2e-failed", "the envelope holds a key block, not a mail");
+      if (verdict.opened.payload.length !== mail.size) throw new Rejection("malformed", `size ${verdict.opened.payload.length} differs from the stated ${mail.size}`);
+      return { raw: verdict.opened.payload, e2e: verdict };
+    }
     if (!("inline" in mail.payload)) throw new Error("not an inline payload");
     let raw: Uint8Array;
     try {
@@ -376,15 +451,15 @@ export class MailReceiver {
     }
     if (raw.length !== mail.size) throw new Rejection("malformed", `size ${raw.length} differs from the stated ${mail.size}`);
     if ((await sha256Base64(raw)) !== mail.sha256) throw new Rejection("hash-mismatch", "SHA-256 of the mail does not match");
-    return raw;
+    return { raw };
   }
 
   /** The prefetched external payload (already verified by openPayload). */
-  async #fetched(fetched: Promise<Uint8Array | null>): Promise<Uint8Array> {
-    const raw = await fetched;
+  async #fetched(fetched: Promise<Fetched | null>): Promise<Fetched> {
+    const got = await fetched;
     // Null: it was filed when the download was skipped, and is no longer in the dedupe set (5,000 filings later).
-    if (raw === null) throw new Error("already filed, no longer remembered as filed: not filed again");
-    return raw;
+    if (got === null) throw new Error("already filed, no longer remembered as filed: not filed again");
+    return got;
   }
 
   /** Loaded once (a promise, so that a download's early look and the filing share one set). */
@@ -501,6 +576,11 @@ interface MamPage {
   readonly messages: Array<{ archiveId: string; message: Element }>;
   readonly last: string | null;
   readonly complete: boolean;
+}
+
+/** An uploaded payload, in either version: fetched in a download slot before the serial part. */
+function isExternal(mail: IncomingMail): boolean {
+  return "external" in mail.payload || ("sealed" in mail.payload && mail.payload.sealed.external !== undefined);
 }
 
 function ownBare(session: XmppSession): string {

@@ -25,9 +25,11 @@ describe("createCapabilityStore", () => {
 
   it("loads the stored answers once; answers learned before the load finished win over them", async () => {
     const { store, release } = fakeStore([
-      { jid: "bob@example.org", capable: true, expires: now + 60_000 },
-      { jid: "carol@example.org", capable: true, expires: now + 60_000 },
-      { jid: "old@example.org", capable: true, expires: now - 1 },
+      { jid: "bob@example.org", capable: true, expires: now + 60_000, devices: [{ id: "a".repeat(32), agree: "x", sign: "y" }] },
+      { jid: "carol@example.org", capable: true, expires: now + 60_000, devices: [] },
+      { jid: "old@example.org", capable: true, expires: now - 1, devices: [] },
+      // Saved before version 1 (no device list): asked again, so that a peer's keys are learned.
+      { jid: "dave@example.org", capable: true, expires: now + 60_000 },
     ]);
     const caps = createCapabilityStore(store, silentLogger, 1_000, () => Date.now());
     expect(caps.get("bob@example.org")).toBeUndefined();
@@ -37,6 +39,9 @@ describe("createCapabilityStore", () => {
     expect(caps.get("bob@example.org")).toBe(true);
     expect(caps.get("carol@example.org")).toBe(false);
     expect(caps.get("old@example.org")).toBeUndefined();
+    expect(caps.get("dave@example.org")).toBeUndefined();
+    expect(caps.devices("bob@example.org")).toEqual([{ id: "a".repeat(32), agree: "x", sign: "y" }]);
+    expect(caps.devices("carol@example.org")).toBeNull();
     expect(store.get).toHaveBeenCalledTimes(1);
   });
 
