@@ -24,6 +24,7 @@ import { realScheduler, webCryptoSha1 } from "../xmpp/runtime.js";
 import { onAddressBooksChanged } from "./address-book-events.js";
 import { listenForBlockSender } from "./block-sender.js";
 import { createConsoleLog } from "./console-log.js";
+import { createKeyring } from "./e2e.js";
 import { createHandlers } from "./handlers.js";
 import { createMailSink, ownFolderTest } from "./mail-sink.js";
 import { createOnboarding } from "./onboarding.js";
@@ -59,6 +60,10 @@ const mailSink = createMailSink({ log, folders: folderSink, smtpDuplicates, reso
 const senderDirectory = createSenderDirectory();
 const strangerGate = createStrangerGate(log, live, engineStore, senderDirectory);
 
+// ---- end-to-end encryption: this device's keys (IndexedDB), pinned peers (storage), peers' devices (capabilities) ---
+const capabilities = createCapabilityStore(engineStore, log);
+const keyring = createKeyring({ log, live, capabilities, store: engineStore });
+
 // ---- the session --------------------------------------------------------------------------------------------------
 const endpoint = createWebsocketEndpoint(log, (domain) => findWebsocket(domain, { fetchText, scheduler: realScheduler }));
 const lifecycle = createSessionLifecycle({
@@ -77,6 +82,7 @@ const lifecycle = createSessionLifecycle({
   resolveHost: messengerResolver,
   admit: strangerGate.admit,
   uploadEstimator: new UploadEstimator(),
+  keyring,
 });
 
 // ---- sending ------------------------------------------------------------------------------------------------------
@@ -87,8 +93,7 @@ const xmppOff = new Set<number>();
 const lookupsReady = async (): Promise<void> => {
   await Promise.all([resolutionStore.ready().catch(() => undefined), addressIndex.ready()]);
 };
-const capabilities = createCapabilityStore(engineStore, log);
-const sendFlow = createSendFlow({ log, live, capabilities, resolutionStore, addressIndex, strangerGate, record: (entry) => deliveryLog.record(entry) });
+const sendFlow = createSendFlow({ log, live, capabilities, resolutionStore, addressIndex, strangerGate, keyring, record: (entry) => deliveryLog.record(entry) });
 listenForSend({ log, flow: sendFlow, addressIndex, lookupsReady, xmppOff });
 
 // ---- address books and learned mappings ---------------------------------------------------------------------------
@@ -115,6 +120,7 @@ const handlers = createHandlers({
   addressIndex,
   resolutionStore,
   deliveryLog,
+  e2e: keyring,
 });
 const ownPagePrefix = messenger.runtime.getURL("");
 messenger.runtime.onMessage.addListener(

@@ -25,6 +25,8 @@ export const INBOX_FOLDER = "Mail over XMPP";
 export const UNVERIFIED_FOLDER = "Mail over XMPP - unverified senders";
 const TAG_UNVERIFIED = { key: "mox_unverified", label: "XMPP: unverified sender", color: "#D70022" };
 const TAG_NEW_SENDER = { key: "mox_newsender", label: "XMPP: new sender", color: "#0A84FF" };
+/** Signed by a device of the sender that is not pinned (docs/protocol-v1.md §6.2): compare keys before trusting it. */
+const TAG_KEY_CHANGED = { key: "mox_keychanged", label: "XMPP: sender's key changed", color: "#FF9400" };
 
 type Folder = messenger.folders.MailFolder;
 
@@ -246,8 +248,9 @@ export function createFolderSink(log: Logger, settings: () => ReceiveSettings, o
       const tags: string[] = [];
       if (!mail.verified) tags.push(TAG_UNVERIFIED.key);
       else if (!mail.known) tags.push(TAG_NEW_SENDER.key);
+      if (mail.keyChanged) tags.push(TAG_KEY_CHANGED.key);
       if (tags.length > 0) {
-        tagsReady ??= Promise.all([ensureTag(TAG_UNVERIFIED), ensureTag(TAG_NEW_SENDER)]).then(
+        tagsReady ??= Promise.all([ensureTag(TAG_UNVERIFIED), ensureTag(TAG_NEW_SENDER), ensureTag(TAG_KEY_CHANGED)]).then(
           () => undefined,
           (error: unknown) => {
             tagsReady = null;

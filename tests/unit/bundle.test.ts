@@ -17,7 +17,10 @@ import { options } from "../../scripts/build.mjs";
 // (checked with an esbuild metafile: every new byte is src/). 500 KiB still catches postal-mime or any such pull-in.
 // Issue 13's first items (identities bound to the account, the endpoint search without a WebSocket URL, the protocol's
 // exact inline count and re-publish) brought it to 499 KiB, all src/ again.
-const BUDGET_BYTES = 530 * 1024;
+// Issue 15 (end-to-end encryption) added ~75 KiB of own code and no library (WebCrypto does the crypto): the e2e core
+// (keys, envelope, trust), the version 1 stanza and its strict parser, the keyring, the key and trust stores, the
+// sealing and opening paths, and the fingerprint and key-change UI in the options page and compose window: 581 KiB.
+const BUDGET_BYTES = 600 * 1024;
 
 describe("the add-on bundle", async () => {
   const result = await build({ ...(options as object), write: false, sourcemap: false, metafile: true, logLevel: "silent" });

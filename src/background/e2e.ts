@@ -1,0 +1,33 @@
+// End-to-end encryption's wiring (docs/protocol-v1.md): this device's keys in the extension's IndexedDB, the pinned
+// peers in storage.local, and the devices peers announce from the capability answers (cached; asked over the current
+// session when a mail comes from a device not known yet).
+import type { Logger } from "../core/log.js";
+import type { CapabilityStore } from "../platform/capability-store.js";
+import { createIndexedDbKeyStore } from "../platform/device-key-store.js";
+import { createTrustStore } from "../platform/trust-store.js";
+import { queryCapabilityInfo } from "../xmpp/capability.js";
+import { Keyring } from "../xmpp/e2e-keyring.js";
+import type { KeyValueStore } from "../xmpp/receiver.js";
+import type { Live } from "./session-lifecycle.js";
+
+/** How long a receiver waits for a sender's capability item when its signing device is not known yet. */
+const LOOKUP_TIMEOUT_MS = 5_000;
+
+export function createKeyring(deps: { readonly log: Logger; readonly live: Live; readonly capabilities: CapabilityStore; readonly store: KeyValueStore }): Keyring {
+  const { log, live, capabilities, store } = deps;
+  return new Keyring({
+    keys: createIndexedDbKeyStore(),
+    trust: createTrustStore(store),
+    announced: {
+      cached: (jid) => capabilities.devices(jid),
+      lookup: async (jid) => {
+        const current = live.session;
+        if (!current || current.status.state !== "online") throw new Error("offline");
+        const info = await queryCapabilityInfo(current, jid, new Date(), LOOKUP_TIMEOUT_MS);
+        capabilities.set(jid, info.capable, info.devices);
+        return info.devices;
+      },
+    },
+    log,
+  });
+}
