@@ -336,7 +336,7 @@ export class SendFlow {
     // Logging and the delivery log wait until Thunderbird has its answer: nothing on the send path writes anywhere.
     scheduler.setTimeout(() => {
       this.#deps.record(this.#record(req, decision, resolutions, outcomes, config, holdMs, final, messageId, error));
-      log.info("send-decided", { holdMs, result: final.kind, summary: decision.summary, filed: [...outcomes.values()].filter((o) => o.status === "filed").length });
+      log.info("send-decided", { holdMs, result: final.kind, summary: decision.summary, filed: [...outcomes.values()].filter((o) => o.status === "filed").length, e2e: [...outcomes.values()].filter((o) => (o.status === "filed" || o.status === "accepted") && o.e2e === true).length });
     }, 0);
     return result;
   }

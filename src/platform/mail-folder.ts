@@ -268,7 +268,7 @@ export function createFolderSink(log: Logger, settings: () => ReceiveSettings, o
       log.debug("mail-import-start", { folder: target.name ?? "", messageId: mail.messageId ?? "" });
       try {
         const header = await importWithin(file, target, { new: true, read: false, tags });
-        log.info("mail-filed", { folder: target.name ?? "", messageId: header.headerMessageId, verified: mail.verified });
+        log.info("mail-filed", { folder: target.name ?? "", messageId: header.headerMessageId, verified: mail.verified, keyChanged: mail.keyChanged === true });
         if (mail.verified && mail.fromAddress) await checkAuthor(header, mail.fromAddress, target, file);
       } catch (error) {
         // Thunderbird refuses a second copy of a Message-ID in one folder: it is filed already (e.g. a retransmission).
