@@ -220,6 +220,12 @@ export class MailSender {
         requestSlot(this.#deps.session, service, { filename: "mail.bin", size, contentType: "application/octet-stream" }, left()),
       ]);
       if (sealed.ciphertext.length !== size) throw new Error("encrypted size differs from the slot's");
+      // Version 1: the key, IV and hash travel only sealed for the recipient's devices (docs/protocol-v1.md §4.3),
+      // sealed while the upload runs.
+      const sealing = copy.e2e
+        ? this.#sealed({ ...copy, e2e: copy.e2e }, id, encodeExternalKeys({ key: sealed.key, iv: sealed.iv, sha256 }), { url: slot.getUrl, size: sealed.ciphertext.length })
+        : null;
+      sealing?.catch(() => undefined); // awaited below; an upload failure must not leave it unhandled
       const upStart = this.#deps.scheduler.now();
       this.#uploading += size;
       try {
@@ -232,9 +238,8 @@ export class MailSender {
       } finally {
         this.#uploading -= size;
       }
-      // Version 1: the key, IV and hash travel only sealed for the recipient's devices (docs/protocol-v1.md §4.3).
-      const stanza = copy.e2e
-        ? await this.#sealed({ ...copy, e2e: copy.e2e }, id, encodeExternalKeys({ key: sealed.key, iv: sealed.iv, sha256 }), { url: slot.getUrl, size: sealed.ciphertext.length })
+      const stanza = sealing
+        ? await sealing
         : buildMailStanza({
             ...base,
             payload: { external: { url: slot.getUrl, size: sealed.ciphertext.length, cipher: "aes-256-gcm", key: sealed.key, iv: sealed.iv } },

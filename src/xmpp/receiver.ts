@@ -239,37 +239,56 @@ export class MailReceiver {
    * so that the answer tells a sender nothing about what a URL returned (docs/protocol.md §4). The detail is logged.
    */
   async #external(mail: IncomingMail, limits: MailLimits): Promise<Fetched> {
-    // Version 1: the key block is sealed; opening it comes first (its failures have their own answers, §5.4).
-    let verdict: OpenVerdict | undefined;
-    let ext: { url: string; size: number; key: string; iv: string; sha256: string };
-    if ("sealed" in mail.payload) {
-      const sealed = mail.payload.sealed;
-      if (!sealed.external) throw new Error("not an external payload");
-      verdict = await this.#open(mail, sealed, 1024);
-      if (verdict.opened.kind !== "external") throw new Rejection("e2e-failed", "the envelope does not hold a key block");
-      let keys: { key: string; iv: string; sha256: string };
-      try {
-        keys = decodeExternalKeys(verdict.opened.payload);
-      } catch (error) {
-        throw new Rejection("e2e-failed", error instanceof Error ? error.message : "bad key block");
-      }
-      ext = { url: sealed.external.url, size: sealed.external.size, ...keys };
+    let ref: { url: string; size: number };
+    // Version 1: the key block is sealed. It is opened while the download runs (the URL needs no key); its failures
+    // have their own answers (§5.4) and win over a download failure.
+    let opening: Promise<{ verdict: OpenVerdict } | { error: unknown }> | null = null;
+    if ("sealed" in mail.payload && mail.payload.sealed.external) {
+      ref = mail.payload.sealed.external;
+      opening = this.#open(mail, mail.payload.sealed, 1024).then(
+        (verdict) => ({ verdict }),
+        (error: unknown) => ({ error }),
+      );
     } else if ("external" in mail.payload) {
-      ext = { ...mail.payload.external, sha256: mail.sha256 };
+      ref = mail.payload.external;
     } else {
       throw new Error("not an external payload");
     }
     const timeoutMs = this.#deps.downloadTimeoutMs ?? DOWNLOAD_TIMEOUT_MS;
     const started = Date.now();
     const left = () => Math.max(1, timeoutMs - (Date.now() - started));
+    let ciphertext: Uint8Array | null = null;
+    let downloadError: unknown = null;
     try {
       const policy: DownloadPolicy = {
         allowLoopback: this.#deps.allowLoopbackDownloads ?? isLoopbackUrl(this.#deps.session.websocketUrl),
         resolve: this.#deps.resolveHost ?? null,
       };
-      const url = await checkDownloadTarget(ext.url, policy, Math.min(DNS_TIMEOUT_MS, left()));
-      const ciphertext = await (this.#deps.download ?? downloadBytes)(url, ext.size, left());
-      const raw = await openPayload(ciphertext, { key: ext.key, iv: ext.iv, sha256: ext.sha256 }, limits.maxMailBytes);
+      const url = await checkDownloadTarget(ref.url, policy, Math.min(DNS_TIMEOUT_MS, left()));
+      ciphertext = await (this.#deps.download ?? downloadBytes)(url, ref.size, left());
+    } catch (error) {
+      downloadError = error;
+    }
+    let keys: { key: string; iv: string; sha256: string };
+    let verdict: OpenVerdict | undefined;
+    if (opening) {
+      const opened = await opening;
+      if ("error" in opened) throw opened.error;
+      verdict = opened.verdict;
+      if (verdict.opened.kind !== "external") throw new Rejection("e2e-failed", "the envelope does not hold a key block");
+      try {
+        keys = decodeExternalKeys(verdict.opened.payload);
+      } catch (error) {
+        throw new Rejection("e2e-failed", error instanceof Error ? error.message : "bad key block");
+      }
+    } else if ("external" in mail.payload) {
+      keys = { key: mail.payload.external.key, iv: mail.payload.external.iv, sha256: mail.sha256 };
+    } else {
+      throw new Error("not an external payload");
+    }
+    try {
+      if (downloadError !== null || ciphertext === null) throw downloadError ?? new Error("no download");
+      const raw = await openPayload(ciphertext, keys, limits.maxMailBytes);
       if (raw.length !== mail.size) throw new Error(`size ${raw.length} differs from the stated ${mail.size}`);
       return verdict ? { raw, e2e: verdict } : { raw };
     } catch (error) {

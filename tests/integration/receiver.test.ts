@@ -137,7 +137,7 @@ describe.each(testServers())("MailReceiver on %s", (kind) => {
     expect(alice.filed).toHaveLength(1);
     const filed = alice.filed[0]!;
     const text = new TextDecoder().decode(filed.raw);
-    expect(text).toMatch(/^X-Mail-Over-XMPP: from=bob@localhost; verified=yes; how=same-address; origin-id=id-1; received=\S+\r\n/);
+    expect(text).toMatch(/^X-Mail-Over-XMPP: from=bob@localhost; verified=yes; how=same-address; origin-id=id-1; received=\S+; e2e=no\r\n/);
     expect(filed.raw.slice(filed.raw.length - raw.length)).toEqual(raw);
     expect(filed).toMatchObject({ verified: true, fromJid: "bob@localhost", messageId: "<m1@localhost>" });
   });
