@@ -29,7 +29,28 @@ export interface SendFlowWiring {
   readonly keyring?: Pick<Keyring, "sealingFor">;
 }
 
+/**
+ * A cached answer older than this is read again after a Send that used it (in the background: the Send does not wait),
+ * so that a peer's new or replaced device (docs/protocol-v1.md §6) is seen within hours, not only when the day-long
+ * cache entry expires.
+ */
+const DEVICES_REFRESH_AFTER_MS = 3_600_000;
+
 export function createSendFlow({ log, live, capabilities, resolutionStore, addressIndex, strangerGate, record, keyring }: SendFlowWiring): SendFlow {
+  /** Reads a JID's capability item again, in the background (one at a time per JID). */
+  const refreshing = new Set<string>();
+  const refresh = (jid: string, why: string): void => {
+    const current = live.session;
+    if (refreshing.has(jid) || !current || current.status.state !== "online") return;
+    refreshing.add(jid);
+    queryCapabilityInfo(current, jid, new Date(), 10_000)
+      .then((answer) => {
+        capabilities.set(jid, answer.capable, answer.devices);
+        log.debug("capability-refreshed", { jid, why, capable: answer.capable, devices: answer.devices.length });
+      })
+      .catch((error: unknown) => log.debug("capability-refresh-failed", { jid, error }))
+      .finally(() => refreshing.delete(jid));
+  };
   return new SendFlow({
     scheduler: realScheduler,
     log,
@@ -76,6 +97,11 @@ export function createSendFlow({ log, live, capabilities, resolutionStore, addre
       }
       // A bounce means the account does not take mail (any more): ask again next time.
       if (outcome.status === "failed" && /^bounced/.test(outcome.reason)) capabilities.set(jid, false);
+      // A sealed copy that was not filed may have been sealed for devices the peer no longer has (a reinstalled
+      // add-on answers nothing to a copy it holds no key for): read its devices again for the next mail. So too
+      // after any Send on an answer more than an hour old.
+      else if (e2e && outcome.status !== "filed") refresh(jid, "not-filed");
+      else if ((capabilities.ageMs(jid) ?? 0) > DEVICES_REFRESH_AFTER_MS) refresh(jid, "aged");
       return outcome;
     },
     // Before the message is read: a mail whose upload cannot end within the hold goes by SMTP at once.

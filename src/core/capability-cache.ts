@@ -16,6 +16,8 @@ export interface CapabilityEntry {
   readonly expires: number;
   /** The version-1 devices announced with a positive answer (empty: version 0 only). */
   readonly devices: readonly DevicePublicKeys[];
+  /** When the answer was learned (ms since the epoch). */
+  readonly checked?: number;
 }
 
 const MAX_DEVICES = 16;
@@ -44,11 +46,11 @@ export class CapabilityCache {
     this.#max = max;
     if (Array.isArray(saved)) {
       for (const e of saved as unknown[]) {
-        const { jid, capable, expires, devices } = (e ?? {}) as Record<string, unknown>;
+        const { jid, capable, expires, devices, checked } = (e ?? {}) as Record<string, unknown>;
         // A saved positive answer without a device list is from before version 1: asked again.
         const list = storedDevices(devices);
         if (typeof jid === "string" && typeof capable === "boolean" && typeof expires === "number" && expires > now() && list !== null) {
-          this.#entries.set(jid.toLowerCase(), { jid: jid.toLowerCase(), capable, expires, devices: list });
+          this.#entries.set(jid.toLowerCase(), { jid: jid.toLowerCase(), capable, expires, devices: list, ...(typeof checked === "number" ? { checked } : {}) });
         }
       }
     }
@@ -63,6 +65,12 @@ export class CapabilityCache {
   devices(jid: string): readonly DevicePublicKeys[] | null {
     const entry = this.#fresh(jid);
     return entry?.capable ? entry.devices : null;
+  }
+
+  /** How long ago a fresh answer was learned; undefined when none is cached (or its time is unknown). */
+  ageMs(jid: string): number | undefined {
+    const checked = this.#fresh(jid)?.checked;
+    return checked === undefined ? undefined : this.#now() - checked;
   }
 
   #fresh(jid: string): CapabilityEntry | undefined {
@@ -84,6 +92,7 @@ export class CapabilityCache {
       capable,
       expires: this.#now() + (capable ? this.#ttl.positiveMs : this.#ttl.negativeMs),
       devices: capable ? devices.slice(0, MAX_DEVICES).map(({ id, agree, sign }) => ({ id, agree, sign })) : [],
+      checked: this.#now(),
     });
     while (this.#entries.size > this.#max) {
       const oldest = this.#entries.keys().next().value;

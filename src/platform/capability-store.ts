@@ -13,6 +13,8 @@ export interface CapabilityStore {
   get(jid: string): boolean | undefined;
   /** The version-1 devices of a fresh positive answer; null when unknown, expired or negative. */
   devices(jid: string): readonly DevicePublicKeys[] | null;
+  /** How long ago the cached answer was learned; undefined when none is cached. */
+  ageMs(jid: string): number | undefined;
   /** Remembers an answer (with the devices its item announced) and schedules a save. */
   set(jid: string, capable: boolean, devices?: readonly DevicePublicKeys[]): void;
 }
@@ -37,6 +39,7 @@ export function createCapabilityStore(store: KeyValueStore, log: Logger, delayMs
   return {
     get: (jid) => current().get(jid),
     devices: (jid) => current().devices(jid),
+    ageMs: (jid) => current().ageMs(jid),
     set(jid, capable, devices) {
       current().set(jid, capable, devices);
       save();

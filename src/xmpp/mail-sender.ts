@@ -28,7 +28,12 @@ export interface MailCopy {
    * Protocol version 1 (docs/protocol-v1.md): seal for these devices of the recipient, signed by `me`; the stanza
    * then carries the neutral body and no subject. Absent: version 0.
    */
-  readonly e2e?: { readonly me: DeviceKeyPair; readonly devices: readonly DeviceKeys[] };
+  readonly e2e?: {
+    readonly me: DeviceKeyPair;
+    readonly devices: readonly DeviceKeys[];
+    /** The user opted into a readable preview (§4.4): subject and fallback body in clear, the payload still sealed. */
+    readonly preview?: boolean;
+  };
 }
 
 export interface SizePolicy {
@@ -155,7 +160,7 @@ export class MailSender {
     return inlineStanzaOctetsV1({
       to: copy.to,
       id,
-      body: NEUTRAL_BODY,
+      ...readable(copy),
       mail: { size: copy.raw.length, envelope: shapeOfEnvelope(this.#ownBare(), copy.to, id, copy.e2e.me.public.id, copy.e2e.devices) },
       ciphertextLength: copy.raw.length + 16,
     });
@@ -180,7 +185,7 @@ export class MailSender {
       recipientDevices: copy.e2e.devices,
       senderDevices: [],
     });
-    const stanza: MailStanzaV1 = { to: copy.to, id, body: NEUTRAL_BODY, mail: { size: copy.raw.length, envelope: envelopeToWire(envelope), ...(external ? { external } : {}) } };
+    const stanza: MailStanzaV1 = { to: copy.to, id, ...readable(copy), mail: { size: copy.raw.length, envelope: envelopeToWire(envelope), ...(external ? { external } : {}) } };
     return buildMailStanzaV1(stanza);
   }
 
@@ -370,6 +375,11 @@ export class MailSender {
     const reason = report.kind === "rejected" ? `rejected: ${report.reason}` : `bounced: ${report.condition}`;
     for (const l of this.#lateListeners) l(report.id, to, reason);
   }
+}
+
+/** What a version 1 stanza shows ordinary clients and servers: the neutral note, or with the opt-in the preview. */
+function readable(copy: MailCopy): { body: string; subject?: string } {
+  return copy.e2e?.preview ? { body: copy.fallbackBody, subject: copy.subject } : { body: NEUTRAL_BODY };
 }
 
 /**

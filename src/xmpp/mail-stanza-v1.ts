@@ -35,6 +35,8 @@ export interface MailStanzaV1 {
   readonly id: string;
   /** NEUTRAL_BODY, or the version 0 readable body when the user opted into a preview (§4.4). */
   readonly body: string;
+  /** Only with the user's preview opt-in (§4.4): the mail's subject, readable by the servers. */
+  readonly subject?: string;
   readonly mail: SealedMail;
 }
 
@@ -63,6 +65,7 @@ function stanza(m: Omit<MailStanzaV1, "mail"> & { readonly mail: Omit<SealedMail
   return xml(
     "message",
     { type: "normal", to: m.to, id: m.id },
+    m.subject === undefined ? null : xml("subject", {}, m.subject),
     xml("body", {}, m.body),
     xml(
       "mail",
