@@ -282,9 +282,11 @@ describe.skipIf(skipReason !== null)("end-to-end encryption in two real Thunderb
         });
         expect(published.devices, `${whose} item lists its own device`).toBe(1);
       }
+      // The device each add-on made on its first start (stored in its IndexedDB) is the one its item announces.
+      const made = (tb: TB) => tb.events().filter((e) => e.event === "e2e-device-created").map((e) => String(e.device));
       const probe = track(await nodeDevice(env, "carol", "probe", { receive: false }));
-      expect(await announced(probe, bob, 1), "bob's item as a stranger reads it").toHaveLength(1);
-      expect(await announced(probe, alice, 1), "alice's item as a stranger reads it").toHaveLength(1);
+      expect(await announced(probe, bob, 1), "bob's item as a stranger reads it").toEqual(made(bobTb));
+      expect(await announced(probe, alice, 1), "alice's item as a stranger reads it").toEqual(made(env.tb));
       await probe.stop();
     });
 
@@ -304,6 +306,8 @@ describe.skipIf(skipReason !== null)("end-to-end encryption in two real Thunderb
       console.log(`[measure] ${kind}: e2e TB→TB (two recipient devices) send → filed ${sent.toFiledMs} ms`);
       figures.push(`e2e send → filed ${sent.toFiledMs} ms`);
       expect(sent.decision, "alice's outcome").toMatchObject({ result: "cancel", e2e: 1 });
+      // alice's add-on learned bob's devices at this Send, both of them (trust on first use).
+      expect(aliceEvents("e2e-pinned-first-use").filter((e) => e.jid === bob)).toMatchObject([{ devices: 2 }]);
       expect(Number(sent.decision.filed)).toBeGreaterThanOrEqual(1);
 
       // bob's Thunderbird: received sealed, filed once, as Thunderbird reads it; the trace header says e2e=yes.
@@ -401,6 +405,8 @@ describe.skipIf(skipReason !== null)("end-to-end encryption in two real Thunderb
       console.log(`[measure] ${kind}: new installation of alice (Node) → bob's Thunderbird filed ${ms} ms`);
       figures.push(`key-changed mail send → filed ${ms} ms`);
       expect(filed).toMatchObject({ verified: true });
+      const newDevice = (await aliceNode.keyring.device()).public.id;
+      expect(bobTb.events().filter((e) => e.event === "e2e-key-changed"), "bob's add-on saw the unpinned signer").toMatchObject([{ from: alice, device: newDevice }]);
       expect(loggedKeyChanged(filed) ?? true).toBe(true);
       const received = bobTb.events().filter((e) => e.event === "mail-received");
       expect(received.at(-1), "bob's mail-received").toMatchObject({ e2e: true });
