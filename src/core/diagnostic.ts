@@ -65,15 +65,16 @@ export function diagnosticReport(input: DiagnosticInput): string {
     ...limitationLines(input.status, input.now),
     `settings: enabled ${settings.enabled}, account domain ${domain || "(none)"}, WebSocket URL ${settings.websocketUrl ? "set" : "discovered"}, ` +
       `routePolicy ${settings.routePolicy}, sendHoldSeconds ${settings.sendHoldSeconds}, xmppDomains ${settings.xmppDomains ? settings.xmppDomains.split(/[\s,;]+/).filter(Boolean).length : 0} listed, ` +
-      `announceJid ${settings.announceJid}, learnJids ${settings.learnJids}, unknownSenders ${settings.unknownSenders}, receiveFolder ${settings.receiveFolder ? "chosen" : "default"}, logLevel ${settings.logLevel}`,
+      `announceJid ${settings.announceJid}, learnJids ${settings.learnJids}, unknownSenders ${settings.unknownSenders}, receiveFolder ${settings.receiveFolder ? "chosen" : "default"}, e2ePreview ${settings.e2ePreview}, logLevel ${settings.logLevel}`,
     `sends logged: ${entries.length}; results: ${tally(entries.map((e) => e.result))}`,
     `recipient reasons: ${tally(entries.flatMap((e) => e.recipients.map((r) => r.reason)))}`,
     `XMPP outcomes: ${tally(entries.flatMap((e) => e.recipients.flatMap((r) => (r.outcome ? [r.outcome] : []))))}`,
+    `end-to-end encryption (XMPP copies): ${tally(entries.flatMap((e) => e.recipients.flatMap((r) => (r.e2e === undefined ? [] : [r.e2e ? "encrypted" : "not encrypted"]))))}`,
     `hold: p50 ${quantile(entries.map((e) => e.holdMs), 0.5)} ms, p99 ${quantile(entries.map((e) => e.holdMs), 0.99)} ms`,
     "last sends (newest first):",
   ];
   for (const e of [...entries].reverse().slice(0, 30)) {
-    const outcomes = e.recipients.map((r) => `${r.field}:${r.reason}${r.outcome ? `/${r.outcome}` : ""}${r.smtp ? "+smtp" : ""}`).join(" ");
+    const outcomes = e.recipients.map((r) => `${r.field}:${r.reason}${r.outcome ? `/${r.outcome}` : ""}${r.e2e === undefined ? "" : r.e2e ? "+e2e" : "+v0"}${r.smtp ? "+smtp" : ""}`).join(" ");
     lines.push(`  ${new Date(e.at).toISOString()} ${e.result} hold ${e.holdMs} ms [${outcomes}]${e.error ? ` error: ${e.error.slice(0, 120).replace(/[^\x20-\x7e]/g, "?")}` : ""}`);
   }
   return lines.join("\n") + "\n";

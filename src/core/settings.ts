@@ -70,6 +70,12 @@ export interface Settings {
    * filed as unverified (see `boundAddresses`).
    */
   readonly xmppIdentities: string;
+  /**
+   * Mail sent end-to-end encrypted (docs/protocol-v1.md §4.4): false = chat clients (and the servers on the route) see
+   * only a neutral note as the message's readable body; true = the subject and the beginning of the text instead, as
+   * version 0 puts them there (the mail itself stays encrypted).
+   */
+  readonly e2ePreview: boolean;
 }
 
 export type RoutePolicyMode = "whole-message" | "split";
@@ -97,6 +103,7 @@ export const DEFAULT_SETTINGS: Readonly<Settings> = Object.freeze({
   strangerMailsPerDay: 20,
   strangerMaxKiB: 1024,
   xmppIdentities: "",
+  e2ePreview: false,
 });
 
 export const SETTING_KEYS: readonly SettingKey[] = Object.freeze(Object.keys(DEFAULT_SETTINGS) as SettingKey[]);
@@ -287,6 +294,7 @@ const VALIDATORS: { readonly [K in SettingKey]: (value: unknown) => Validation<S
     if (typeof value !== "string") return { ok: false, error: "wrong-type" };
     return parseXmppIdentities(value) === null ? { ok: false, error: "xmpp-identities-invalid" } : { ok: true, value };
   },
+  e2ePreview: (value) => (typeof value === "boolean" ? { ok: true, value } : { ok: false, error: "wrong-type" }),
 };
 
 /** One of a fixed list of strings: "wrong-type" for a non-string, `error` for any other string. */

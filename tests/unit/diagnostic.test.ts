@@ -39,6 +39,27 @@ describe("diagnosticReport", () => {
     expect(report).toMatch(/cc:no-jid\+smtp/);
   });
 
+  it("states the preview setting and how many XMPP copies went end-to-end encrypted", () => {
+    expect(report).toContain("e2ePreview false");
+    expect(report).toContain("end-to-end encryption (XMPP copies): none");
+    const bob = entry().recipients[0]!;
+    const mixed = diagnosticReport({
+      addonVersion: "0.1.0",
+      host: "Thunderbird 153.7.0esr",
+      status: { state: "disconnected" },
+      settings: { ...DEFAULT_SETTINGS, e2ePreview: true },
+      entries: [
+        entry({ recipients: [{ ...bob, e2e: true }, { ...bob, address: "dave@corp.example", field: "cc", e2e: true }] }),
+        entry({ recipients: [{ ...bob, e2e: false }, { ...bob, field: "bcc" }] }),
+      ],
+      now: new Date(Date.UTC(2026, 10, 23, 12, 0, 0)),
+    });
+    expect(mixed).toContain("e2ePreview true");
+    expect(mixed).toContain("end-to-end encryption (XMPP copies): encrypted 2, not encrypted 1");
+    expect(mixed).toMatch(/to:xmpp\/filed\+e2e cc:xmpp\/filed\+e2e\]/);
+    expect(mixed).toMatch(/to:xmpp\/filed\+v0 bcc:xmpp\/filed\]/);
+  });
+
   it("contains no address, subject, Message-ID, local part or password", () => {
     for (const secret of ["bob.secret", "corp.example", "Salary", "secret-id-123", "alice.private", "hunter2", "carol@", "nowhere.example", "thunderbird-1234abcd"]) {
       expect(report).not.toContain(secret);

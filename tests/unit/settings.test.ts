@@ -126,6 +126,11 @@ describe("validateSetting", () => {
     ["announceJid", "true", "wrong-type"],
     ["learnJids", true, "ok"],
     ["learnJids", 1, "wrong-type"],
+    ["e2ePreview", true, "ok"],
+    ["e2ePreview", false, "ok"],
+    ["e2ePreview", "true", "wrong-type"],
+    ["e2ePreview", 1, "wrong-type"],
+    ["e2ePreview", null, "wrong-type"],
     ["strangerMailsPerHour", 0, "ok"],
     ["strangerMailsPerHour", 100, "ok"],
     ["strangerMailsPerHour", 101, "stranger-limit-invalid"],
@@ -262,6 +267,16 @@ describe("resolveSettings", () => {
     expect(r.policyErrors).toEqual(errors);
     expect([...r.locked]).toEqual([]);
     expect(r.settings).toEqual(resolveSettings(local, undefined).settings);
+  });
+
+  it("keeps the readable preview of end-to-end encrypted mail off unless the user or a policy turns it on", () => {
+    expect(DEFAULT_SETTINGS.e2ePreview).toBe(false);
+    expect(resolveSettings(local, undefined).settings.e2ePreview).toBe(false);
+    expect(resolveSettings({ ...local, e2ePreview: true }, undefined).settings.e2ePreview).toBe(true);
+    expect(resolveSettings({ ...local, e2ePreview: "yes" }, undefined).settings.e2ePreview).toBe(false);
+    const locked = resolveSettings({ ...local, e2ePreview: true }, { e2ePreview: false });
+    expect(locked.settings.e2ePreview).toBe(false);
+    expect([...locked.locked]).toEqual(["e2ePreview"]);
   });
 
   it("lets a policy lock the receiving settings", () => {
