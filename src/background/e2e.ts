@@ -1,4 +1,4 @@
-// End-to-end encryption's wiring (docs/protocol-v1.md): this device's keys in the extension's IndexedDB, the pinned
+// End-to-end encryption's wiring (docs/protocol.md §10): this device's keys in the extension's IndexedDB, the pinned
 // peers in storage.local, and the devices peers announce from the capability answers (cached; asked over the current
 // session when a mail comes from a device not known yet).
 import type { Logger } from "../core/log.js";

@@ -61,7 +61,7 @@ export interface SessionLifecycleDeps {
   readonly admit: NonNullable<MailReceiverDeps["admit"]>;
   /** The upload rate learned so far: the uplink is this machine's, so it outlives a login (core/upload-estimate.ts). */
   readonly uploadEstimator: UploadEstimator;
-  /** End-to-end encryption (docs/protocol-v1.md): this device's keys and the trust state. */
+  /** End-to-end encryption (docs/protocol.md §10): this device's keys and the trust state. */
   readonly keyring?: Keyring;
 }
 

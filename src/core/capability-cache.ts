@@ -1,6 +1,6 @@
 // Which JIDs accept mail over XMPP: answers cached with a lifetime (positive longer than negative), bounded, and
 // serializable so the cache survives a restart. Pure: the clock is injected. With each positive answer it keeps the
-// version-1 devices the item announced (docs/protocol-v1.md §3), so a Send knows them without asking the network.
+// version-1 devices the item announced (docs/protocol.md §10.3), so a Send knows them without asking the network.
 import type { DevicePublicKeys } from "./e2e/keys.js";
 
 export interface CapabilityTtl {

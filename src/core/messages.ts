@@ -34,7 +34,7 @@ export interface AccountInput {
   readonly websocketUrl: string;
 }
 
-/** How a peer's announced devices compare with the pinned ones (docs/protocol-v1.md §6); "none": neither. */
+/** How a peer's announced devices compare with the pinned ones (docs/protocol.md §10.6); "none": neither. */
 export type E2ePeerState = "none" | "first-use" | "unchanged" | "changed" | "withdrawn";
 
 /** A correspondent's devices for the pages: fingerprints (8 groups of 5 digits), pinned and/or announced now. */

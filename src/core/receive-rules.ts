@@ -79,7 +79,7 @@ export type SenderVerdict =
   | { readonly verified: true; readonly how: "same-address" | "confirmed-mapping" | "address-book"; readonly known: boolean }
   | {
       readonly verified: false;
-      /** The last two: a version 1 mail whose signature does not verify (docs/protocol-v1.md §6.2). */
+      /** The last two: a version 1 mail whose signature does not verify (docs/protocol.md §10.6.2). */
       readonly reason: "no-from" | "multiple-from" | "unclear-from" | "mismatch" | "unknown-sender-device" | "bad-signature";
     };
 
@@ -110,7 +110,7 @@ export function traceHeader(info: { fromJid: string; verified: boolean; how?: st
     ...(info.how ? [`how=${clean(info.how)}`] : []),
     `origin-id=${clean(info.originId)}`,
     `received=${info.receivedAt.toISOString()}`,
-    // docs/protocol-v1.md §8: end-to-end encrypted and signed by a device of the sender; signed by a device not pinned.
+    // docs/protocol.md §10.8: end-to-end encrypted and signed by a device of the sender; signed by a device not pinned.
     ...(info.e2e === undefined ? [] : [`e2e=${info.e2e ? "yes" : "no"}`]),
     ...(info.keyChanged ? ["key=changed"] : []),
   ];

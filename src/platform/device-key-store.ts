@@ -1,4 +1,4 @@
-// This installation's device keys (docs/protocol-v1.md §3) in the extension's IndexedDB: one object store, one record
+// This installation's device keys (docs/protocol.md §10.3) in the extension's IndexedDB: one object store, one record
 // holding the public keys (strings) and the two private keys as CryptoKey objects. IndexedDB keeps a CryptoKey by
 // structured clone, so the private keys stay usable across restarts without ever being extractable; storage.local
 // (JSON) could not hold them at all.

@@ -25,7 +25,7 @@ export const INBOX_FOLDER = "Mail over XMPP";
 export const UNVERIFIED_FOLDER = "Mail over XMPP - unverified senders";
 const TAG_UNVERIFIED = { key: "mox_unverified", label: "XMPP: unverified sender", color: "#D70022" };
 const TAG_NEW_SENDER = { key: "mox_newsender", label: "XMPP: new sender", color: "#0A84FF" };
-/** Signed by a device of the sender that is not pinned (docs/protocol-v1.md §6.2): compare keys before trusting it. */
+/** Signed by a device of the sender that is not pinned (docs/protocol.md §10.6.2): compare keys before trusting it. */
 const TAG_KEY_CHANGED = { key: "mox_keychanged", label: "XMPP: sender's key changed", color: "#FF9400" };
 
 type Folder = messenger.folders.MailFolder;
@@ -268,7 +268,7 @@ export function createFolderSink(log: Logger, settings: () => ReceiveSettings, o
       log.debug("mail-import-start", { folder: target.name ?? "", messageId: mail.messageId ?? "" });
       try {
         const header = await importWithin(file, target, { new: true, read: false, tags });
-        log.info("mail-filed", { folder: target.name ?? "", messageId: header.headerMessageId, verified: mail.verified, keyChanged: mail.keyChanged === true });
+        log.info("mail-filed", { folder: target.name ?? "", messageId: header.headerMessageId, verified: mail.verified, signerChanged: mail.keyChanged === true });
         if (mail.verified && mail.fromAddress) await checkAuthor(header, mail.fromAddress, target, file);
       } catch (error) {
         // Thunderbird refuses a second copy of a Message-ID in one folder: it is filed already (e.g. a retransmission).

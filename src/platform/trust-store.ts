@@ -1,4 +1,4 @@
-// The trust state of end-to-end encryption (docs/protocol-v1.md §6: the devices pinned per peer) in a key-value store
+// The trust state of end-to-end encryption (docs/protocol.md §10.6: the devices pinned per peer) in a key-value store
 // (storage.local through platform/kv-store.ts in Thunderbird), as the text serializeTrust makes. Reading is strict:
 // a stored value that does not parse is an error, never an empty state — an empty state would pin every peer's
 // current devices again on first use, accepting any key a server swapped in meanwhile.

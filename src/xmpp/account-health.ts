@@ -18,7 +18,7 @@ export interface AccountHealthDeps {
   readonly streamManagement?: DetectOptions["streamManagement"];
   readonly publish?: CapabilityPublisherDeps["publish"];
   readonly detect?: typeof detectServerFeatures;
-  /** This device's end-to-end keys, published with the capability item (docs/protocol-v1.md §3). */
+  /** This device's end-to-end keys, published with the capability item (docs/protocol.md §10.3). */
   readonly keyring?: CapabilityPublisherDeps["keyring"];
 }
 

@@ -110,7 +110,7 @@ export interface PublishOptions {
   /** Start at this rung (the one that worked last time on this server): saves the rejected requests at each login. */
   readonly startAt?: PublishStep;
   /**
-   * This device's public keys (docs/protocol-v1.md §3): the item then says versions="0 1" and lists this device with
+   * This device's public keys (docs/protocol.md §10.3): the item then says versions="0 1" and lists this device with
    * the account's other fresh devices, read from the current item first.
    */
   readonly device?: DevicePublicKeys;
@@ -127,7 +127,7 @@ export async function publishCapability(session: XmppSession, now: Date, opts: P
   if (!own) return publishItem(session, now, o, null);
   const timeoutMs = o.timeoutMs ?? 10_000;
   const wait = o.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  // Devices of one account share the item (docs/protocol-v1.md §3): read it, replace this device's entry, keep the
+  // Devices of one account share the item (docs/protocol.md §10.3): read it, replace this device's entry, keep the
   // others that are fresh, publish; read again, and when another device published at the same moment and this one is
   // missing, publish once more after a random pause.
   let report: PublishReport | null = null;
@@ -154,7 +154,7 @@ interface ListedDevice extends DevicePublicKeys {
   readonly seen: string;
 }
 
-/** At most this many devices per item (docs/protocol-v1.md §3). */
+/** At most this many devices per item (docs/protocol.md §10.3). */
 const MAX_DEVICES = 16;
 /** A device that has not published for this long is dropped (and ignored by readers). */
 const DEVICE_MAX_AGE_MS = 30 * 24 * 3600_000;
@@ -335,7 +335,7 @@ export interface PeerCapability {
   readonly devices: readonly DevicePublicKeys[];
 }
 
-/** Like queryCapability, with the devices (docs/protocol-v1.md §3: each id recomputed, each key a point of P-256). */
+/** Like queryCapability, with the devices (docs/protocol.md §10.3: each id recomputed, each key a point of P-256). */
 export async function queryCapabilityInfo(session: XmppSession, jid: string, now: Date, timeoutMs: number): Promise<PeerCapability> {
   let reply: Element;
   try {

@@ -1,4 +1,4 @@
-// End-to-end encryption for one installation (docs/protocol-v1.md): this device's keys (made once, kept by the
+// End-to-end encryption for one installation (docs/protocol.md §10): this device's keys (made once, kept by the
 // platform's key store), the devices peers announce (read with their capability item), and trust on first use (§6).
 // The sender asks `sealingFor` which devices of a recipient it may encrypt for; the receiver asks `open` to open an
 // envelope and to say whether its sender is a pinned device, a changed one, or cannot be verified. Everything that

@@ -25,7 +25,7 @@ export interface MailCopy {
   readonly subject: string;
   readonly fallbackBody: string;
   /**
-   * Protocol version 1 (docs/protocol-v1.md): seal for these devices of the recipient, signed by `me`; the stanza
+   * Protocol version 1 (docs/protocol.md §10): seal for these devices of the recipient, signed by `me`; the stanza
    * then carries the neutral body and no subject. Absent: version 0.
    */
   readonly e2e?: {
@@ -225,7 +225,7 @@ export class MailSender {
         requestSlot(this.#deps.session, service, { filename: "mail.bin", size, contentType: "application/octet-stream" }, left()),
       ]);
       if (sealed.ciphertext.length !== size) throw new Error("encrypted size differs from the slot's");
-      // Version 1: the key, IV and hash travel only sealed for the recipient's devices (docs/protocol-v1.md §4.3),
+      // Version 1: the key, IV and hash travel only sealed for the recipient's devices (docs/protocol.md §10.4.3),
       // sealed while the upload runs.
       const sealing = copy.e2e
         ? this.#sealed({ ...copy, e2e: copy.e2e }, id, encodeExternalKeys({ key: sealed.key, iv: sealed.iv, sha256 }), { url: slot.getUrl, size: sealed.ciphertext.length })
@@ -383,7 +383,7 @@ function readable(copy: MailCopy): { body: string; subject?: string } {
 }
 
 /**
- * An envelope with every value at its final length (docs/protocol-v1.md §4.2: ids, keys, IV, signature and wraps are
+ * An envelope with every value at its final length (docs/protocol.md §10.4.2: ids, keys, IV, signature and wraps are
  * fixed-length), for counting the stanza's octets before anything is sealed.
  */
 function shapeOfEnvelope(from: string, to: string, originId: string, senderDevice: string, devices: readonly DeviceKeys[]) {

@@ -1,4 +1,4 @@
-// The wire format of protocol version 1 (docs/protocol-v1.md §4): the end-to-end encrypted mail stanza — building it,
+// The wire format of protocol version 1 (docs/protocol.md §10.4): the end-to-end encrypted mail stanza — building it,
 // counting its octets without building the big base64, and strictly parsing its <mail xmlns=NS_MAIL1> element. The
 // envelope travels as attributes and children of <envelope>; here it is the plain `Envelope` of src/core/e2e with its
 // ciphertext still in base64 (WireEnvelope), decoded later in slices (wireToEnvelope) for openEnvelope.

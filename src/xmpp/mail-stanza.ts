@@ -86,7 +86,7 @@ export interface IncomingMail {
   readonly size: number;
   /** Version 0: base64 SHA-256 of the mail. Version 1: empty (the hash travels sealed, if at all). */
   readonly sha256: string;
-  /** `sealed`: a version 1 payload (docs/protocol-v1.md §4), opened by the receiver's keyring. */
+  /** `sealed`: a version 1 payload (docs/protocol.md §10.4), opened by the receiver's keyring. */
   readonly payload: { readonly inline: string } | { readonly external: ExternalRef } | { readonly sealed: SealedMail };
 }
 

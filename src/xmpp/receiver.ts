@@ -32,7 +32,7 @@ export interface FiledMail {
   readonly originId: string;
   readonly messageId: string | null;
   readonly subject: string;
-  /** Version 1, signed by a device not pinned for the sender (docs/protocol-v1.md §6.2): filed with a warning tag. */
+  /** Version 1, signed by a device not pinned for the sender (docs/protocol.md §10.6.2): filed with a warning tag. */
   readonly keyChanged?: boolean;
 }
 
@@ -100,7 +100,7 @@ export interface MailReceiverDeps {
   readonly now?: () => Date;
   /** Asked before the download (size, block list) and after the sender check; a refusal is answered "policy". */
   readonly admit?: (info: AdmitInfo) => Promise<AdmitDecision>;
-  /** Opens version 1 payloads (docs/protocol-v1.md §5.3); without it they are refused "e2e-failed". */
+  /** Opens version 1 payloads (docs/protocol.md §10.5.3); without it they are refused "e2e-failed". */
   readonly e2e?: Pick<Keyring, "open">;
 }
 
@@ -297,7 +297,7 @@ export class MailReceiver {
   }
 
   /**
-   * Opens a version 1 envelope for this account (docs/protocol-v1.md §5.3) and maps its failures to answers (§5.4):
+   * Opens a version 1 envelope for this account (docs/protocol.md §10.5.3) and maps its failures to answers (§5.4):
    * malformed → "malformed"; misdirected, replay, replay-window, tampered → "e2e-failed"; not for this device → no
    * answer. A signature that does not verify is not a failure: the verdict says unverified.
    */
@@ -405,11 +405,11 @@ export class MailReceiver {
         log.warn("dedupe-save-failed", { error });
       }
       this.#reply(buildFiledReceipt(mail.fromFull, mail.id));
-      log.info("mail-received", { from: mail.from, verified: verdict.verified, via, size: mail.size, e2e: sealedVerdict?.verified === true, keyChanged: sealedVerdict?.keyChanged === true });
+      log.info("mail-received", { from: mail.from, verified: verdict.verified, via, size: mail.size, e2e: sealedVerdict?.verified === true, signerChanged: sealedVerdict?.keyChanged === true });
       return { status: "filed", verified: verdict.verified };
     } catch (error) {
       if (error instanceof NotForThisDevice) {
-        // Another device of this account may hold the key (docs/protocol-v1.md §5.4): no answer; the sender's deadline
+        // Another device of this account may hold the key (docs/protocol.md §10.5.4): no answer; the sender's deadline
         // sends it by SMTP if none does.
         log.info("mail-not-for-this-device", { from: mail.from, id: mail.id, via });
         return { status: "ignored" };

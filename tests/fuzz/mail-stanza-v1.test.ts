@@ -1,4 +1,4 @@
-// Fuzzing of the version 1 mail stanza parser (docs/protocol-v1.md §4, src/xmpp/mail-stanza-v1.ts): genuine stanzas
+// Fuzzing of the version 1 mail stanza parser (docs/protocol.md §10.4, src/xmpp/mail-stanza-v1.ts): genuine stanzas
 // mutated element by element (attribute values, lengths, huge strings, children removed, duplicated, moved, added),
 // random XML text read by the stream parser, and random element trees. parseMailV1 must never throw, must stay linear
 // in its input, and whatever it accepts must decode (wireToEnvelope) into an envelope checkEnvelope accepts — and must

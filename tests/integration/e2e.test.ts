@@ -1,4 +1,4 @@
-// End-to-end encryption (docs/protocol-v1.md) on a real Prosody and a real ejabberd, our own sessions on both sides:
+// End-to-end encryption (docs/protocol.md §10) on a real Prosody and a real ejabberd, our own sessions on both sides:
 // the devices published with the capability item (two devices of one account share it), a version 1 mail that the
 // servers store for an offline recipient without its text, subject or key (a server-side observer reads the servers'
 // own storage files: Prosody's data directory, ejabberd's Mnesia spool), opened and filed with `e2e=yes` once the

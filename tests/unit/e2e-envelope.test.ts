@@ -304,7 +304,7 @@ describe("e2e envelope: bounds and shape", () => {
 });
 
 /**
- * A fixed envelope (docs/protocol-v1.md, Appendix A): sealed once by this code and opened independently by a separate
+ * A fixed envelope (docs/protocol.md §10, Appendix A): sealed once by this code and opened independently by a separate
  * implementation written from the text (Python, pyca/cryptography). Opening it here pins the wire format — transcript
  * layout, HKDF info, wrap AAD — against later changes.
  */
@@ -342,7 +342,7 @@ const VECTOR = {
   }
 } as const;
 
-describe("e2e envelope: the test vector of docs/protocol-v1.md", () => {
+describe("e2e envelope: the test vector of docs/protocol.md §10", () => {
   async function bobFromVector(): Promise<DeviceKeyPair> {
     const point = decodeBase64Strict(VECTOR.recipient.agree, 65);
     const b64url = (bytes: Uint8Array) => encodeBase64(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");

@@ -91,7 +91,7 @@ describe("e2e device keys", () => {
     const fp = await fingerprint(parsed.public);
     expect(fp).toMatch(/^\d{5}( \d{5}){7}$/);
     expect(await fingerprint(pub)).toBe(fp);
-    // Expected values computed independently (Python hashlib over the layout of docs/protocol-v1.md §3).
+    // Expected values computed independently (Python hashlib over the layout of docs/protocol.md §10.3).
     expect(fp).toBe("30735 29267 07022 18049 38668 48115 17675 68034");
     expect(pub.id).toBe("bd80bcafc4725d131b9a73ce9e899a41");
     expect(await fingerprint({ ...pub, agree: pub.sign, sign: pub.agree })).not.toBe(fp);

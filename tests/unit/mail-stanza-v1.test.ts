@@ -1,4 +1,4 @@
-// The version 1 mail stanza (docs/protocol-v1.md §4): built from a really sealed envelope, written as XML, read back
+// The version 1 mail stanza (docs/protocol.md §10.4): built from a really sealed envelope, written as XML, read back
 // by the stream parser, strictly parsed, decoded and opened; and every refusal rule of the parser, one case each.
 import { Element, Parser } from "@xmpp/xml";
 import { beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-// The end-to-end envelope of protocol version 1 (docs/protocol-v1.md §4–5): one payload (the mail, or for an uploaded
+// The end-to-end envelope of protocol version 1 (docs/protocol.md §10.4–5): one payload (the mail, or for an uploaded
 // mail the key block of today's payload-crypto) encrypted once under a fresh AES-256-GCM content key, that key wrapped
 // for every device of the recipient and every other device of the sender (ephemeral-static ECDH P-256 → HKDF-SHA-256 →
 // AES-256-GCM), and everything signed by the sending device (ECDSA P-256, SHA-256) over a transcript that binds
@@ -151,7 +151,7 @@ export async function signEnvelope(e: Omit<Envelope, "signature">, signPrivate: 
 }
 
 /**
- * The signed transcript (docs/protocol-v1.md §5.2), each field a 4-octet big-endian length and its octets, each count
+ * The signed transcript (docs/protocol.md §10.5.2), each field a 4-octet big-endian length and its octets, each count
  * 4 octets, the time 8: label, kind, from, sender device, to, origin-id, time (ms since the epoch), ephemeral key (65),
  * IV (12), SHA-256 of the ciphertext (32), the recipient copies (count, then id and wrapped key of each, in envelope
  * order), the sender's copies (the same). Call only on an envelope checkEnvelope accepted.
@@ -201,7 +201,7 @@ export interface OpenParams {
   /**
    * What an envelope whose signature cannot be checked becomes (unknown-sender-device, bad-signature): "refuse" (the
    * default) throws; "open-unverified" still decrypts it, every other check applied, and returns it with `verified`
-   * false and the reason — for the receiver that files such a mail as from an unverified sender (docs/protocol-v1.md
+   * false and the reason — for the receiver that files such a mail as from an unverified sender (docs/protocol.md §10
    * §6.2) rather than losing it.
    */
   readonly unverified?: "refuse" | "open-unverified";

@@ -1,9 +1,9 @@
-// Device keys of end-to-end encryption (docs/protocol-v1.md §3): each installation of the add-on is a device with two
+// Device keys of end-to-end encryption (docs/protocol.md §10.3): each installation of the add-on is a device with two
 // P-256 key pairs, one for ECDH key agreement and one for ECDSA signatures. Private keys are made non-extractable
 // CryptoKeys (they can be stored as such in the extension's IndexedDB: structured clone keeps a CryptoKey without
 // exposing its bytes); only the public halves leave the device, as raw uncompressed points in base64.
 // Why P-256 and not X25519/Ed25519: Thunderbird 128 ESR is Gecko 128, and Gecko's WebCrypto gained Ed25519 in 129 and
-// X25519 in 130; P-256 ECDH/ECDSA have been in every Gecko since 34. See docs/protocol-v1.md §2.
+// X25519 in 130; P-256 ECDH/ECDSA have been in every Gecko since 34. See docs/protocol.md §10.2.
 
 import { Base64Error, base64Length, decodeBase64Strict, encodeBase64 } from "../base64.js";
 import { ByteWriter, E2eError, buf, sha256, subtle, toHex } from "./primitives.js";
@@ -18,7 +18,7 @@ const DEVICE_LABEL = "mox-e2e-v1 device";
 const ECDH = { name: "ECDH", namedCurve: "P-256" } as const;
 const ECDSA = { name: "ECDSA", namedCurve: "P-256" } as const;
 
-/** The public half of a device as it is published (the `<device/>` element's attributes, docs/protocol-v1.md §3). */
+/** The public half of a device as it is published (the `<device/>` element's attributes, docs/protocol.md §10.3). */
 export interface DevicePublicKeys {
   /** 32 lowercase hex digits, derived from the two keys (deviceIdOf). */
   readonly id: string;

@@ -1,8 +1,8 @@
-// The WebCrypto building blocks of end-to-end encryption (docs/protocol-v1.md §4): SHA-256, HKDF-SHA-256,
+// The WebCrypto building blocks of end-to-end encryption (docs/protocol.md §10.4): SHA-256, HKDF-SHA-256,
 // AES-256-GCM and the length-prefixed byte writer the signed transcript is made of. Host-free: globalThis.crypto.subtle
 // only (Node ≥ 20 and Thunderbird's extension pages both have it), so src/core stays pure.
 
-/** Every failure of the e2e code, each with a code the caller can act on (docs/protocol-v1.md §5.4). */
+/** Every failure of the e2e code, each with a code the caller can act on (docs/protocol.md §10.5.4). */
 export type E2eErrorCode =
   | "malformed" // shape, size, encoding or a key that is not a valid P-256 point
   | "unknown-sender-device" // the envelope names a sender device the caller does not know (refresh the keys, retry)

@@ -1,4 +1,4 @@
-// Trust on first use (docs/protocol-v1.md §6): the devices first seen for a JID are pinned; later, a device that is not
+// Trust on first use (docs/protocol.md §10.6): the devices first seen for a JID are pinned; later, a device that is not
 // pinned is never accepted silently — the caller shows "key changed" until the user accepts the new device(s) or
 // compares fingerprints. Pure data and functions: the state is a plain, JSON-serialisable value (the storage adapter
 // that keeps it in the extension's storage is later work, src/platform).
