@@ -71,7 +71,7 @@ export interface Settings {
    */
   readonly xmppIdentities: string;
   /**
-   * Mail sent end-to-end encrypted (docs/protocol-v1.md §4.4): false = chat clients (and the servers on the route) see
+   * Mail sent end-to-end encrypted (docs/protocol.md §10.4.4): false = chat clients (and the servers on the route) see
    * only a neutral note as the message's readable body; true = the subject and the beginning of the text instead, as
    * version 0 puts them there (the mail itself stays encrypted).
    */

@@ -121,6 +121,13 @@ describe("options.html", () => {
     }
   });
 
+  it("offers the readable preview of end-to-end encrypted mail as an unchecked checkbox inside the settings form", () => {
+    const form = html.slice(html.indexOf('<form id="settings"'), html.indexOf("</form>"));
+    expect(form).toMatch(/<input type="checkbox" id="e2ePreview" name="e2ePreview" \/>/);
+    expect(form).toMatch(/<label for="e2ePreview" data-i18n="fieldE2ePreview">/);
+    expect(form).toMatch(/id="e2ePreview-help" data-i18n="fieldE2ePreviewHelp"/);
+  });
+
   it("has the end-to-end encryption section options.ts fills (own fingerprint, changed correspondents hidden until any)", () => {
     for (const id of ["e2e", "e2e-heading", "e2e-own", "e2e-own-error", "e2e-changed", "e2e-changed-list"]) expect(ids).toContain(id);
     expect(html).toMatch(/<div id="e2e-changed" hidden>/);

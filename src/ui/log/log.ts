@@ -2,7 +2,7 @@
 import type { DeliveryRecord } from "../../core/send-flow.js";
 import { applyDocumentLocale, localizePage, t } from "../../platform/i18n.js";
 import { request } from "../rpc.js";
-import { matches, routeLine } from "./present.js";
+import { e2eLine, matches, routeLine } from "./present.js";
 
 const rows = document.getElementById("rows") as HTMLTableSectionElement;
 const search = document.getElementById("search") as HTMLInputElement;
@@ -32,6 +32,13 @@ function render(): void {
         const { line, kind } = routeLine(r);
         li.textContent = `${r.address} — ${t(line.key, line.subs)}`;
         li.className = `route-${kind}`;
+        const e2e = e2eLine(r);
+        if (e2e) {
+          const note = document.createElement("span");
+          note.className = e2e.encrypted ? "e2e-on" : "e2e-off";
+          note.textContent = `${e2e.mark ? `${e2e.mark}\u00a0` : ""}${t(e2e.line.key, e2e.line.subs)}`;
+          li.append(" · ", note);
+        }
         list.append(li);
       }
       if (e.error) {

@@ -1,4 +1,4 @@
-// The delivery log page's logic: which entries match a search, and the line shown for each recipient. Pure.
+// The delivery log page's logic: which entries match a search, and the lines shown for each recipient. Pure.
 import type { DeliveryRecord } from "../../core/send-flow.js";
 import { smtpReasonLine } from "../shared/route-reason.js";
 import type { Text } from "../shared/text.js";
@@ -21,4 +21,17 @@ export function routeLine(r: DeliveryRecord["recipients"][number]): { line: Text
     return { line: { key: why, subs: [r.jid ?? "", r.detail ?? ""] }, kind: r.outcome === "accepted" || (r.outcome === "timeout" && r.detail?.startsWith("no answer")) ? "both" : "smtp" };
   }
   return { line: smtpReasonLine(r.reason, r.jid), kind: "smtp" };
+}
+
+/** Shown before "end-to-end encrypted". */
+export const E2E_MARK = "\u{1F512}";
+
+/**
+ * Whether the recipient's XMPP copy went end-to-end encrypted (protocol version 1) or as version 0 because the
+ * recipient's add-on announces no keys; null when the record does not say (SMTP only, or logged before version 1).
+ */
+export function e2eLine(r: DeliveryRecord["recipients"][number]): { line: Text; mark: string; encrypted: boolean } | null {
+  if (r.e2e === true) return { line: { key: "logE2e_encrypted" }, mark: E2E_MARK, encrypted: true };
+  if (r.e2e === false) return { line: { key: "logE2e_notEncrypted" }, mark: "", encrypted: false };
+  return null;
 }

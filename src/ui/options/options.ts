@@ -58,6 +58,7 @@ const controls = {
   xmppDomains: byId("xmppDomains", HTMLInputElement),
   announceJid: byId("announceJid", HTMLInputElement),
   learnJids: byId("learnJids", HTMLInputElement),
+  e2ePreview: byId("e2ePreview", HTMLInputElement),
   strangerMailsPerHour: byId("strangerMailsPerHour", HTMLInputElement),
   strangerMailsPerDay: byId("strangerMailsPerDay", HTMLInputElement),
   strangerMaxKiB: byId("strangerMaxKiB", HTMLInputElement),
@@ -159,6 +160,7 @@ function renderSettings(resolved: ResolvedSettings): void {
   if (!dirty.has("xmppDomains")) controls.xmppDomains.value = settings.xmppDomains;
   if (!dirty.has("announceJid")) controls.announceJid.checked = settings.announceJid;
   if (!dirty.has("learnJids")) controls.learnJids.checked = settings.learnJids;
+  if (!dirty.has("e2ePreview")) controls.e2ePreview.checked = settings.e2ePreview;
   for (const key of ["strangerMailsPerHour", "strangerMailsPerDay", "strangerMaxKiB"] as const) {
     if (!dirty.has(key)) controls[key].value = String(settings[key]);
   }
@@ -273,6 +275,7 @@ function readPreferences(): Partial<Settings> {
   if (!isLocked("xmppDomains")) prefs.xmppDomains = controls.xmppDomains.value.trim();
   if (!isLocked("announceJid")) prefs.announceJid = controls.announceJid.checked;
   if (!isLocked("learnJids")) prefs.learnJids = controls.learnJids.checked;
+  if (!isLocked("e2ePreview")) prefs.e2ePreview = controls.e2ePreview.checked;
   for (const key of ["strangerMailsPerHour", "strangerMailsPerDay", "strangerMaxKiB"] as const) {
     if (!isLocked(key)) prefs[key] = controls[key].value.trim() === "" ? Number.NaN : Number(controls[key].value);
   }

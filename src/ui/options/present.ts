@@ -67,6 +67,7 @@ export const SETTING_NAME_TEXT: { readonly [K in SettingKey]: MessageKey } = {
   xmppIdentities: "settingName_xmppIdentities",
   announceJid: "settingName_announceJid",
   learnJids: "settingName_learnJids",
+  e2ePreview: "settingName_e2ePreview",
   strangerMailsPerHour: "settingName_strangerMailsPerHour",
   strangerMailsPerDay: "settingName_strangerMailsPerDay",
   strangerMaxKiB: "settingName_strangerMaxKiB",
