@@ -89,7 +89,7 @@ export function createSendFlow({ log, live, capabilities, resolutionStore, addre
         return { status: "failed", reason: "end-to-end encryption unavailable on this computer (key store)" };
       }
       if (sealing && "refuse" in sealing) return { status: "failed", reason: sealing.refuse };
-      const e2e = sealing?.v1 ? { me: sealing.me, devices: sealing.devices } : undefined;
+      const e2e = sealing?.v1 ? { me: sealing.me, devices: sealing.devices, ...(live.settings.e2ePreview ? { preview: true } : {}) } : undefined;
       const outcome = await sender.deliver({ to: jid, raw, subject: mail.subject, fallbackBody: body, ...(e2e ? { e2e } : {}) }, deadlineMs);
       // Written to over XMPP: mail from that JID is no longer limited as unsolicited.
       if (outcome.status === "filed" || outcome.status === "accepted") {
