@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { client as stockClient, xml } from "@xmpp/client";
 import { CapabilityCache } from "../../src/core/capability-cache.js";
 import { generateDeviceKeys, parseDevicePublicKeys } from "../../src/core/e2e/keys.js";
 import { sealEnvelope } from "../../src/core/e2e/envelope.js";
@@ -127,8 +128,9 @@ describe.each(testServers())("end-to-end encryption on %s", (kind) => {
 
   beforeAll(async () => {
     server = await startServer(kind, {
-      users: ["alice", "bob", "carol", "dave", "mallory"].map((user) => ({ user, password: `pw-${user}` })),
+      users: ["alice", "bob", "carol", "dave", "mallory", "erin"].map((user) => ({ user, password: `pw-${user}` })),
       upload: true,
+      mam: true,
     });
   });
   afterAll(async () => {
@@ -290,5 +292,52 @@ describe.each(testServers())("end-to-end encryption on %s", (kind) => {
     expect(after).toMatchObject({ v1: true, check: "unchanged" });
     if (!("v1" in after) || !after.v1) throw new Error("not version 1");
     expect(after.devices.map((d) => d.public.id)).toEqual([replaced.public.id]);
+  }, 60_000);
+
+  it("files a version 1 mail once from a phone's carbon, once from the archive (MAM catch-up), and a repeat as duplicate", async () => {
+    const domain = server.domain;
+    // erin: our receiver (a Thunderbird) and a phone at a higher priority, which the servers give the mail to.
+    const erin = await device(server, "erin", "tb");
+    await erin.publish();
+    const phone = stockClient({ service: server.wsUrl, domain, username: "erin", password: "pw-erin", resource: "phone" });
+    phone.on("error", () => {});
+    await phone.start();
+    await waitFor(() => phone.streamManagement.enabled, 5_000, "stream management on the phone");
+    await phone.send(xml("presence", {}, xml("priority", {}, "10")));
+    const alice = track(await device(server, "alice", "carbons", { receive: false }));
+    await alice.publish();
+    await alice.learn(`erin@${domain}`);
+    const sealing = await alice.keyring.sealingFor(`erin@${domain}`);
+    if (!("v1" in sealing) || !sealing.v1) throw new Error(`no version 1: ${JSON.stringify(sealing)}`);
+    const e2e = { me: sealing.me, devices: sealing.devices };
+    try {
+      // 1. Live, to the phone; our receiver files it from the carbon and answers: alice sees "filed".
+      const viaCarbon = mail(`alice@${domain}`, `erin@${domain}`, "via carbon", "carbon body");
+      expect(await alice.sender.deliver({ to: `erin@${domain}`, raw: viaCarbon, subject: "via carbon", fallbackBody: "x", e2e }, 10_000)).toMatchObject({ status: "filed", e2e: true });
+      await waitFor(() => erin.filed.some((m) => td.decode(m.raw).includes("carbon body")), 5_000, "filed from the carbon");
+      // 2. Our receiver offline: the phone takes it, the server archives it; at login the catch-up files it.
+      await erin.session.stop();
+      const viaArchive = mail(`alice@${domain}`, `erin@${domain}`, "via archive", "archive body");
+      const outcome = await alice.sender.deliver({ to: `erin@${domain}`, raw: viaArchive, subject: "via archive", fallbackBody: "x", e2e }, 3_000);
+      expect(outcome.status).not.toBe("filed"); // nobody who can file it is online: the sender's deadline sends it by SMTP
+      await start(erin.session);
+      track(erin);
+      await waitFor(() => erin.filed.some((m) => td.decode(m.raw).includes("archive body")), 10_000, "filed from the archive");
+      const fromArchive = erin.filed.find((m) => td.decode(m.raw).includes("archive body"))!;
+      expect(td.decode(fromArchive.raw)).toMatch(/; e2e=yes\r\n/);
+      // 3. The same sealed stanza twice (a retransmission, or a replay by a server): filed once.
+      const raw = mail(`alice@${domain}`, `erin@${domain}`, "twice", "twice body");
+      const envelope = await sealEnvelope({ payload: raw, kind: "inline", from: `alice@${domain}`, to: `erin@${domain}`, originId: "twice-1", now: Date.now(), sender: sealing.me, recipientDevices: sealing.devices, senderDevices: [] });
+      const stanza = () => buildMailStanzaV1({ to: `erin@${domain}/tb`, id: "twice-1", body: NEUTRAL_BODY, mail: { size: raw.length, envelope: envelopeToWire(envelope) } });
+      const before = erin.outcomes.length;
+      await alice.session.send(stanza(), 5_000);
+      await alice.session.send(stanza(), 5_000);
+      await waitFor(() => erin.outcomes.length >= before + 2, 5_000, "both copies handled");
+      expect(erin.outcomes.slice(before)).toEqual([{ status: "filed", verified: true }, { status: "duplicate" }]);
+      expect(erin.filed.filter((m) => td.decode(m.raw).includes("twice body"))).toHaveLength(1);
+      expect(erin.filed.filter((m) => td.decode(m.raw).includes("carbon body"))).toHaveLength(1);
+    } finally {
+      await phone.stop().catch(() => {});
+    }
   }, 60_000);
 });
