@@ -31,7 +31,7 @@ export interface SendFlowWiring {
 
 /**
  * A cached answer older than this is read again after a Send that used it (in the background: the Send does not wait),
- * so that a peer's new or replaced device (docs/protocol-v1.md §6) is seen within hours, not only when the day-long
+ * so that a peer's new or replaced device (docs/protocol.md §10.6) is seen within hours, not only when the day-long
  * cache entry expires.
  */
 const DEVICES_REFRESH_AFTER_MS = 3_600_000;
@@ -81,7 +81,7 @@ export function createSendFlow({ log, live, capabilities, resolutionStore, addre
       const sender = live.mailSender;
       if (!sender) return { status: "failed", reason: "offline" };
       const body = fallbackBody({ from: mail.from, to: [...mail.to, ...mail.cc], subject: mail.subject, text: mail.text, attachmentNames: mail.attachments.map((a) => a.name) });
-      // Version 1 when the recipient announces devices this side trusts (docs/protocol-v1.md §7); a pinned peer whose
+      // Version 1 when the recipient announces devices this side trusts (docs/protocol.md §10.7); a pinned peer whose
       // keys changed or vanished does not get version 0 instead: SMTP, with the reason in the delivery log.
       const sealing = keyring ? await keyring.sealingFor(jid).catch((error: unknown) => ({ failed: error })) : null;
       if (sealing && "failed" in sealing) {

@@ -12,7 +12,7 @@ export function showList(list: HTMLUListElement, lines: readonly string[]): void
   list.hidden = lines.length === 0;
 }
 
-/** A list of fingerprints (docs/protocol-v1.md §3), each its digits in monospace and what it is, e.g. "this computer". */
+/** A list of fingerprints (docs/protocol.md §10.3), each its digits in monospace and what it is, e.g. "this computer". */
 export function fingerprintList(lines: ReadonlyArray<{ readonly fingerprint: string; readonly label: string }>): HTMLUListElement {
   const list = document.createElement("ul");
   list.className = "fingerprints";

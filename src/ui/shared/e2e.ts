@@ -1,4 +1,4 @@
-// End-to-end encryption on the pages (issue 15, docs/protocol-v1.md §3 and §6): checks of the background's e2e replies
+// End-to-end encryption on the pages (issue 15, docs/protocol.md §10.3 and §6): checks of the background's e2e replies
 // and the words both pages use for a correspondent's keys. Pure: keys and substitutions only, table-tested.
 import type { E2eOwnView, E2ePeerState, E2ePeerView } from "../../core/messages.js";
 import type { MessageKey } from "../../platform/i18n.js";
