@@ -1,4 +1,4 @@
-// End-to-end encryption (docs/protocol-v1.md, issue 15) in two real Thunderbirds, on each server (Prosody and ejabberd):
+// End-to-end encryption (docs/protocol.md §10, issue 15) in two real Thunderbirds, on each server (Prosody and ejabberd):
 // without a setting touched both add-ons publish their device with the capability item; alice's Send to bob is sealed
 // for bob's devices (his Thunderbird and a second installation on his account, a Node device) and filed in bob's
 // Thunderbird with `e2e=yes`; a server-side observer (the server's own storage files) sees the stanza but neither the
