@@ -130,7 +130,10 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     e2eOwn: async () => {
       if (!deps.e2e) return E2E_UNAVAILABLE;
       try {
-        return await deps.e2e.ownView();
+        const view = await deps.e2e.ownView();
+        // Fingerprints are public (the options page shows them); tests read what the page was given from this line.
+        log.info("e2e-own-shown", { devices: view.devices.length, fingerprint: view.devices.find((d) => d.thisDevice)?.fingerprint ?? null });
+        return view;
       } catch (error) {
         // The device's keys cannot be read or made (the key store failed): said as such, the page shows no fingerprint.
         log.warn("e2e-own-view-failed", { error });
@@ -140,7 +143,10 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     e2ePeer: async ({ jid }) => {
       if (!deps.e2e) return E2E_UNAVAILABLE;
       if (!isValidBareJid(jid)) return NOT_A_JID;
-      return deps.e2e.peerView(jid);
+      const view = await deps.e2e.peerView(jid);
+      // Debug, as route-previewed: the compose indicator asks every 700 ms while it is open.
+      log.debug("e2e-peer-shown", { state: view.state, devices: view.devices.length });
+      return view;
     },
     e2eChangedPeers: async () => {
       if (!deps.e2e) return E2E_UNAVAILABLE;
