@@ -97,6 +97,14 @@ export interface E2eOwnView {
 
 /** Largest number of imported peer device keys kept in memory (each import costs ~0.5 ms; a Send should not pay it). */
 const IMPORT_CACHE_MAX = 512;
+/**
+ * A sender's capability item is read at most this often for mail signed by a device not known yet: the read happens
+ * while mail is received one stanza at a time, and a hostile sender (or its server, which may never answer) must not
+ * hold up everyone else's mail with a stream of unknown devices.
+ */
+const SENDER_LOOKUP_INTERVAL_MS = 10 * 60_000;
+/** How many senders' last lookups are remembered for that (oldest forgotten first). */
+const SENDER_LOOKUP_MEMORY = 1_000;
 
 export class Keyring {
   readonly #deps: KeyringDeps;
@@ -107,6 +115,8 @@ export class Keyring {
   readonly #imported = new Map<string, Promise<DeviceKeys>>();
   /** This account's devices as last read from its own item (this device included once published). */
   #ownDevices: readonly DevicePublicKeys[] = [];
+  /** Sender JID → when its item was last read for an unknown signing device. */
+  readonly #senderLookups = new Map<string, number>();
 
   constructor(deps: KeyringDeps) {
     this.#deps = deps;
@@ -194,8 +204,11 @@ export class Keyring {
     if (check.kind === "first-use") {
       const me = own;
       const devices = await Promise.all(announced.map((d) => this.#import(d)));
-      await this.#updateTrust((s) => pinFirstUse(s, jid, announced, this.#now()));
-      this.#deps.log.info("e2e-pinned-first-use", { jid, devices: announced.length });
+      // A pin that cannot be kept (the trust store is full or failed) does not stop the mail: sealed all the same.
+      await this.#updateTrust((s) => pinFirstUse(s, jid, announced, this.#now())).then(
+        () => this.#deps.log.info("e2e-pinned-first-use", { jid, devices: announced.length }),
+        (error: unknown) => this.#deps.log.warn("e2e-pin-failed", { jid, error }),
+      );
       return { v1: true, me, devices, check: check.kind };
     }
     if (check.kind === "withdrawn") {
@@ -221,7 +234,7 @@ export class Keyring {
     const pinned = Object.hasOwn(trust.peers, from) ? trust.peers[from]! : [];
     let announced = this.#deps.announced.cached(from) ?? [];
     const known = (list: readonly DevicePublicKeys[]) => list.some((d) => d.id === envelope.senderDevice);
-    if (!known(pinned) && !known(announced)) {
+    if (!known(pinned) && !known(announced) && this.#mayLookUp(from)) {
       try {
         announced = await this.#deps.announced.lookup(from);
       } catch (error) {
@@ -246,14 +259,32 @@ export class Keyring {
     if (opened.copy === "sender") return { opened, verified: true, keyChanged: false };
     if (isPinned(trust, from, signer)) return { opened, verified: true, keyChanged: false };
     if (pinned.length === 0) {
-      // First mail from this peer: pin what it announces (and the signer, which verified), as a sender would.
-      const first = dedupeDevices([signer, ...announced]);
-      await this.#updateTrust((s) => pinFirstUse(s, from, first, this.#now()));
-      this.#deps.log.info("e2e-pinned-first-use", { jid: from, devices: first.length });
+      // First mail from this peer: pin what it announces (and the signer, which verified), as a sender would. A pin
+      // that cannot be kept (the trust store is full or failed) does not cost the mail: it is filed verified, unpinned.
+      const first = dedupeDevices([signer, ...announced]).slice(0, 16);
+      await this.#updateTrust((s) => pinFirstUse(s, from, first, this.#now())).then(
+        () => this.#deps.log.info("e2e-pinned-first-use", { jid: from, devices: first.length }),
+        (error: unknown) => this.#deps.log.warn("e2e-pin-failed", { jid: from, error }),
+      );
       return { opened, verified: true, keyChanged: false };
     }
     this.#deps.log.warn("e2e-key-changed", { from, device: signer.id });
     return { opened, verified: true, keyChanged: true };
+  }
+
+  /** Whether the sender's item may be read now for an unknown device (at most once per interval per sender). */
+  #mayLookUp(jid: string): boolean {
+    const now = this.#now();
+    const last = this.#senderLookups.get(jid);
+    if (last !== undefined && now - last < SENDER_LOOKUP_INTERVAL_MS) return false;
+    this.#senderLookups.delete(jid);
+    this.#senderLookups.set(jid, now);
+    while (this.#senderLookups.size > SENDER_LOOKUP_MEMORY) {
+      const oldest = this.#senderLookups.keys().next().value;
+      if (oldest === undefined) break;
+      this.#senderLookups.delete(oldest);
+    }
+    return true;
   }
 
   // ---- for the pages ----------------------------------------------------------------------------------------

@@ -164,4 +164,33 @@ describe("Keyring.open", () => {
     const other = await generateDeviceKeys();
     expect(await code(bob.keyring.open(await sealFrom(alice, other, "o4", bob.now()), { from: "alice@x", to: "bob@x", originId: "o4" }, 1_000))).toBe("not-for-this-device");
   });
+
+  it("reads a sender's item for an unknown device at most once in ten minutes (a stream of unknown devices cannot stall receiving)", async () => {
+    const bob = setup();
+    const me = await bob.keyring.device();
+    const strangers = await Promise.all([generateDeviceKeys(), generateDeviceKeys(), generateDeviceKeys()]);
+    bob.announced.set("mallory@x", []);
+    const seal = async (sender: DeviceKeyPair, id: string) =>
+      sealEnvelope({ payload: new Uint8Array([1]), kind: "inline", from: "mallory@x", to: "bob@x", originId: id, now: bob.now(), sender, recipientDevices: [await parseDevicePublicKeys(me.public)], senderDevices: [] });
+    for (const [i, s] of strangers.entries()) {
+      const verdict = await bob.keyring.open(await seal(s, `m${i}`), { from: "mallory@x", to: "bob@x", originId: `m${i}` }, 100);
+      expect(verdict).toMatchObject({ verified: false, unverifiedReason: "unknown-sender-device" });
+    }
+    expect(bob.lookups).toEqual(["mallory@x"]);
+    bob.setNow(bob.now() + 10 * 60_000);
+    await bob.keyring.open(await seal(strangers[0]!, "m9"), { from: "mallory@x", to: "bob@x", originId: "m9" }, 100);
+    expect(bob.lookups).toEqual(["mallory@x", "mallory@x"]);
+  });
+
+  it("a pin that cannot be stored costs no mail: sealed and opened all the same", async () => {
+    const bob = setup();
+    const me = await bob.keyring.device();
+    bob.keyring.setOwnDevices([me.public]);
+    bob.trust.save = () => Promise.reject(new Error("storage full"));
+    const alice = await generateDeviceKeys();
+    bob.announced.set("alice@x", [alice.public]);
+    expect(await bob.keyring.sealingFor("alice@x")).toMatchObject({ v1: true, check: "first-use" });
+    const verdict = await bob.keyring.open(await sealFrom(alice, me, "p1", bob.now()), { from: "alice@x", to: "bob@x", originId: "p1" }, 1_000);
+    expect(verdict).toMatchObject({ verified: true, keyChanged: false });
+  });
 });
