@@ -3,7 +3,7 @@
 // status carries, in a fixed order, most costly first.
 
 /** A feature whose absence changes what the add-on can do for the user. */
-export type LimitationFeature = "capability" | "carbons" | "mam" | "upload" | "sm";
+export type LimitationFeature = "capability" | "e2e" | "carbons" | "mam" | "upload" | "sm";
 
 /** Why others cannot see that we accept mail over XMPP. */
 export type CapabilityLimitCode = "no-pep" | "no-open-access" | "refused" | "no-answer";
@@ -17,6 +17,11 @@ export type Limitation =
       /** When the add-on tries again (epoch ms), if it does. */
       readonly retryAt?: number;
     }
+  /**
+   * This computer's end-to-end keys cannot be read or made (the key store failed): its item says version 0 only, so
+   * mail to the user comes unencrypted, and mail from the user to peers that pinned keys goes by SMTP.
+   */
+  | { readonly feature: "e2e" }
   | { readonly feature: "carbons" }
   | { readonly feature: "mam" }
   /**
@@ -39,7 +44,7 @@ export interface UploadBlock {
   readonly origins: readonly string[];
 }
 
-const ORDER: readonly LimitationFeature[] = ["capability", "carbons", "mam", "upload", "sm"];
+const ORDER: readonly LimitationFeature[] = ["capability", "e2e", "carbons", "mam", "upload", "sm"];
 
 /** What the server was found to offer; undefined = not known (no answer), which is never reported as missing. */
 export interface ServerFeatures {
@@ -95,6 +100,8 @@ export function describeLimitation(l: Limitation): string {
   switch (l.feature) {
     case "capability":
       return `others cannot see that you accept mail over XMPP: ${CAPABILITY_REASON_EN[l.code]}${l.detail ? ` (${stripAddresses(l.detail)})` : ""}`;
+    case "e2e":
+      return "this computer's end-to-end keys cannot be stored (extension storage failed): mail over XMPP goes without end-to-end encryption, to peers with pinned keys by ordinary mail";
     case "carbons":
       return "no message carbons (XEP-0280): while a phone or another client of yours has a higher priority, mail to you goes by ordinary mail";
     case "mam":

@@ -83,7 +83,8 @@ export class AccountHealth {
 
   #update(): void {
     const capability = this.#publisher.limitation;
-    const next = mergeLimitations(this.#server, capability ? [capability] : []);
+    const e2e = this.#publisher.e2eLimitation;
+    const next = mergeLimitations(this.#server, capability ? [capability] : [], e2e ? [e2e] : []);
     if (sameLimitations(next, this.#current)) return;
     this.#current = next;
     notifyAll(this.#listeners, undefined, this.#deps.log, "health-listener-failed");

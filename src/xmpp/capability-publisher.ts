@@ -45,6 +45,8 @@ export class CapabilityPublisher {
   readonly #deps: CapabilityPublisherDeps;
   readonly #listeners = new Set<CapabilityListener>();
   #limitation: Limitation | null = null;
+  /** Set while this device's keys cannot be had (the item then says version 0 only). */
+  #e2eLimited = false;
   #failures = 0;
   #timer: unknown = null;
   #running: Promise<void> | null = null;
@@ -85,6 +87,11 @@ export class CapabilityPublisher {
     return this.#limitation;
   }
 
+  /** The end-to-end limitation: this device's keys could not be had at the last publish. */
+  get e2eLimitation(): Limitation | null {
+    return this.#e2eLimited ? { feature: "e2e" } : null;
+  }
+
   onChange(listener: CapabilityListener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -114,6 +121,11 @@ export class CapabilityPublisher {
             },
           )
         : null;
+      const e2eLimited = this.#deps.keyring !== undefined && device === null;
+      if (e2eLimited !== this.#e2eLimited) {
+        this.#e2eLimited = e2eLimited;
+        notifyAll(this.#listeners, this.#limitation, this.#deps.log, "capability-listener-failed");
+      }
       const report = await publish(session, new Date(wallClock()), {
         timeoutMs: this.#deps.timeoutMs ?? 10_000,
         ...(this.#step ? { startAt: this.#step } : {}),

@@ -291,4 +291,47 @@ describe("CapabilityPublisher", () => {
     publisher.stop();
     expect(scheduler.pending()).toEqual([]);
   });
+
+  it("publishes this device's keys and hands the account's devices back; keys that cannot be had: version 0 and an e2e limitation", async () => {
+    const scheduler = fakeScheduler();
+    const device = { id: "a".repeat(32), agree: "B".repeat(88), sign: "C".repeat(88) };
+    const other = { id: "d".repeat(32), agree: "E".repeat(88), sign: "F".repeat(88) };
+    let keysFail = false;
+    const own: unknown[] = [];
+    const options: unknown[] = [];
+    const { session } = fakeSession(() => ok);
+    const publisher = new CapabilityPublisher({
+      session,
+      scheduler,
+      random: () => 1,
+      log: silentLogger,
+      keyring: {
+        device: async () => {
+          if (keysFail) throw new Error("IndexedDB unavailable");
+          return { public: device } as never;
+        },
+        setOwnDevices: (d) => void own.push(d),
+      },
+      publish: async (_s, _now, opts) => {
+        options.push(opts.device ?? null);
+        return { step: "all-options", requests: 1, rejected: [], ...(opts.device ? { devices: [opts.device, other] } : {}) };
+      },
+    });
+    const changes: unknown[] = [];
+    publisher.onChange((l) => changes.push(l));
+    publisher.start();
+    await scheduler.advance(0);
+    expect(options).toEqual([device]);
+    expect(own).toEqual([[device, other]]);
+    expect(publisher.e2eLimitation).toBeNull();
+    keysFail = true;
+    await publisher.publishNow();
+    expect(options.at(-1)).toBeNull();
+    expect(publisher.e2eLimitation).toEqual({ feature: "e2e" });
+    expect(changes.length).toBeGreaterThan(0);
+    keysFail = false;
+    await publisher.publishNow();
+    expect(publisher.e2eLimitation).toBeNull();
+    publisher.stop();
+  });
 });

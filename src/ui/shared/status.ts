@@ -42,6 +42,8 @@ export function limitationLine(l: Limitation, formatTime: (epochMillis: number) 
       const reason = tr(CAPABILITY_REASON_TEXT[l.code], l.code === "refused" ? [clip(l.detail || "?", 200)] : undefined);
       return l.retryAt === undefined ? tr("limitCapability", [reason]) : tr("limitCapabilityRetry", [reason, formatTime(l.retryAt)]);
     }
+    case "e2e":
+      return tr("limitE2e");
     case "carbons":
       return tr("limitCarbons");
     case "mam":
@@ -126,6 +128,7 @@ function parseLimitation(value: unknown): Limitation | null {
       if (!Array.isArray(origins) || origins.length > 4 || !origins.every(isUploadOrigin)) return null;
       return { feature: "upload", inlineLimitBytes: value.inlineLimitBytes, blocked: { reason: b.reason, host: b.host, origins: origins as string[] } };
     }
+    case "e2e":
     case "carbons":
     case "mam":
     case "sm":
