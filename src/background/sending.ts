@@ -26,7 +26,7 @@ export interface SendFlowWiring {
   readonly strangerGate: Pick<StrangerGate, "rememberSentTo">;
   record(entry: DeliveryRecord): void;
   /** End-to-end encryption: which devices of a recipient to seal for (absent: version 0 for everyone). */
-  readonly keyring?: Pick<Keyring, "sealingFor">;
+  readonly keyring?: Pick<Keyring, "sealingFor" | "blocked">;
 }
 
 /**
@@ -68,7 +68,12 @@ export function createSendFlow({ log, live, capabilities, resolutionStore, addre
     },
     resolutionData: () => resolutionStore.data(addressIndex.current.jidsByEmail, live.settings),
     capability: {
-      cached: (jid) => capabilities.get(jid),
+      // A pinned peer whose keys changed or vanished counts as not taking mail over XMPP until the user accepts
+      // (docs/protocol.md §10.7): the compose window then says "by mail", as the Send will do.
+      cached: (jid) => {
+        const capable = capabilities.get(jid);
+        return capable === true && keyring?.blocked(jid) ? false : capable;
+      },
       lookup: async (jid, timeoutMs) => {
         const current = live.session;
         if (!current || current.status.state !== "online") throw new Error("offline");

@@ -110,6 +110,8 @@ export class Keyring {
   readonly #deps: KeyringDeps;
   #device: Promise<DeviceKeyPair> | null = null;
   #trust: Promise<TrustState> | null = null;
+  /** The trust state once loaded (for the synchronous `blocked`). */
+  #trustNow: TrustState | null = null;
   /** Serialises trust updates: read, change, save. */
   #trustQueue: Promise<unknown> = Promise.resolve();
   readonly #imported = new Map<string, Promise<DeviceKeys>>();
@@ -146,7 +148,7 @@ export class Keyring {
   }
 
   #trustState(): Promise<TrustState> {
-    this.#trust ??= this.#deps.trust.load();
+    this.#trust ??= this.#deps.trust.load().then((state) => (this.#trustNow = state));
     const loading = this.#trust;
     loading.catch(() => {
       if (this.#trust === loading) this.#trust = null;
@@ -162,6 +164,7 @@ export class Keyring {
       if (after !== before) {
         await this.#deps.trust.save(after);
         this.#trust = Promise.resolve(after);
+        this.#trustNow = after;
       }
       return after;
     });
@@ -220,6 +223,22 @@ export class Keyring {
     }
     const [me, devices] = await Promise.all([this.device(), Promise.all(usable.map((d) => this.#import(d)))]);
     return { v1: true, me, devices, check: check.kind };
+  }
+
+  /**
+   * Without waiting: whether a mail to `jid` would be refused now (a pinned peer whose announced devices changed
+   * completely or vanished), from the trust state once loaded and the cached announcements — for the route preview
+   * and decision, so that the compose window says "by mail" before the Send. Loads the trust state on first call.
+   */
+  blocked(jid: string): boolean {
+    if (this.#trustNow === null) {
+      void this.#trustState().catch(() => undefined);
+      return false;
+    }
+    const announced = this.#deps.announced.cached(jid);
+    if (announced === null) return false;
+    const check = checkDevices(this.#trustNow, jid, announced);
+    return check.kind === "withdrawn" || (check.kind === "changed" && check.pinned.length === 0);
   }
 
   /**

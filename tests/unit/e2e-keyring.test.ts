@@ -75,14 +75,18 @@ describe("Keyring.sealingFor", () => {
     expect(partly).toMatchObject({ v1: true, check: "changed" });
     if (!("v1" in partly) || !partly.v1) throw new Error("not v1");
     expect(partly.devices.map((d) => d.public.id)).toEqual([old.public.id]);
+    expect(keyring.blocked("bob@x")).toBe(false); // a new device next to a pinned one: still goes (to the pinned)
     announced.set("bob@x", [replacement.public]);
     const refused = await keyring.sealingFor("bob@x");
     expect(refused).toEqual({ refuse: expect.stringMatching(/key changed/) });
+    expect(keyring.blocked("bob@x")).toBe(true);
+    expect(keyring.blocked("nobody@x")).toBe(false);
     const view = await keyring.peerView("bob@x");
     expect(view.state).toBe("changed");
     expect(view.devices.find((d) => d.id === replacement.public.id)).toMatchObject({ pinned: false, announced: true, fingerprint: expect.stringMatching(/^(\d{5} ){7}\d{5}$/) });
     expect((await keyring.changedPeers()).map((p) => p.jid)).toEqual(["bob@x"]);
     await keyring.accept("bob@x");
+    expect(keyring.blocked("bob@x")).toBe(false);
     const accepted = await keyring.sealingFor("bob@x");
     expect(accepted).toMatchObject({ v1: true, check: "unchanged" });
     expect((await keyring.peerView("bob@x")).devices.map((d) => d.id)).toEqual([replacement.public.id]);
