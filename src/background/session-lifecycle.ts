@@ -13,7 +13,7 @@ import type { SettingsStore } from "../platform/settings-store.js";
 import type { SharedFolderSink } from "../platform/shared-folder.js";
 import { AccountHealth } from "../xmpp/account-health.js";
 import { BlockList } from "../xmpp/blocklist.js";
-import { retractCapability } from "../xmpp/capability.js";
+import { withdrawCapability } from "../xmpp/capability.js";
 import { MailSender } from "../xmpp/mail-sender.js";
 import { MailReceiver, type KeyValueStore, type MailSink, type MailReceiverDeps } from "../xmpp/receiver.js";
 import { Roster } from "../xmpp/roster.js";
@@ -121,10 +121,12 @@ export function createSessionLifecycle(deps: SessionLifecycleDeps): SessionLifec
     live.siblings = null;
     live.blocklist = null;
     live.roster = null;
-    // Switched off: tell senders first that we no longer accept mail (docs/protocol.md §2).
+    // Switched off: tell senders first that we no longer accept mail (docs/protocol.md §2); the account's other
+    // Thunderbirds, if any, stay in the item (§10.3).
     if (!settings.enabled && old.status.state === "online") {
-      await retractCapability(old).then(
-        () => log.info("capability-retracted"),
+      const ownDevice = deps.keyring ? await deps.keyring.device().then((k) => k.public.id, () => null) : null;
+      await withdrawCapability(old, new Date(), ownDevice).then(
+        (how) => log.info("capability-retracted", { how }),
         (error: unknown) => log.warn("capability-retract-failed", { error }),
       );
     }

@@ -312,6 +312,21 @@ function field(name: string, value: string, type?: string): Element {
   return xml("field", { var: name, ...(type ? { type } : {}) }, xml("value", {}, value));
 }
 
+/**
+ * This device stops accepting mail (switched off). When other devices of the account are still listed (and fresh), the
+ * item is published again without this one, so that they keep receiving (docs/protocol.md §10.3); otherwise the item
+ * is retracted and senders stop routing to the account.
+ */
+export async function withdrawCapability(session: XmppSession, now: Date, ownDeviceId: string | null, timeoutMs = 10_000): Promise<"retracted" | "others-kept"> {
+  const others = ownDeviceId === null ? [] : (await ownItemDevices(session, now, timeoutMs).catch(() => [])).filter((d) => d.id !== ownDeviceId);
+  if (others.length === 0) {
+    await retractCapability(session, timeoutMs);
+    return "retracted";
+  }
+  await publishItem(session, now, { timeoutMs }, others.slice(0, MAX_DEVICES));
+  return "others-kept";
+}
+
 /** Removes our capability item (switched off): senders stop routing to us. */
 export async function retractCapability(session: XmppSession, timeoutMs = 10_000): Promise<void> {
   await session.request(

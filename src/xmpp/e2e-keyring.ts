@@ -117,8 +117,8 @@ export class Keyring {
   readonly #imported = new Map<string, Promise<DeviceKeys>>();
   /** This account's devices as last read from its own item (this device included once published). */
   #ownDevices: readonly DevicePublicKeys[] = [];
-  /** Sender JID → when its item was last read for an unknown signing device. */
-  readonly #senderLookups = new Map<string, number>();
+  /** Sender JID → when its item was last read for an unknown signing device, and that read (shared while it runs). */
+  readonly #senderLookups = new Map<string, { readonly at: number; readonly devices: Promise<readonly DevicePublicKeys[] | null> }>();
 
   constructor(deps: KeyringDeps) {
     this.#deps = deps;
@@ -253,13 +253,7 @@ export class Keyring {
     const pinned = Object.hasOwn(trust.peers, from) ? trust.peers[from]! : [];
     let announced = this.#deps.announced.cached(from) ?? [];
     const known = (list: readonly DevicePublicKeys[]) => list.some((d) => d.id === envelope.senderDevice);
-    if (!known(pinned) && !known(announced) && this.#mayLookUp(from)) {
-      try {
-        announced = await this.#deps.announced.lookup(from);
-      } catch (error) {
-        this.#deps.log.info("e2e-sender-devices-unavailable", { from, error });
-      }
-    }
+    if (!known(pinned) && !known(announced)) announced = (await this.#lookUpSender(from)) ?? announced;
     const candidates = dedupeDevices([...pinned, ...announced]);
     const imported = (await Promise.all(candidates.map((d) => this.#import(d).catch(() => null)))).filter((d): d is DeviceKeys => d !== null);
     const opened = await openEnvelope(envelope, {
@@ -291,19 +285,26 @@ export class Keyring {
     return { opened, verified: true, keyChanged: true };
   }
 
-  /** Whether the sender's item may be read now for an unknown device (at most once per interval per sender). */
-  #mayLookUp(jid: string): boolean {
+  /**
+   * The sender's announced devices read again for an unknown signing device: at most once per interval per sender;
+   * mail arriving meanwhile shares that read (and its answer) instead of starting another. Null: not read (failed).
+   */
+  #lookUpSender(jid: string): Promise<readonly DevicePublicKeys[] | null> {
     const now = this.#now();
     const last = this.#senderLookups.get(jid);
-    if (last !== undefined && now - last < SENDER_LOOKUP_INTERVAL_MS) return false;
+    if (last !== undefined && now - last.at < SENDER_LOOKUP_INTERVAL_MS) return last.devices;
+    const devices = this.#deps.announced.lookup(jid).catch((error: unknown) => {
+      this.#deps.log.info("e2e-sender-devices-unavailable", { from: jid, error });
+      return null;
+    });
     this.#senderLookups.delete(jid);
-    this.#senderLookups.set(jid, now);
+    this.#senderLookups.set(jid, { at: now, devices });
     while (this.#senderLookups.size > SENDER_LOOKUP_MEMORY) {
       const oldest = this.#senderLookups.keys().next().value;
       if (oldest === undefined) break;
       this.#senderLookups.delete(oldest);
     }
-    return true;
+    return devices;
   }
 
   // ---- for the pages ----------------------------------------------------------------------------------------

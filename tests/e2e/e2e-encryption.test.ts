@@ -439,5 +439,31 @@ describe.skipIf(skipReason !== null)("end-to-end encryption in two real Thunderb
       expect(m.subject).toBe(subject);
       expect(traceOf(td.decode(m.raw))).toMatch(new RegExp(`^from=${alice}; verified=yes; .*; e2e=no$`));
     }, 60_000);
+
+    it("bob's Thunderbird restarted keeps its device (the keys live in its IndexedDB): no new key, the next mail is sealed and filed without a key change", async () => {
+      const made = bobTb.events().filter((e) => e.event === "e2e-device-created").map((e) => String(e.device));
+      expect(made, "bob's device was made on the first start").toHaveLength(1);
+      await bobTb.quit({ keepRunDir: true });
+      bobTb = await launchThunderbird({
+        addonDir: DIST_DIR,
+        smtpPort: env.sink.port,
+        managed: { jid: bob, password: "secret-bob", websocketUrl: env.server.wsUrl, ...E2E_STRANGER_LIMITS },
+        identities: [{ email: bob, fullName: "Bob" }],
+        runDir: bobTb.runDir,
+      });
+      await online(bobTb, "bob's restarted");
+      await bobTb.waitForEvent((e) => e.event === "capability-published" && Number(e.devices) >= 1, 20_000);
+      expect(bobTb.events().filter((e) => e.event === "e2e-device-created"), "no new device after the restart").toEqual([]);
+      const probe = track(await nodeDevice(env, "carol", "probe-restart", { receive: false }));
+      expect(await announced(probe, bob, 1), "bob's item still lists the device made on the first start").toContain(made[0]);
+      await probe.stop();
+      const subject = `After restart ${kind} ${Date.now()}`;
+      const sent = await aliceSends(`Bob <${bob}>`, subject, "Hello again Bob.\n", (id) => bobTb.waitForEvent(filedAtBob(id), 15_000));
+      expect(sent.decision, "alice's outcome").toMatchObject({ result: "cancel", e2e: 1 });
+      const copies = await bobCopies(sent.messageId);
+      expect(copies).toHaveLength(1);
+      expect(traceOf(copies[0]!.raw ?? "")).toMatch(/; e2e=yes$/);
+      expect(copies[0]!.tags ?? []).not.toContain("mox_keychanged");
+    }, 90_000);
   });
 });

@@ -13,7 +13,7 @@ import { generateDeviceKeys, parseDevicePublicKeys } from "../../src/core/e2e/ke
 import { sealEnvelope } from "../../src/core/e2e/envelope.js";
 import { emptyTrust } from "../../src/core/e2e/trust.js";
 import { createLogger } from "../../src/core/log.js";
-import { publishCapability, queryCapabilityInfo } from "../../src/xmpp/capability.js";
+import { publishCapability, queryCapabilityInfo, withdrawCapability } from "../../src/xmpp/capability.js";
 import { Keyring, memoryDeviceKeyStore, memoryTrustStore } from "../../src/xmpp/e2e-keyring.js";
 import { DEFAULT_SIZE_POLICY, MailSender } from "../../src/xmpp/mail-sender.js";
 import { buildMailStanzaV1, envelopeToWire, NEUTRAL_BODY } from "../../src/xmpp/mail-stanza-v1.js";
@@ -155,6 +155,15 @@ describe.each(testServers())("end-to-end encryption on %s", (kind) => {
     await dave1.publish();
     const again = await queryCapabilityInfo(probe.session, `dave@${server.domain}`, new Date(), 5_000);
     expect(again.devices).toHaveLength(2);
+    // One Thunderbird switched off: the other stays reachable; the last one switched off: the item is gone.
+    const id1 = (await dave1.keyring.device()).public.id;
+    const id2 = (await dave2.keyring.device()).public.id;
+    expect(await withdrawCapability(dave1.session, new Date(), id1)).toBe("others-kept");
+    const left = await queryCapabilityInfo(probe.session, `dave@${server.domain}`, new Date(), 5_000);
+    expect(left).toMatchObject({ capable: true });
+    expect(left.devices.map((d) => d.id)).toEqual([id2]);
+    expect(await withdrawCapability(dave2.session, new Date(), id2)).toBe("retracted");
+    expect(await queryCapabilityInfo(probe.session, `dave@${server.domain}`, new Date(), 5_000)).toEqual({ capable: false, devices: [] });
     await probe.session.stop();
   });
 

@@ -186,6 +186,35 @@ describe("Keyring.open", () => {
     expect(bob.lookups).toEqual(["mallory@x", "mallory@x"]);
   });
 
+  it("two mails at once from a device not known yet share one read of the sender's item, and both verify", async () => {
+    const bob = setup();
+    const me = await bob.keyring.device();
+    const alice = await generateDeviceKeys();
+    // Not cached: only the lookup finds alice's device (the capability cache had no answer for her).
+    const lookups: string[] = [];
+    bob.announced.set("alice@x", []);
+    const keyring = new Keyring({
+      keys: { load: async () => me, save: async () => {} },
+      trust: memoryTrustStore(emptyTrust()),
+      announced: {
+        cached: () => null,
+        lookup: async (jid) => {
+          lookups.push(jid);
+          await new Promise((r) => setTimeout(r, 20));
+          return [alice.public];
+        },
+      },
+      log,
+    });
+    const stanza = (originId: string) => ({ from: "alice@x", to: "bob@x", originId });
+    const [a, b] = await Promise.all([
+      keyring.open(await sealFrom(alice, me, "c1", Date.now()), stanza("c1"), 1_000),
+      keyring.open(await sealFrom(alice, me, "c2", Date.now()), stanza("c2"), 1_000),
+    ]);
+    expect([a.verified, b.verified]).toEqual([true, true]);
+    expect(lookups).toEqual(["alice@x"]);
+  });
+
   it("a pin that cannot be stored costs no mail: sealed and opened all the same", async () => {
     const bob = setup();
     const me = await bob.keyring.device();
