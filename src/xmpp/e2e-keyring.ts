@@ -103,6 +103,8 @@ const IMPORT_CACHE_MAX = 512;
  * hold up everyone else's mail with a stream of unknown devices.
  */
 const SENDER_LOOKUP_INTERVAL_MS = 10 * 60_000;
+/** Reads per sender in that interval (a peer's genuinely new device is found at once; a stream of made-up ones is not). */
+const SENDER_LOOKUPS_PER_INTERVAL = 3;
 /** How many senders' last lookups are remembered for that (oldest forgotten first). */
 const SENDER_LOOKUP_MEMORY = 1_000;
 
@@ -118,7 +120,7 @@ export class Keyring {
   /** This account's devices as last read from its own item (this device included once published). */
   #ownDevices: readonly DevicePublicKeys[] = [];
   /** Sender JID → when its item was last read for an unknown signing device, and that read (shared while it runs). */
-  readonly #senderLookups = new Map<string, { readonly at: number; readonly devices: Promise<readonly DevicePublicKeys[] | null> }>();
+  readonly #senderLookups = new Map<string, SenderLookups>();
 
   constructor(deps: KeyringDeps) {
     this.#deps = deps;
@@ -253,7 +255,7 @@ export class Keyring {
     const pinned = Object.hasOwn(trust.peers, from) ? trust.peers[from]! : [];
     let announced = this.#deps.announced.cached(from) ?? [];
     const known = (list: readonly DevicePublicKeys[]) => list.some((d) => d.id === envelope.senderDevice);
-    if (!known(pinned) && !known(announced)) announced = (await this.#lookUpSender(from)) ?? announced;
+    if (!known(pinned) && !known(announced)) announced = (await this.#lookUpSender(from, envelope.senderDevice)) ?? announced;
     const candidates = dedupeDevices([...pinned, ...announced]);
     const imported = (await Promise.all(candidates.map((d) => this.#import(d).catch(() => null)))).filter((d): d is DeviceKeys => d !== null);
     const opened = await openEnvelope(envelope, {
@@ -286,25 +288,39 @@ export class Keyring {
   }
 
   /**
-   * The sender's announced devices read again for an unknown signing device: at most once per interval per sender;
-   * mail arriving meanwhile shares that read (and its answer) instead of starting another. Null: not read (failed).
+   * The sender's announced devices read again for a signing device not known yet: a read running now is shared; a
+   * device already looked for in this interval is not looked for again; at most SENDER_LOOKUPS_PER_INTERVAL reads per
+   * sender per interval. Null: not read (throttled or failed) — the mail is then filed as from an unverified sender.
    */
-  #lookUpSender(jid: string): Promise<readonly DevicePublicKeys[] | null> {
+  async #lookUpSender(jid: string, device: string): Promise<readonly DevicePublicKeys[] | null> {
     const now = this.#now();
-    const last = this.#senderLookups.get(jid);
-    if (last !== undefined && now - last.at < SENDER_LOOKUP_INTERVAL_MS) return last.devices;
-    const devices = this.#deps.announced.lookup(jid).catch((error: unknown) => {
-      this.#deps.log.info("e2e-sender-devices-unavailable", { from: jid, error });
-      return null;
-    });
-    this.#senderLookups.delete(jid);
-    this.#senderLookups.set(jid, { at: now, devices });
-    while (this.#senderLookups.size > SENDER_LOOKUP_MEMORY) {
-      const oldest = this.#senderLookups.keys().next().value;
-      if (oldest === undefined) break;
-      this.#senderLookups.delete(oldest);
+    let entry = this.#senderLookups.get(jid);
+    if (!entry || now - entry.since >= SENDER_LOOKUP_INTERVAL_MS) {
+      entry = { since: now, reads: 0, running: null, sought: new Set() };
+      this.#senderLookups.delete(jid);
+      this.#senderLookups.set(jid, entry);
+      while (this.#senderLookups.size > SENDER_LOOKUP_MEMORY) {
+        const oldest = this.#senderLookups.keys().next().value;
+        if (oldest === undefined) break;
+        this.#senderLookups.delete(oldest);
+      }
     }
-    return devices;
+    if (entry.running) return entry.running;
+    if (entry.sought.has(device) || entry.reads >= SENDER_LOOKUPS_PER_INTERVAL || entry.sought.size >= 16) return null;
+    entry.sought.add(device);
+    entry.reads += 1;
+    const current = entry;
+    const running = this.#deps.announced
+      .lookup(jid)
+      .catch((error: unknown) => {
+        this.#deps.log.info("e2e-sender-devices-unavailable", { from: jid, error });
+        return null;
+      })
+      .finally(() => {
+        current.running = null;
+      });
+    current.running = running;
+    return running;
   }
 
   // ---- for the pages ----------------------------------------------------------------------------------------
@@ -374,6 +390,15 @@ export class Keyring {
   #now(): number {
     return (this.#deps.now ?? Date.now)();
   }
+}
+
+/** The reads of one sender's item for unknown signing devices within the current interval. */
+interface SenderLookups {
+  readonly since: number;
+  reads: number;
+  running: Promise<readonly DevicePublicKeys[] | null> | null;
+  /** Device ids looked for in this interval. */
+  readonly sought: Set<string>;
 }
 
 function dedupeDevices(list: readonly DevicePublicKeys[]): DevicePublicKeys[] {

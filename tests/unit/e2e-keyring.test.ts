@@ -169,21 +169,43 @@ describe("Keyring.open", () => {
     expect(await code(bob.keyring.open(await sealFrom(alice, other, "o4", bob.now()), { from: "alice@x", to: "bob@x", originId: "o4" }, 1_000))).toBe("not-for-this-device");
   });
 
-  it("reads a sender's item for an unknown device at most once in ten minutes (a stream of unknown devices cannot stall receiving)", async () => {
+  it("reads a sender's item for unknown devices at most 3 times in ten minutes, never twice for one device (a stream of made-up devices cannot stall receiving)", async () => {
     const bob = setup();
     const me = await bob.keyring.device();
-    const strangers = await Promise.all([generateDeviceKeys(), generateDeviceKeys(), generateDeviceKeys()]);
+    const strangers = await Promise.all(Array.from({ length: 5 }, () => generateDeviceKeys()));
     bob.announced.set("mallory@x", []);
     const seal = async (sender: DeviceKeyPair, id: string) =>
       sealEnvelope({ payload: new Uint8Array([1]), kind: "inline", from: "mallory@x", to: "bob@x", originId: id, now: bob.now(), sender, recipientDevices: [await parseDevicePublicKeys(me.public)], senderDevices: [] });
+    const open = async (s: DeviceKeyPair, id: string) => bob.keyring.open(await seal(s, id), { from: "mallory@x", to: "bob@x", originId: id }, 100);
     for (const [i, s] of strangers.entries()) {
-      const verdict = await bob.keyring.open(await seal(s, `m${i}`), { from: "mallory@x", to: "bob@x", originId: `m${i}` }, 100);
-      expect(verdict).toMatchObject({ verified: false, unverifiedReason: "unknown-sender-device" });
+      expect(await open(s, `m${i}`)).toMatchObject({ verified: false, unverifiedReason: "unknown-sender-device" });
     }
-    expect(bob.lookups).toEqual(["mallory@x"]);
+    expect(await open(strangers[0]!, "again")).toMatchObject({ verified: false });
+    expect(bob.lookups).toEqual(["mallory@x", "mallory@x", "mallory@x"]);
     bob.setNow(bob.now() + 10 * 60_000);
-    await bob.keyring.open(await seal(strangers[0]!, "m9"), { from: "mallory@x", to: "bob@x", originId: "m9" }, 100);
-    expect(bob.lookups).toEqual(["mallory@x", "mallory@x"]);
+    await open(strangers[0]!, "later");
+    expect(bob.lookups).toHaveLength(4);
+  });
+
+  it("a peer's new device is found at once, even right after a read of its item for another device", async () => {
+    const me = await generateDeviceKeys();
+    const [first, stranger, added] = await Promise.all([generateDeviceKeys(), generateDeviceKeys(), generateDeviceKeys()]);
+    let item: DevicePublicKeys[] = [first.public];
+    const lookups: string[] = [];
+    const keyring = new Keyring({
+      keys: { load: async () => me, save: async () => {} },
+      trust: memoryTrustStore(emptyTrust()),
+      // The capability cache knows only alice's first device; her item (the lookup) tells what she announces now.
+      announced: { cached: () => [first.public], lookup: async (jid) => (lookups.push(jid), item) },
+      log,
+    });
+    const open = async (sender: DeviceKeyPair, id: string) =>
+      keyring.open(await sealFrom(sender, me, id, Date.now()), { from: "alice@x", to: "bob@x", originId: id }, 1_000);
+    expect(await open(first, "f1")).toMatchObject({ verified: true, keyChanged: false });
+    expect(await open(stranger, "s1")).toMatchObject({ verified: false, unverifiedReason: "unknown-sender-device" });
+    item = [first.public, added.public];
+    expect(await open(added, "n1")).toMatchObject({ verified: true, keyChanged: true });
+    expect(lookups).toEqual(["alice@x", "alice@x"]);
   });
 
   it("two mails at once from a device not known yet share one read of the sender's item, and both verify", async () => {

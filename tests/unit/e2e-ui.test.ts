@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import type { E2ePeerState, E2ePeerView } from "../../src/core/messages.js";
 import type { RoutePreviewResult } from "../../src/core/send-flow.js";
-import { e2eJids, MAX_E2E_LOOKUPS } from "../../src/ui/compose/present.js";
+import { e2eJids, MAX_E2E_LOOKUPS, showsE2e } from "../../src/ui/compose/present.js";
 import { ownFingerprintLines, parseChangedPeers, parseE2eOwnView, parseE2ePeerView, peerFingerprintLines, peerSummary } from "../../src/ui/shared/e2e.js";
 import en from "../../_locales/en/messages.json";
 
@@ -112,11 +112,23 @@ describe("compose: whose keys the indicator asks for", () => {
   const row = (route: "xmpp" | "smtp" | "checking", jid?: string) => ({ address: "a@b.test", route, reason: route === "xmpp" ? ("xmpp" as const) : ("no-jid" as const), ...(jid ? { jid } : {}) });
   const preview = (recipients: RoutePreviewResult["recipients"]): RoutePreviewResult => ({ online: true, policy: "split", switchedOff: false, result: "mixed", recipients });
 
-  it("only recipients going over XMPP, each JID once", () => {
+  it("every recipient with a JID (one going by mail may be held there by a changed key), each JID once", () => {
     expect(e2eJids(preview([row("xmpp", "bob@x.test"), row("smtp", "carol@x.test"), row("checking", "dave@x.test"), row("xmpp", "bob@x.test"), row("xmpp", "erin@x.test"), row("smtp")]))).toEqual([
       "bob@x.test",
+      "carol@x.test",
+      "dave@x.test",
       "erin@x.test",
     ]);
+  });
+
+  it("shows the line for XMPP recipients, and for mail recipients only when their key changed or vanished", () => {
+    expect(showsE2e("xmpp", "none")).toBe(true);
+    expect(showsE2e("xmpp", "unchanged")).toBe(true);
+    expect(showsE2e("smtp", "changed")).toBe(true);
+    expect(showsE2e("smtp", "withdrawn")).toBe(true);
+    expect(showsE2e("smtp", "none")).toBe(false);
+    expect(showsE2e("smtp", "unchanged")).toBe(false);
+    expect(showsE2e("checking", "first-use")).toBe(false);
   });
 
   it("at most MAX_E2E_LOOKUPS of them", () => {

@@ -4,7 +4,7 @@ import type { E2ePeerView } from "../../core/messages.js";
 import type { RoutePreviewResult } from "../../core/send-flow.js";
 import { applyDocumentLocale, localizePage, t } from "../../platform/i18n.js";
 import { request } from "../rpc.js";
-import { e2eJids, recipientLine, verdictLine } from "./present.js";
+import { e2eJids, recipientLine, showsE2e, verdictLine } from "./present.js";
 import { fingerprintList } from "../shared/dom.js";
 import { parseE2ePeerView, peerFingerprintLines, peerSummary } from "../shared/e2e.js";
 import type { Text } from "../shared/text.js";
@@ -109,8 +109,8 @@ function render(preview: RoutePreviewResult, e2e: ReadonlyMap<string, E2ePeerVie
       if (r.jid && (r.via === "learned" || r.via === "verified-sender")) {
         item.append(actionButton(t("composeSaveJid"), () => request("saveJidToAddressBook", { address: r.address, jid: r.jid! })));
       }
-      const view = r.route === "xmpp" && r.jid ? e2e.get(r.jid) : undefined;
-      if (view) item.append(e2eBlock(view));
+      const view = r.jid ? e2e.get(r.jid) : undefined;
+      if (view && showsE2e(r.route, view.state)) item.append(e2eBlock(view));
       return item;
     }),
   );

@@ -1,5 +1,6 @@
 // What the compose window's indicator says: a route preview → localized lines. Pure (keys and substitutions only),
 // so every reason has a table test.
+import type { E2ePeerView } from "../../core/messages.js";
 import type { RoutePreviewResult } from "../../core/send-flow.js";
 import { smtpReasonLine } from "../shared/route-reason.js";
 import type { Text } from "../shared/text.js";
@@ -28,7 +29,16 @@ export function verdictLine(p: RoutePreviewResult): Text {
 export const MAX_E2E_LOOKUPS = 50;
 
 /** The JIDs whose keys the indicator shows: recipients going over XMPP, each JID once. */
+/**
+ * Whether a recipient's encryption line is shown: always when it goes over XMPP; when it goes by mail only for a key
+ * that changed or vanished (that is why it goes by mail, and the user can accept the key here).
+ */
+export function showsE2e(route: RoutePreviewResult["recipients"][number]["route"], state: E2ePeerView["state"]): boolean {
+  return route === "xmpp" || state === "changed" || state === "withdrawn";
+}
+
 export function e2eJids(p: RoutePreviewResult): string[] {
-  const jids = p.recipients.filter((r) => r.route === "xmpp" && r.jid).map((r) => r.jid!);
+  // Every recipient with a JID: one going by mail may be held there by a changed key, which is shown (showsE2e).
+  const jids = p.recipients.filter((r) => r.jid).map((r) => r.jid!);
   return [...new Set(jids)].slice(0, MAX_E2E_LOOKUPS);
 }
