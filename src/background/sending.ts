@@ -95,7 +95,10 @@ export function createSendFlow({ log, live, capabilities, resolutionStore, addre
       }
       if (sealing && "refuse" in sealing) return { status: "failed", reason: sealing.refuse };
       const e2e = sealing?.v1 ? { me: sealing.me, devices: sealing.devices, ...(live.settings.e2ePreview ? { preview: true } : {}) } : undefined;
-      const outcome = await sender.deliver({ to: jid, raw, subject: mail.subject, fallbackBody: body, ...(e2e ? { e2e } : {}) }, deadlineMs);
+      const delivered = await sender.deliver({ to: jid, raw, subject: mail.subject, fallbackBody: body, ...(e2e ? { e2e } : {}) }, deadlineMs);
+      // Version 0: the delivery log says why (docs/protocol.md §10.7).
+      const outcome: CopyOutcome =
+        sealing && "v1" in sealing && !sealing.v1 && (delivered.status === "filed" || delivered.status === "accepted") ? { ...delivered, e2eWhyNot: sealing.reason } : delivered;
       // Written to over XMPP: mail from that JID is no longer limited as unsolicited.
       if (outcome.status === "filed" || outcome.status === "accepted") {
         strangerGate.rememberSentTo(jid).catch((error: unknown) => log.warn("sent-to-save-failed", { error }));

@@ -18,13 +18,19 @@ import type { RoutePolicyMode } from "./settings.js";
 /** What happened to one XMPP copy: what MailSender.deliver (src/xmpp/mail-sender.ts) settles with. */
 export type CopyOutcome =
   /** The recipient's client filed it and said so: proof of delivery. */
-  | { readonly status: "filed"; readonly millis: number; readonly route: "inline" | "external"; readonly e2e?: boolean }
+  | { readonly status: "filed"; readonly millis: number; readonly route: "inline" | "external"; readonly e2e?: boolean; readonly e2eWhyNot?: E2eWhyNot }
   /** The server took it (stream-management ack) but no client filed it yet, e.g. the recipient is offline. */
-  | { readonly status: "accepted"; readonly millis: number; readonly route: "inline" | "external"; readonly e2e?: boolean }
+  | { readonly status: "accepted"; readonly millis: number; readonly route: "inline" | "external"; readonly e2e?: boolean; readonly e2eWhyNot?: E2eWhyNot }
   /** It did not and will not arrive over XMPP (bounce, rejection, upload failure, not deliverable). */
   | { readonly status: "failed"; readonly reason: string }
   /** The deadline passed with neither proof nor failure; `sent` tells whether the stanza may have left. */
   | { readonly status: "timeout"; readonly sent: boolean };
+
+/**
+ * Why a copy went without end-to-end encryption (protocol version 0): the recipient's add-on announces no keys, or this
+ * computer's keys were not published yet (or cannot be stored).
+ */
+export type E2eWhyNot = "peer-without-e2e" | "own-keys-unpublished";
 
 export interface SendConfig {
   readonly policy: RoutePolicyMode;
@@ -145,6 +151,8 @@ export interface DeliveryRecord {
     readonly detail?: string;
     /** Over XMPP: whether end-to-end encrypted (protocol version 1); false says it went as version 0. */
     readonly e2e?: boolean;
+    /** With e2e false: why. */
+    readonly e2eWhyNot?: E2eWhyNot;
     readonly smtp: boolean;
   }>;
   /** An error that cut the XMPP path short (everything unconfirmed then went by SMTP). */
@@ -412,6 +420,7 @@ export class SendFlow {
         reason: decision.reasons.get(r.address) ?? "no-jid",
         ...(decision.xmpp.some((x) => recipientKey(x.address) === key) ? { outcome: outcome?.status ?? "not-sent" } : {}),
         ...((outcome?.status === "filed" || outcome?.status === "accepted") && outcome.e2e !== undefined ? { e2e: outcome.e2e } : {}),
+        ...((outcome?.status === "filed" || outcome?.status === "accepted") && outcome.e2e === false && outcome.e2eWhyNot ? { e2eWhyNot: outcome.e2eWhyNot } : {}),
         ...(outcome?.status === "failed" ? { detail: outcome.reason } : outcome?.status === "timeout" ? { detail: outcome.sent ? "no answer in time (may have arrived)" : "not sent in time" } : {}),
         smtp: smtpKeys.has(key),
       });

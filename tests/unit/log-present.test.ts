@@ -33,6 +33,13 @@ describe("e2eLine", () => {
     expect(english(line!.line)).toBe("not end-to-end encrypted (their add-on does not support it)");
   });
 
+  it("says when it went as version 0 because this computer's keys were not published yet", () => {
+    const line = e2eLine({ ...bob, e2e: false, e2eWhyNot: "own-keys-unpublished" });
+    expect(line).toEqual({ line: { key: "logE2e_ownKeysUnpublished" }, mark: "", encrypted: false });
+    expect(english(line!.line)).toMatch(/^not end-to-end encrypted: this computer's encryption keys were not published yet/);
+    expect(e2eLine({ ...bob, e2e: false, e2eWhyNot: "peer-without-e2e" })).toEqual({ line: { key: "logE2e_notEncrypted" }, mark: "", encrypted: false });
+  });
+
   it("says nothing when the record does not tell: SMTP only, a record from before version 1, or a stored value that is not a boolean", () => {
     expect(e2eLine(bob)).toBeNull();
     expect(e2eLine({ address: "carol@y.test", field: "cc", reason: "no-jid", smtp: true })).toBeNull();

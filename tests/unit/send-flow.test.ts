@@ -174,6 +174,20 @@ describe("SendFlow", () => {
     if (mayHaveArrived && result.kind === "smtp") expect(result.customHeaders?.at(-1)?.value).toBe(records[0]!.messageId);
   });
 
+  it("records per copy whether it went end-to-end encrypted, and why not", async () => {
+    const { flow, records } = setup({
+      outcome: (jid) =>
+        jid === "bob@x.test"
+          ? { status: "filed", millis: 2, route: "inline", e2e: true }
+          : { status: "filed", millis: 2, route: "inline", e2e: false, e2eWhyNot: "own-keys-unpublished" },
+    });
+    await flow.handle(request(["bob@mail.test", "carol@mail.test"]));
+    const byAddress = (a: string) => records[0]!.recipients.find((r) => r.address === a)!;
+    expect(byAddress("bob@mail.test")).toMatchObject({ outcome: "filed", e2e: true });
+    expect(byAddress("bob@mail.test").e2eWhyNot).toBeUndefined();
+    expect(byAddress("carol@mail.test")).toMatchObject({ outcome: "filed", e2e: false, e2eWhyNot: "own-keys-unpublished" });
+  });
+
   it("nothing confirmed: Thunderbird sends to everyone as it would have", async () => {
     const { flow } = setup({ outcome: () => ({ status: "failed", reason: "rejected: too-large" }) });
     const result = await flow.handle(request(["bob@mail.test", "carol@mail.test"]));

@@ -32,6 +32,7 @@ export const E2E_MARK = "\u{1F512}";
  */
 export function e2eLine(r: DeliveryRecord["recipients"][number]): { line: Text; mark: string; encrypted: boolean } | null {
   if (r.e2e === true) return { line: { key: "logE2e_encrypted" }, mark: E2E_MARK, encrypted: true };
+  if (r.e2e === false && r.e2eWhyNot === "own-keys-unpublished") return { line: { key: "logE2e_ownKeysUnpublished" }, mark: "", encrypted: false };
   if (r.e2e === false) return { line: { key: "logE2e_notEncrypted" }, mark: "", encrypted: false };
   return null;
 }
