@@ -22,7 +22,8 @@
 //   flock /tmp/mox-e2e.lock sh -c 'npm run build && node --expose-gc scripts/run-ts.mjs bench/e2e-tb.ts [rounds10k] [rounds10M] [--v0 DIR] [--v1 DIR]'
 //     rounds10k  10 KB mails per version (default 20);  rounds10M  10 MB mails per version (default 6)
 //     --v0 DIR   the version 0 add-on (default /tmp/mox-v0/dist);  --v1 DIR  the version 1 add-on (default dist/)
-//   MOX_BENCH_SERVER=ejabberd for ejabberd (default prosody). The goal: v1 send → filed p50 within 1.1× of v0.
+//   MOX_BENCH_SERVER=ejabberd for ejabberd (default prosody); MOX_BENCH_DUMP=1 prints the four add-ons' events at the end.
+//   The goal: v1 send → filed p50 within 1.1× of v0.
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DIST_DIR, E2E_STRANGER_LIMITS, e2eSkipReason } from "../tests/support/e2e-env.js";
@@ -227,6 +228,12 @@ try {
     console.log(`[measure] ${kind}: TB→TB ${size.label} runs v0 ${to(a).map(f).join(", ")}; v1 ${to(b).map(f).join(", ")}`);
   }
 } finally {
+  if (process.env.MOX_BENCH_DUMP) {
+    for (const [i, tb] of tbs.entries()) {
+      const lines = tb.events().map((e) => `${((tb.timeOf(e) ?? 0) - started).toFixed(0).padStart(7)} ${JSON.stringify(e)}`);
+      console.log(`--- ${users[i]!.user} ---\n${lines.join("\n")}`);
+    }
+  }
   for (const tb of tbs) await tb.quit().catch(() => {});
   await sink.stop();
   await server.cleanup();
