@@ -124,6 +124,13 @@ describe("traceHeader", () => {
     );
   });
 
+  it("ends with e2e=yes|no and, for a signer not pinned, key=changed (docs/protocol.md §10.8)", () => {
+    const base = { fromJid: "alice@example.org", verified: true, how: "same-address", originId: "2f1c", receivedAt };
+    expect(traceHeader({ ...base, e2e: true })).toMatch(/; received=2026-11-23T21:00:00\.000Z; e2e=yes\r\n$/);
+    expect(traceHeader({ ...base, e2e: true, keyChanged: true })).toMatch(/; e2e=yes; key=changed\r\n$/);
+    expect(traceHeader({ ...base, e2e: false })).toMatch(/; e2e=no\r\n$/);
+  });
+
   it.each([
     ["CRLF (header injection)", "evil@example.org\r\nFrom: ceo@example.org"],
     ["bare LF", "evil@example.org\nX-Spam: no"],
