@@ -94,8 +94,11 @@ export interface SendRequest {
 }
 
 export type SendResult =
-  /** Everything was delivered over XMPP: cancel Thunderbird's send, file `sentCopy`, close the compose window. */
-  | { readonly kind: "cancel"; readonly messageId: string; readonly sentCopy: Uint8Array; readonly delivered: readonly string[] }
+  /**
+   * Everything was delivered over XMPP: cancel Thunderbird's send, file `sentCopy()`, close the compose window. The
+   * Sent copy is built only when asked for, after Thunderbird has its answer (a 10 MB mail takes seconds to encode).
+   */
+  | { readonly kind: "cancel"; readonly messageId: string; readonly sentCopy: () => Uint8Array; readonly delivered: readonly string[] }
   /**
    * Thunderbird sends by SMTP. `recipients` is set only when the list changed (some were delivered over XMPP, or
    * split), `customHeaders` only when a header was added; neither set = exactly as Thunderbird would have sent it.
@@ -325,10 +328,11 @@ export class SendFlow {
           );
           const allFiled = decision.smtp.length === 0 && decision.xmpp.every((x) => outcomes.get(recipientKey(x.address))?.status === "filed");
           if (allFiled) {
+            const id = messageId;
             result = {
               kind: "cancel",
               messageId,
-              sentCopy: buildMessage(mail, { date, messageId, senderCopy: true }),
+              sentCopy: () => buildMessage(mail, { date, messageId: id, senderCopy: true }),
               delivered: decision.xmpp.map((x) => x.jid),
             };
           }

@@ -50,7 +50,7 @@ export function createComposeSend(deps: ComposeSendDeps) {
 
   async function finish(tabId: number, details: Details, result: Extract<SendResult, { kind: "cancel" }>, aborted: Promise<void>): Promise<void> {
     try {
-      const where = await fileSentCopy(result.sentCopy, details, log);
+      const where = await fileSentCopy(result.sentCopy(), details, log);
       log.info("sent-copy-filed", { folder: where ?? "(none: no Fcc)", messageId: result.messageId });
     } catch (error) {
       log.error("sent-copy-failed", { error, messageId: result.messageId });

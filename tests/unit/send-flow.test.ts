@@ -129,7 +129,7 @@ describe("SendFlow", () => {
     if (result.kind !== "cancel") return;
     expect(result.delivered).toEqual(["bob@x.test", "carol@x.test"]);
     expect(delivered.map((d) => d.jid)).toEqual(["bob@x.test", "carol@x.test"]);
-    const sent = await PostalMime.parse(result.sentCopy);
+    const sent = await PostalMime.parse(result.sentCopy());
     expect(sent.messageId).toBe(result.messageId);
     expect(sent.bcc?.map((a) => a.address)).toEqual(["carol@mail.test", "bob@mail.test"]);
     for (const d of delivered) {
