@@ -8,7 +8,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DIST_DIR, e2eSkipReason, startE2E, type E2E, E2E_STRANGER_LIMITS } from "../support/e2e-env.js";
 import { imapFolderId, isDovecotAvailable, startDovecot, thunderbirdImapAccount, type Dovecot } from "../support/dovecot.js";
-import { sleep, waitFor } from "../support/mail-fixtures.js";
+import { ourSession, sleep, waitFor, whenOnline } from "../support/mail-fixtures.js";
+import { queryCapabilityInfo } from "../../src/xmpp/capability.js";
 import { testServers } from "../support/servers.js";
 import { launchThunderbird, type MoxEvent, type TB } from "../support/thunderbird.js";
 
@@ -75,6 +76,22 @@ describe.skipIf(skipReason !== null).each(testServers())("two Thunderbirds on on
     await Promise.all([online(env.tb, "alice's"), online(home, "bob's home"), online(office, "bob's office")]);
     // Each add-on knows the other runs too (self-presence with the add-on's caps).
     await Promise.all([home, office].map((tb) => tb.waitForEvent((e) => e.event === "sibling-online", 10_000)));
+    // Both of bob's Thunderbirds are in his capability item before alice first writes to him: she pins both devices
+    // (docs/protocol.md §10.6). Two first publishes at the same moment settle within seconds (§10.3).
+    const probe = ourSession(env.server, "alice", "secret-alice", "probe");
+    probe.start();
+    try {
+      await whenOnline(probe);
+      let devices = 0;
+      const deadline = Date.now() + 20_000;
+      while (devices < 2 && Date.now() < deadline) {
+        devices = (await queryCapabilityInfo(probe, bob, new Date(), 5_000)).devices.length;
+        if (devices < 2) await sleep(250);
+      }
+      expect(devices, "bob's item lists both Thunderbirds").toBe(2);
+    } finally {
+      await probe.stop();
+    }
     figures.push(`three Thunderbirds online and siblings known after ${Math.round(performance.now() - started)} ms`);
   }, 150_000);
 
@@ -175,7 +192,7 @@ describe.skipIf(skipReason !== null).each(testServers())("two Thunderbirds on on
     for (const subject of subjects) expect(onServer(subject), subject).toHaveLength(1);
   }, 120_000);
 
-  it("a third Thunderbird files into its Local Folders: it gets its own copy, the IMAP folder still gets one, nobody waits", async () => {
+  it("a third Thunderbird, added after alice pinned bob's two: it cannot open her mail until she accepts its key; the IMAP folder still gets one copy, nobody waits", async () => {
     const laptop = await launchBob("laptop", undefined, "");
     bobs.set("laptop", laptop);
     allBobs.set("laptop", laptop);
@@ -183,11 +200,15 @@ describe.skipIf(skipReason !== null).each(testServers())("two Thunderbirds on on
     await laptop.waitForEvent((e) => e.event === "sibling-online", 10_000);
     const running = [...bobs.values()];
     await waitFor(() => running.every((tb) => eventsOf(tb, "sibling-online").length >= 2 || tb === laptop), 10_000, "the IMAP Thunderbirds know the laptop");
-    const r = await send("with a laptop on Local Folders", running);
+    const r = await send("with a laptop on Local Folders", running.filter((tb) => tb !== laptop));
     expect(onServer(r.subject), "copies on the IMAP server").toHaveLength(1);
+    // Strict trust on first use (docs/protocol.md §10.6.1): a device bob added after alice pinned his account is a
+    // change she has not accepted; her mail is sealed for the two she knows. The laptop gets the stanza, holds no key
+    // for it and stays silent; bob's IMAP Thunderbirds file it.
     const local = await laptop.helper.command<Array<{ subject: string }>>("folderMessages", { folder: "Mail over XMPP" }, 10_000);
-    expect(local.filter((m) => m.subject === r.subject), "the laptop's own copy").toHaveLength(1);
-    expect(r.decided.result, "alice's Send").toBe("cancel");
+    expect(local.filter((m) => m.subject === r.subject), "no copy in the laptop's Local Folders").toHaveLength(0);
+    expect(eventsOf(laptop, "mail-not-for-this-device").length, "the laptop saw a copy sealed for the others").toBeGreaterThan(0);
+    expect(r.decided, "alice's Send: encrypted, filed by an IMAP Thunderbird").toMatchObject({ result: "cancel", e2e: 1 });
     // No Thunderbird on the IMAP folder waited out the 5 s for a filer that files elsewhere.
     for (const tb of running.filter((t) => t !== laptop)) {
       const last = [...tb.events()].reverse().find((e) => e.event === "shared-folder-file" || e.event === "mail-filed-by-sibling")!;
