@@ -8,6 +8,7 @@ import { fingerprint, generateDeviceKeys, parseDevicePublicKeys, type DeviceKeyP
 import { openEnvelope, type Envelope, type Opened } from "../core/e2e/envelope.js";
 import { acceptDevices, checkDevices, emptyTrust, isPinned, pinFirstUse, type TrustCheck, type TrustState } from "../core/e2e/trust.js";
 import type { Logger } from "../core/log.js";
+import type { E2eOwnView, E2ePeerState, E2ePeerView } from "../core/messages.js";
 
 /** Keeps this installation's device keys (non-extractable CryptoKeys): IndexedDB in Thunderbird, memory in tests. */
 export interface DeviceKeyStore {
@@ -83,17 +84,9 @@ export interface OpenVerdict {
   readonly unverifiedReason?: "unknown-sender-device" | "bad-signature";
 }
 
-export type PeerState = "none" | "first-use" | "unchanged" | "changed" | "withdrawn";
-
-export interface E2ePeerView {
-  readonly jid: string;
-  readonly state: PeerState;
-  readonly devices: ReadonlyArray<{ readonly id: string; readonly fingerprint: string; readonly pinned: boolean; readonly announced: boolean }>;
-}
-
-export interface E2eOwnView {
-  readonly devices: ReadonlyArray<{ readonly id: string; readonly fingerprint: string; readonly thisDevice: boolean }>;
-}
+/** What the pages are shown (the contract's types, src/core/messages.ts). */
+export type { E2eOwnView, E2ePeerView } from "../core/messages.js";
+type PeerState = E2ePeerState;
 
 /** Largest number of imported peer device keys kept in memory (each import costs ~0.5 ms; a Send should not pay it). */
 const IMPORT_CACHE_MAX = 512;
