@@ -6,7 +6,7 @@ import { backoffDelay, type BackoffPolicy } from "../core/backoff.js";
 import type { Limitation } from "../core/limitations.js";
 import type { Logger } from "../core/log.js";
 import type { Scheduler } from "../core/scheduler.js";
-import { CapabilityUnavailableError, describeError, publishCapability, type PublishOptions, type PublishReport, type PublishStep } from "./capability.js";
+import { CapabilityUnavailableError, describeError, ownListedDeviceIds, publishCapability, type PublishOptions, type PublishReport, type PublishStep } from "./capability.js";
 import type { XmppSession } from "./session.js";
 import { notifyAll } from "../core/listeners.js";
 import type { Keyring } from "./e2e-keyring.js";
@@ -47,6 +47,8 @@ export class CapabilityPublisher {
   #limitation: Limitation | null = null;
   /** Set while this device's keys cannot be had (the item then says version 0 only). */
   #e2eLimited = false;
+  /** The later look at the item after a publish with this device's keys (another device may have overwritten it). */
+  #checkTimer: unknown = null;
   #failures = 0;
   #timer: unknown = null;
   #running: Promise<void> | null = null;
@@ -69,6 +71,7 @@ export class CapabilityPublisher {
         void this.publishNow();
       } else {
         this.#clearTimer();
+        this.#clearCheck();
         this.#generation += 1;
       }
     });
@@ -79,6 +82,7 @@ export class CapabilityPublisher {
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     this.#clearTimer();
+    this.#clearCheck();
     this.#generation += 1;
   }
 
@@ -133,6 +137,7 @@ export class CapabilityPublisher {
       });
       if (generation !== this.#generation) return;
       if (report.devices) this.#deps.keyring?.setOwnDevices(report.devices);
+      if (device) this.#scheduleCheck(device.id, generation);
       log.info("capability-published", { step: report.step, requests: report.requests, rejected: report.rejected.join(" | "), devices: report.devices?.length ?? 0 });
       this.#failures = 0;
       this.#step = report.step;
@@ -152,6 +157,34 @@ export class CapabilityPublisher {
       this.#set(limitation);
       this.#schedule(delay);
     }
+  }
+
+  /**
+   * Two devices of the account that publish at the same moment can each see their own entry right after publishing
+   * and still end with only the later one in the item (docs/protocol.md §10.3): a second look 2–6 s later publishes
+   * again (merging) when this device's entry is gone.
+   */
+  #scheduleCheck(deviceId: string, generation: number): void {
+    this.#clearCheck();
+    this.#checkTimer = this.#deps.scheduler.setTimeout(() => {
+      this.#checkTimer = null;
+      const { session, log } = this.#deps;
+      if (generation !== this.#generation || session.status.state !== "online") return;
+      const wallClock = this.#deps.wallClock ?? Date.now;
+      ownListedDeviceIds(session, new Date(wallClock()), this.#deps.timeoutMs ?? 10_000).then(
+        (ids) => {
+          if (generation !== this.#generation || ids.includes(deviceId)) return;
+          log.info("capability-device-lost", { listed: ids.length });
+          void this.publishNow();
+        },
+        (error: unknown) => log.debug("capability-check-failed", { error }),
+      );
+    }, 2_000 + Math.floor(this.#deps.random() * 4_000));
+  }
+
+  #clearCheck(): void {
+    if (this.#checkTimer !== null) this.#deps.scheduler.clearTimeout(this.#checkTimer);
+    this.#checkTimer = null;
   }
 
   #schedule(delayMs: number): void {

@@ -149,6 +149,11 @@ export async function publishCapability(session: XmppSession, now: Date, opts: P
   return { ...report!, requests };
 }
 
+/** The device ids the account's own item lists now (fresh entries only); rejects on timeout or when offline. */
+export async function ownListedDeviceIds(session: XmppSession, now: Date, timeoutMs: number): Promise<string[]> {
+  return (await ownItemDevices(session, now, timeoutMs)).map((d) => d.id);
+}
+
 /** A device entry as it is published: its keys and when it last published. */
 interface ListedDevice extends DevicePublicKeys {
   readonly seen: string;
