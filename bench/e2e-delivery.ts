@@ -8,7 +8,7 @@ import { buildMessage, newMessageId } from "../src/core/mime/build.js";
 import { CapabilityCache } from "../src/core/capability-cache.js";
 import { emptyTrust } from "../src/core/e2e/trust.js";
 import { createLogger } from "../src/core/log.js";
-import { publishCapability, queryCapabilityInfo } from "../src/xmpp/capability.js";
+import { publishCapability, announcedDevicesFrom, queryCapabilityInfo } from "../src/xmpp/capability.js";
 import { Keyring, memoryDeviceKeyStore, memoryTrustStore } from "../src/xmpp/e2e-keyring.js";
 import { DEFAULT_SIZE_POLICY, MailSender } from "../src/xmpp/mail-sender.js";
 import { MailReceiver, type FiledMail } from "../src/xmpp/receiver.js";
@@ -38,14 +38,7 @@ function keyringFor(session: XmppSession, caps: CapabilityCache): Keyring {
   return new Keyring({
     keys: memoryDeviceKeyStore(),
     trust: memoryTrustStore(emptyTrust()),
-    announced: {
-      cached: (jid) => caps.devices(jid),
-      lookup: async (jid) => {
-        const info = await queryCapabilityInfo(session, jid, new Date(), 5_000);
-        caps.set(jid, info.capable, info.devices);
-        return info.devices;
-      },
-    },
+    announced: announcedDevicesFrom(caps, () => session),
     log,
   });
 }

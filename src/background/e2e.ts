@@ -5,7 +5,7 @@ import type { Logger } from "../core/log.js";
 import type { CapabilityStore } from "../platform/capability-store.js";
 import { createIndexedDbKeyStore } from "../platform/device-key-store.js";
 import { createTrustStore } from "../platform/trust-store.js";
-import { queryCapabilityInfo } from "../xmpp/capability.js";
+import { announcedDevicesFrom } from "../xmpp/capability.js";
 import { Keyring } from "../xmpp/e2e-keyring.js";
 import type { KeyValueStore } from "../xmpp/receiver.js";
 import type { Live } from "./session-lifecycle.js";
@@ -18,16 +18,7 @@ export function createKeyring(deps: { readonly log: Logger; readonly live: Live;
   return new Keyring({
     keys: createIndexedDbKeyStore(),
     trust: createTrustStore(store),
-    announced: {
-      cached: (jid) => capabilities.devices(jid),
-      lookup: async (jid) => {
-        const current = live.session;
-        if (!current || current.status.state !== "online") throw new Error("offline");
-        const info = await queryCapabilityInfo(current, jid, new Date(), LOOKUP_TIMEOUT_MS);
-        capabilities.set(jid, info.capable, info.devices);
-        return info.devices;
-      },
-    },
+    announced: announcedDevicesFrom(capabilities, () => live.session, LOOKUP_TIMEOUT_MS),
     log,
   });
 }

@@ -374,6 +374,27 @@ export async function queryCapabilityInfo(session: XmppSession, jid: string, now
   return { capable: true, devices: await announcedDevices(accepts, now) };
 }
 
+/**
+ * Where a keyring learns the devices peers announce (src/xmpp/e2e-keyring.ts AnnouncedDevices): what `cache` holds,
+ * and a read of the peer's item over the current session that also updates the cache.
+ */
+export function announcedDevicesFrom(
+  cache: { devices(jid: string): readonly DevicePublicKeys[] | null; set(jid: string, capable: boolean, devices: readonly DevicePublicKeys[]): void },
+  session: () => XmppSession | null,
+  timeoutMs = 5_000,
+): { cached(jid: string): readonly DevicePublicKeys[] | null; lookup(jid: string): Promise<readonly DevicePublicKeys[]> } {
+  return {
+    cached: (jid) => cache.devices(jid),
+    lookup: async (jid) => {
+      const current = session();
+      if (!current || current.status.state !== "online") throw new Error("offline");
+      const info = await queryCapabilityInfo(current, jid, new Date(), timeoutMs);
+      cache.set(jid, info.capable, info.devices);
+      return info.devices;
+    },
+  };
+}
+
 /** The version-1 devices of a fresh `<accepts/>`: only when `versions` lists 1; each entry checked, bad ones dropped. */
 export async function announcedDevices(accepts: Element, now: Date): Promise<DevicePublicKeys[]> {
   const versions = (accepts.attrs.versions ?? "0").slice(0, 64).split(" ");

@@ -15,7 +15,7 @@ import { CapabilityCache } from "../../src/core/capability-cache.js";
 import { emptyTrust } from "../../src/core/e2e/trust.js";
 import { createLogger } from "../../src/core/log.js";
 import { NS_CARBONS, NS_FORWARD, NS_MAIL1 } from "../../src/core/protocol.js";
-import { publishCapability, queryCapabilityInfo } from "../../src/xmpp/capability.js";
+import { publishCapability, announcedDevicesFrom, queryCapabilityInfo } from "../../src/xmpp/capability.js";
 import { Keyring, memoryDeviceKeyStore, memoryTrustStore } from "../../src/xmpp/e2e-keyring.js";
 import { DEFAULT_SIZE_POLICY, MailSender } from "../../src/xmpp/mail-sender.js";
 import { NEUTRAL_BODY } from "../../src/xmpp/mail-stanza-v1.js";
@@ -114,14 +114,7 @@ async function nodeDevice(env: E2E, user: string, resource: string, opts: { rece
   const keyring = new Keyring({
     keys: memoryDeviceKeyStore(),
     trust: memoryTrustStore(emptyTrust()),
-    announced: {
-      cached: (jid) => caps.devices(jid),
-      lookup: async (jid) => {
-        const info = await queryCapabilityInfo(session, jid, new Date(), 5_000);
-        caps.set(jid, info.capable, info.devices);
-        return info.devices;
-      },
-    },
+    announced: announcedDevicesFrom(caps, () => session),
     log,
   });
   const sender = new MailSender({ session, log, scheduler: realScheduler, filedGraceMs: 1_000, sizePolicy: { ...DEFAULT_SIZE_POLICY, inlineBudget: null } });

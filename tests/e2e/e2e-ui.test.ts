@@ -17,7 +17,7 @@ import { CapabilityCache } from "../../src/core/capability-cache.js";
 import { fingerprint } from "../../src/core/e2e/keys.js";
 import { emptyTrust } from "../../src/core/e2e/trust.js";
 import { createLogger } from "../../src/core/log.js";
-import { publishCapability, queryCapabilityInfo, retractCapability } from "../../src/xmpp/capability.js";
+import { publishCapability, announcedDevicesFrom, queryCapabilityInfo, retractCapability } from "../../src/xmpp/capability.js";
 import { Keyring, memoryDeviceKeyStore, memoryTrustStore } from "../../src/xmpp/e2e-keyring.js";
 import { MailReceiver, type FiledMail } from "../../src/xmpp/receiver.js";
 import type { XmppSession } from "../../src/xmpp/session.js";
@@ -54,14 +54,7 @@ async function nodeDevice(env: E2E, user: string, resource: string, receive = tr
   const keyring = new Keyring({
     keys: memoryDeviceKeyStore(),
     trust: memoryTrustStore(emptyTrust()),
-    announced: {
-      cached: (jid) => caps.devices(jid),
-      lookup: async (jid) => {
-        const info = await queryCapabilityInfo(session, jid, new Date(), 5_000);
-        caps.set(jid, info.capable, info.devices);
-        return info.devices;
-      },
-    },
+    announced: announcedDevicesFrom(caps, () => session),
     log,
   });
   const filed: FiledMail[] = [];

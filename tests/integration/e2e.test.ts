@@ -13,7 +13,7 @@ import { generateDeviceKeys, parseDevicePublicKeys } from "../../src/core/e2e/ke
 import { sealEnvelope } from "../../src/core/e2e/envelope.js";
 import { emptyTrust } from "../../src/core/e2e/trust.js";
 import { createLogger } from "../../src/core/log.js";
-import { publishCapability, queryCapabilityInfo, withdrawCapability } from "../../src/xmpp/capability.js";
+import { publishCapability, announcedDevicesFrom, queryCapabilityInfo, withdrawCapability } from "../../src/xmpp/capability.js";
 import { Keyring, memoryDeviceKeyStore, memoryTrustStore } from "../../src/xmpp/e2e-keyring.js";
 import { DEFAULT_SIZE_POLICY, MailSender } from "../../src/xmpp/mail-sender.js";
 import { buildMailStanzaV1, envelopeToWire, NEUTRAL_BODY } from "../../src/xmpp/mail-stanza-v1.js";
@@ -66,14 +66,7 @@ async function device(server: XmppServer, user: string, resource: string, opts: 
   const keyring = new Keyring({
     keys: memoryDeviceKeyStore(),
     trust: memoryTrustStore(emptyTrust()),
-    announced: {
-      cached: (jid) => caps.devices(jid),
-      lookup: async (jid) => {
-        const info = await queryCapabilityInfo(session, jid, new Date(), 5_000);
-        caps.set(jid, info.capable, info.devices);
-        return info.devices;
-      },
-    },
+    announced: announcedDevicesFrom(caps, () => session),
     log,
   });
   const sender = new MailSender({ session, log, scheduler: realScheduler, filedGraceMs: 1_000, sizePolicy: { ...DEFAULT_SIZE_POLICY, inlineBudget: null } });
